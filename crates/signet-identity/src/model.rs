@@ -1,0 +1,150 @@
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+use signet_store::UnixTime;
+
+use crate::IdentityError;
+
+/// A person who can sign in. The password hash never leaves this crate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub display_name: String,
+    #[serde(serialize_with = "rfc3339")]
+    pub created_at: UnixTime,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Organization {
+    pub id: String,
+    pub name: String,
+    #[serde(serialize_with = "rfc3339")]
+    pub created_at: UnixTime,
+}
+
+/// What a user may do in an organization.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Owner,
+    Admin,
+    Member,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Owner => "owner",
+            Self::Admin => "admin",
+            Self::Member => "member",
+        }
+    }
+
+    /// Owners and admins manage the organization's connections.
+    pub fn is_manager(self) -> bool {
+        matches!(self, Self::Owner | Self::Admin)
+    }
+}
+
+impl FromStr for Role {
+    type Err = IdentityError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "owner" => Ok(Self::Owner),
+            "admin" => Ok(Self::Admin),
+            "member" => Ok(Self::Member),
+            other => Err(IdentityError::InvalidRole(other.to_owned())),
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A member of an organization, as listed for that organization.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Member {
+    pub user_id: String,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+}
+
+/// One of a user's organizations, with what the consent page must show.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OrganizationOfUser {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    /// `None` when the organization is not linked to an account.
+    pub account_status: Option<AccountStatus>,
+}
+
+/// What `add_member` did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum MembershipChange {
+    Added,
+    RoleChanged { from: Role },
+    Unchanged,
+}
+
+/// Whether an account may be used. Anything but `active` is refused with the
+/// seed's `Account is inactive`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountStatus {
+    Active,
+    Suspended,
+    Blocked,
+}
+
+impl AccountStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+            Self::Blocked => "blocked",
+        }
+    }
+}
+
+impl FromStr for AccountStatus {
+    type Err = IdentityError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "active" => Ok(Self::Active),
+            "suspended" => Ok(Self::Suspended),
+            "blocked" => Ok(Self::Blocked),
+            other => Err(IdentityError::InvalidStatus(other.to_owned())),
+        }
+    }
+}
+
+impl fmt::Display for AccountStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The e-signature account an organization acts through.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Account {
+    pub id: String,
+    pub org_id: String,
+    pub status: AccountStatus,
+    pub live_mode: bool,
+    #[serde(serialize_with = "rfc3339")]
+    pub created_at: UnixTime,
+    #[serde(serialize_with = "rfc3339")]
+    pub updated_at: UnixTime,
+}
+
+fn rfc3339<S: serde::Serializer>(t: &UnixTime, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.rfc3339())
+}

@@ -1,0 +1,199 @@
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+use url::Url;
+
+use crate::StoreError;
+
+/// Which database a [`Store`] talks to. Almost nothing needs to know; the
+/// exceptions (migrations, change notification) ask here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Result<Self, StoreError> {
+        let scheme = url.split_once(':').map(|(s, _)| s).unwrap_or_default();
+        match scheme {
+            "sqlite" => Ok(Self::Sqlite),
+            "postgres" | "postgresql" => Ok(Self::Postgres),
+            _ => Err(StoreError::UnsupportedUrl(redact(url))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "SQLite",
+            Self::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+/// The database: a pool plus the knowledge of which dialect is behind it.
+/// Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    display_url: String,
+}
+
+/// How long a writer waits for SQLite's lock before giving up (10 s): long
+/// enough for the CLI and a running server to take turns.
+const SQLITE_BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 10000";
+
+impl Store {
+    /// Opens a pool. A SQLite file is created if missing (its directory must
+    /// exist); WAL, foreign keys and a busy timeout are set on every
+    /// connection so the CLI can work on the file while `serve` runs.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let display_url = redact(url);
+        let connect_url = match backend {
+            Backend::Sqlite => sqlite_url_with_create(url),
+            Backend::Postgres => url.to_owned(),
+        };
+        let options: AnyConnectOptions =
+            connect_url.parse().map_err(|source| StoreError::Connect {
+                url: display_url.clone(),
+                source,
+            })?;
+        let pool_options = match backend {
+            Backend::Sqlite => AnyPoolOptions::new()
+                .max_connections(8)
+                .after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute(SQLITE_BUSY_TIMEOUT).await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        Ok(())
+                    })
+                }),
+            Backend::Postgres => AnyPoolOptions::new().max_connections(16),
+        }
+        .acquire_timeout(Duration::from_secs(15));
+        let pool = pool_options
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Connect {
+                url: display_url.clone(),
+                source,
+            })?;
+        Ok(Self {
+            pool,
+            backend,
+            display_url,
+        })
+    }
+
+    /// Applies every pending migration for this dialect. Safe to call from
+    /// several processes: PostgreSQL takes an advisory lock, SQLite a write lock.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self.backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.pool).await?,
+            Backend::Postgres => {
+                sqlx::migrate!("./migrations/postgres")
+                    .run(&self.pool)
+                    .await?
+            }
+        }
+        Ok(())
+    }
+
+    /// Answers whether the database responds (for `/readyz`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The URL with any password replaced by `***`, for logs and banners.
+    pub fn display_url(&self) -> &str {
+        &self.display_url
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// True when a query failed because it would have broken a unique constraint:
+/// how "already exists" is detected without a racy read-then-write.
+pub fn is_unique_violation(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .is_some_and(|e| e.is_unique_violation())
+}
+
+fn sqlite_url_with_create(url: &str) -> String {
+    if url.contains("mode=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+fn redact(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            // Only fails for URLs that cannot carry a password at all.
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_follows_the_scheme() {
+        assert_eq!(Backend::from_url("sqlite://x.db").unwrap(), Backend::Sqlite);
+        assert_eq!(Backend::from_url("sqlite:x.db").unwrap(), Backend::Sqlite);
+        assert_eq!(
+            Backend::from_url("postgres://u@h/db").unwrap(),
+            Backend::Postgres
+        );
+        assert_eq!(
+            Backend::from_url("postgresql://u@h/db").unwrap(),
+            Backend::Postgres
+        );
+        let err = Backend::from_url("mysql://u:secret@h/db").unwrap_err();
+        assert!(err.to_string().contains("mysql://u:***@h/db"), "{err}");
+    }
+
+    #[test]
+    fn passwords_never_reach_display() {
+        assert_eq!(
+            redact("postgres://signet:hunter2@db:5432/signet"),
+            "postgres://signet:***@db:5432/signet"
+        );
+        assert_eq!(redact("sqlite://data/signet.db"), "sqlite://data/signet.db");
+    }
+
+    #[test]
+    fn sqlite_files_are_created_unless_told_otherwise() {
+        assert_eq!(sqlite_url_with_create("sqlite://a.db"), "sqlite://a.db?mode=rwc");
+        assert_eq!(
+            sqlite_url_with_create("sqlite://a.db?cache=shared"),
+            "sqlite://a.db?cache=shared&mode=rwc"
+        );
+        assert_eq!(sqlite_url_with_create("sqlite://a.db?mode=ro"), "sqlite://a.db?mode=ro");
+    }
+}

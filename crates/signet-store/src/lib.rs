@@ -1,0 +1,24 @@
+//! The store: one connection pool over SQLite or PostgreSQL, chosen by the
+//! database URL, plus the small primitives every other crate shares — opaque
+//! ids, secure randomness and the injected clock.
+//!
+//! Queries are written once, with `$1`-style placeholders, and run through
+//! sqlx's `Any` driver on both databases. Columns stick to the types both
+//! dialects share (text, 64-bit integers, bytes), which is what makes one SQL
+//! text possible.
+
+pub mod audit;
+mod clock;
+mod db;
+mod error;
+pub mod ids;
+pub mod random;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use clock::{Clock, ManualClock, SharedClock, SystemClock, UnixTime};
+pub use db::{Backend, Store, is_unique_violation};
+pub use error::StoreError;
+
+/// Re-exported so dependants write queries against the same sqlx version.
+pub use sqlx;
