@@ -51,8 +51,7 @@ impl Identity {
             Some(email) => Some(self.user_by_email(email).await?),
             None => None,
         };
-        let id =
-            ids::new(ids::ORGANIZATION).map_err(|e| IdentityError::Hashing(e.to_string()))?;
+        let id = ids::new(ids::ORGANIZATION).map_err(|e| IdentityError::Hashing(e.to_string()))?;
         let now = self.clock.now();
         let mut tx = self.store.pool().begin().await?;
         sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)")

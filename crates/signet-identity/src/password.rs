@@ -114,7 +114,10 @@ mod tests {
 
     #[test]
     fn password_rules() {
-        assert!(matches!(Password::new(""), Err(IdentityError::EmptyPassword)));
+        assert!(matches!(
+            Password::new(""),
+            Err(IdentityError::EmptyPassword)
+        ));
         assert!(matches!(
             Password::new("short"),
             Err(IdentityError::PasswordTooShort { min: 8 })
@@ -124,7 +127,10 @@ mod tests {
             Err(IdentityError::PasswordTooLong { max: 1024 })
         ));
         assert!(Password::new("correct horse").is_ok());
-        assert_eq!(format!("{:?}", Password::attempt("secret")), "Password(***)");
+        assert_eq!(
+            format!("{:?}", Password::attempt("secret")),
+            "Password(***)"
+        );
         assert_eq!(Password::attempt("é".repeat(600)).expose().len(), 1024);
     }
 
@@ -144,6 +150,9 @@ mod tests {
         assert!(verify(Password::attempt("correct horse"), Some(hash.clone())).await);
         assert!(!verify(Password::attempt("wrong horse"), Some(hash)).await);
         assert!(!verify(Password::attempt("anything"), None).await);
-        assert!(PasswordHash::new(DUMMY_HASH).is_ok(), "dummy hash must parse");
+        assert!(
+            PasswordHash::new(DUMMY_HASH).is_ok(),
+            "dummy hash must parse"
+        );
     }
 }

@@ -26,7 +26,10 @@ impl From<UserRow> for User {
 /// `SELECT <the columns of UserRow> FROM users <rest>` as one static string.
 macro_rules! select_users {
     ($rest:literal) => {
-        concat!("SELECT id, email, display_name, created_at FROM users ", $rest)
+        concat!(
+            "SELECT id, email, display_name, created_at FROM users ",
+            $rest
+        )
     };
 }
 
@@ -167,26 +170,25 @@ impl Identity {
     pub async fn user_by_email(&self, email: &str) -> Result<User, IdentityError> {
         let key = email.trim().to_lowercase();
         let row: Option<UserRow> = sqlx::query_as(select_users!("WHERE email_key = $1"))
-        .bind(&key)
-        .fetch_optional(self.store.pool())
-        .await?;
+            .bind(&key)
+            .fetch_optional(self.store.pool())
+            .await?;
         row.map(User::from)
             .ok_or_else(|| IdentityError::UnknownUser(email.trim().to_owned()))
     }
 
     pub async fn user_by_id(&self, id: &str) -> Result<Option<User>, IdentityError> {
-        let row: Option<UserRow> =
-            sqlx::query_as(select_users!("WHERE id = $1"))
-                .bind(id)
-                .fetch_optional(self.store.pool())
-                .await?;
+        let row: Option<UserRow> = sqlx::query_as(select_users!("WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.store.pool())
+            .await?;
         Ok(row.map(User::from))
     }
 
     pub async fn list_users(&self) -> Result<Vec<User>, IdentityError> {
         let rows: Vec<UserRow> = sqlx::query_as(select_users!("ORDER BY email_key"))
-        .fetch_all(self.store.pool())
-        .await?;
+            .fetch_all(self.store.pool())
+            .await?;
         Ok(rows.into_iter().map(User::from).collect())
     }
 
@@ -228,8 +230,16 @@ mod tests {
         assert_eq!(key, "ada@example.com");
         assert!(normalize_email("admin@localhost").is_ok());
         for bad in [
-            "", "ada", "@example.com", "ada@", "ada@@example.com", "a da@example.com",
-            "ada@exa mple.com", "ada@.example.com", "ada@example..com", "ada@example.com-",
+            "",
+            "ada",
+            "@example.com",
+            "ada@",
+            "ada@@example.com",
+            "a da@example.com",
+            "ada@exa mple.com",
+            "ada@.example.com",
+            "ada@example..com",
+            "ada@example.com-",
         ] {
             assert!(
                 matches!(normalize_email(bad), Err(IdentityError::InvalidEmail(_))),

@@ -122,6 +122,11 @@ mod tests {
     fn arithmetic_saturates() {
         let t = UnixTime::from_secs(i64::MAX - 1);
         assert_eq!(t.plus(Duration::from_secs(10)).as_secs(), i64::MAX);
-        assert_eq!(UnixTime::from_secs(10).minus(Duration::from_secs(3)).as_secs(), 7);
+        assert_eq!(
+            UnixTime::from_secs(10)
+                .minus(Duration::from_secs(3))
+                .as_secs(),
+            7
+        );
     }
 }

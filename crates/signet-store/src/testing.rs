@@ -34,7 +34,9 @@ pub fn postgres_url() -> Option<String> {
     match std::env::var(POSTGRES_URL_VAR) {
         Ok(url) if !url.is_empty() => Some(url),
         _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("{POSTGRES_URL_VAR} must be set when CI=true: PostgreSQL tests may not be skipped")
+            panic!(
+                "{POSTGRES_URL_VAR} must be set when CI=true: PostgreSQL tests may not be skipped"
+            )
         }
         _ => None,
     }

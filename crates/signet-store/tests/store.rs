@@ -25,10 +25,11 @@ async fn migrations_create_every_table_and_are_idempotent(db: TestDb) {
         "signing_keys",
         "audit_events",
     ] {
-        let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-            .fetch_one(db.store.pool())
-            .await
-            .unwrap_or_else(|e| panic!("{table}: {e}"));
+        let count: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                .fetch_one(db.store.pool())
+                .await
+                .unwrap_or_else(|e| panic!("{table}: {e}"));
         assert_eq!(count, 0, "{table} starts empty");
     }
     db.store.ping().await.unwrap();
@@ -70,7 +71,8 @@ async fn foreign_keys_are_enforced(db: TestDb) {
     .await
     .unwrap_err();
     assert!(
-        err.as_database_error().is_some_and(|e| e.is_foreign_key_violation()),
+        err.as_database_error()
+            .is_some_and(|e| e.is_foreign_key_violation()),
         "{err}"
     );
 }
@@ -131,7 +133,9 @@ async fn a_second_pool_sees_writes_at_once(db: TestDb) {
 
 #[tokio::test]
 async fn unknown_database_schemes_are_refused_with_the_url() {
-    let err = Store::connect("mysql://root:pw@localhost/x").await.unwrap_err();
+    let err = Store::connect("mysql://root:pw@localhost/x")
+        .await
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         "unsupported database URL \"mysql://root:***@localhost/x\": expected sqlite://PATH or postgres://…"

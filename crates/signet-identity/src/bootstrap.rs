@@ -1,0 +1,78 @@
+use signet_store::audit::Actor;
+use signet_store::sqlx;
+
+use crate::{Account, Identity, IdentityError, Organization, Password, User};
+
+/// What first start created. The password is shown to the operator once.
+#[derive(Debug)]
+pub struct InitialOwner {
+    pub user: User,
+    pub organization: Organization,
+    pub account: Account,
+    pub password: Password,
+}
+
+const BOOTSTRAP_MARKER: &str = "bootstrapped_at";
+
+impl Identity {
+    /// On an empty database, creates the first owner, an organization and
+    /// an active account, and returns them with a fresh password. Returns
+    /// `None` on every later start, even if every user has since been
+    /// removed: an instance is bootstrapped once. Several instances starting
+    /// together on one PostgreSQL database agree on a single winner.
+    pub async fn bootstrap(
+        &self,
+        email: &str,
+        organization_name: &str,
+    ) -> Result<Option<InitialOwner>, IdentityError> {
+        // Refuse bad settings before claiming the one-time bootstrap.
+        crate::users::normalize_email(email)?;
+        crate::users::clean_name(organization_name, "organization name")?;
+        let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(self.store.pool())
+            .await?;
+        let claimed = sqlx::query(
+            "INSERT INTO instance_state (key, value, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(BOOTSTRAP_MARKER)
+        .bind(self.clock.now().rfc3339())
+        .bind(self.clock.now().as_secs())
+        .execute(self.store.pool())
+        .await?;
+        if users > 0 || claimed.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let created = self.create_initial_owner(email, organization_name).await;
+        if created.is_err() {
+            // Give the next start another chance rather than none at all.
+            let _ = sqlx::query("DELETE FROM instance_state WHERE key = $1")
+                .bind(BOOTSTRAP_MARKER)
+                .execute(self.store.pool())
+                .await;
+        }
+        created.map(Some)
+    }
+
+    async fn create_initial_owner(
+        &self,
+        email: &str,
+        organization_name: &str,
+    ) -> Result<InitialOwner, IdentityError> {
+        let actor = Actor::System;
+        let password = Password::generate()?;
+        let user = self
+            .create_user(&actor, email, Some("Owner"), Some(password.clone()))
+            .await?;
+        let organization = self
+            .create_organization(&actor, organization_name, Some(&user.email))
+            .await?;
+        let account = self.link_account(&actor, &organization.id).await?;
+        Ok(InitialOwner {
+            user,
+            organization,
+            account,
+            password,
+        })
+    }
+}
