@@ -1,1 +1,23 @@
-//! placeholder
+//! The OAuth 2.1 authorization server.
+//!
+//! So far: the issuer (the one public URL every document and token names),
+//! the authorization-server metadata, and the Ed25519 keys that sign access
+//! tokens with their JWKS. Client registration, authorization, tokens,
+//! revocation and introspection build on these.
+//!
+//! Start reading at [`KeyRing`] and [`metadata`].
+
+mod error;
+pub mod http;
+mod issuer;
+mod kek;
+mod keys;
+pub mod metadata;
+
+pub use error::KeyError;
+pub use issuer::{Issuer, IssuerError};
+pub use kek::KeyEncryptionKey;
+pub use keys::{KeyRing, KeyStatus, SigningKeyInfo};
+
+/// Scopes a token can carry for the MCP resource.
+pub const RESOURCE_SCOPES: [&str; 2] = ["envelopes:read", "envelopes:write"];
