@@ -1,4 +1,5 @@
 use std::fmt;
+use std::net::{IpAddr, SocketAddr};
 
 use thiserror::Error;
 use url::Url;
@@ -42,6 +43,21 @@ impl Issuer {
         // The origin's serialisation is `scheme://host[:port]`: lower-cased
         // host, default port dropped, never a trailing slash.
         Ok(Self(url.origin().ascii_serialization()))
+    }
+
+    /// `http://` plus the address a server is bound to: the public URL when
+    /// none is configured. A wildcard address becomes `localhost`, the one
+    /// name a local browser is sure to reach it by.
+    pub fn for_listen_address(addr: SocketAddr) -> Self {
+        let host = match addr.ip() {
+            ip if ip.is_unspecified() => "localhost".to_owned(),
+            IpAddr::V4(ip) => ip.to_string(),
+            IpAddr::V6(ip) => format!("[{ip}]"),
+        };
+        match addr.port() {
+            80 => Self(format!("http://{host}")),
+            port => Self(format!("http://{host}:{port}")),
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -92,6 +108,21 @@ mod tests {
         assert_eq!(p.resource(), "https://s.example/mcp");
         assert_eq!(p.join("/oauth/token"), "https://s.example/oauth/token");
         assert!(p.is_https());
+    }
+
+    #[test]
+    fn derives_from_a_listen_address_in_normal_form() {
+        for (addr, expected) in [
+            ("127.0.0.1:8080", "http://127.0.0.1:8080"),
+            ("127.0.0.1:80", "http://127.0.0.1"),
+            ("0.0.0.0:9000", "http://localhost:9000"),
+            ("[::]:9000", "http://localhost:9000"),
+            ("[::1]:9000", "http://[::1]:9000"),
+        ] {
+            let derived = Issuer::for_listen_address(addr.parse().unwrap());
+            assert_eq!(derived.as_str(), expected);
+            assert_eq!(Issuer::parse(expected).unwrap(), derived, "already normal");
+        }
     }
 
     #[test]

@@ -1,1 +1,13 @@
-//! placeholder
+//! The `signet` binary as a library: command line, configuration, the
+//! application state and router, the server and the admin commands. `main`
+//! only parses arguments and reports errors.
+
+pub mod commands;
+pub mod app;
+pub mod cli;
+pub mod config;
+mod logging;
+mod output;
+pub mod serve;
+
+pub use logging::init as init_logging;

@@ -1,0 +1,107 @@
+//! The one application state and the router built from it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+use signet_identity::Identity;
+use signet_oauth::{Issuer, KeyRing};
+use signet_store::{SharedClock, Store};
+use tower_http::cors::{AllowHeaders, Any, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::config::Config;
+
+/// Everything a request may need, built once at start-up.
+#[derive(Debug)]
+pub struct AppState {
+    pub config: Config,
+    /// The public URL, byte-identical in every document and token.
+    pub issuer: Issuer,
+    pub store: Store,
+    pub clock: SharedClock,
+    pub identity: Identity,
+    pub keys: KeyRing,
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let oauth = signet_oauth::http::OAuthState {
+        issuer: state.issuer.clone(),
+        keys: state.keys.clone(),
+    };
+    // Documents and APIs that browser-based clients read from script.
+    let cross_origin = signet_oauth::http::public_documents(oauth)
+        .merge(signet_mcp::metadata::router(state.issuer.clone()))
+        .layer(cors());
+    let operations = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(state);
+    Router::new()
+        .merge(cross_origin)
+        .merge(operations)
+        .fallback(not_found)
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+}
+
+/// Any origin, never credentials: these endpoints authenticate with tokens,
+/// not cookies. `WWW-Authenticate` is exposed so a browser client can find
+/// the metadata URL after a 401.
+fn cors() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
+        .allow_headers(AllowHeaders::mirror_request())
+        .expose_headers([
+            header::WWW_AUTHENTICATE,
+            HeaderName::from_static("mcp-session-id"),
+        ])
+        .max_age(Duration::from_secs(3600))
+}
+
+/// The process is up.
+async fn healthz() -> Response {
+    Json(json!({ "status": "ok" })).into_response()
+}
+
+/// The process can serve: the database answers.
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => Json(json!({ "status": "ready" })).into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "readiness check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "unavailable", "reason": "database unreachable" })),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({ "error": "not_found", "error_description": "No such endpoint" })),
+    )
+        .into_response()
+}

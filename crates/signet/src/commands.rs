@@ -1,0 +1,419 @@
+//! What each subcommand does. Admin commands open the same database as the
+//! server (SQLite in WAL mode lets both work at once) and change it in one
+//! transaction each; a refused command writes nothing.
+
+use std::io::BufRead;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::json;
+use signet_identity::{
+    Account, AccountStatus, Identity, IdentityError, MembershipChange, Password, Role,
+};
+use signet_oauth::{KeyError, KeyRing, KeyStatus};
+use signet_store::audit::Actor;
+use signet_store::{SharedClock, StoreError, SystemClock};
+use thiserror::Error;
+
+use crate::cli::{AccountCommand, Cli, Command, KeysCommand, OrgCommand, UserCommand};
+use crate::config::{Config, ConfigError};
+use crate::output;
+use crate::serve::{self, ServeError};
+
+/// Why a command failed; shown as one line after `error: `.
+#[derive(Debug, Error)]
+pub enum CommandError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Serve(#[from] ServeError),
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("cannot write output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+pub async fn run(cli: Cli) -> Result<(), CommandError> {
+    let config = Config::resolve(&cli.flag_layer(), cli.global.config.as_deref(), &|name| {
+        std::env::var(name).ok()
+    })?;
+    let clock: SharedClock = Arc::new(SystemClock);
+    match cli.command {
+        Command::Serve(_) => run_server(config, clock).await,
+        Command::Migrate => {
+            let store = serve::open_store(&config).await?;
+            output::line(&format!("{} is up to date", store.display_url()))?;
+            store.close().await;
+            Ok(())
+        }
+        Command::User(command) => with_identity(&config, clock, |id| user(id, command)).await,
+        Command::Org(command) => with_identity(&config, clock, |id| org(id, command)).await,
+        Command::Account(command) => {
+            with_identity(&config, clock, |id| account(id, command)).await
+        }
+        Command::Keys(command) => {
+            let store = serve::open_store(&config).await?;
+            let keys = KeyRing::new(
+                store.clone(),
+                clock,
+                config.key_encryption_key.clone(),
+                config.access_token_ttl,
+            );
+            let result = run_keys(&keys, command).await;
+            store.close().await;
+            result
+        }
+    }
+}
+
+async fn with_identity<F, Fut>(config: &Config, clock: SharedClock, f: F) -> Result<(), CommandError>
+where
+    F: FnOnce(Identity) -> Fut,
+    Fut: Future<Output = Result<(), CommandError>>,
+{
+    let store = serve::open_store(config).await?;
+    let result = f(Identity::new(store.clone(), clock)).await;
+    store.close().await;
+    result
+}
+
+async fn run_server(config: Config, clock: SharedClock) -> Result<(), CommandError> {
+    crate::init_logging(config.log_format, &config.log_level);
+    let running = serve::start(config, clock).await?;
+    print_banner(&running)?;
+    tracing::info!(address = %running.local_addr, public_url = %running.state.issuer, "listening");
+    serve::shutdown_signal().await;
+    running.stop().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn print_banner(running: &serve::Running) -> std::io::Result<()> {
+    let p = &running.state.issuer;
+    let store = &running.state.store;
+    let mut lines = vec![
+        format!("Signet {} is running.", env!("CARGO_PKG_VERSION")),
+        format!("  MCP endpoint:  {}", p.resource()),
+        format!("  Sign in at:    {}", p.join("/login")),
+        format!("  Listening on:  {}", running.local_addr),
+        format!("  Database:      {} ({})", store.display_url(), store.backend().name()),
+    ];
+    match &running.initial_owner {
+        Some(owner) => {
+            lines.push(String::new());
+            lines.push("First start: created the owner, an organization and its account.".to_owned());
+            lines.push(format!("  Email:         {}", owner.user.email));
+            lines.push(format!("  Password:      {}", owner.password.expose()));
+            lines.push(format!("  Organization:  {} ({})", owner.organization.name, owner.organization.id));
+            match &running.password_file {
+                Some(path) => lines.push(format!(
+                    "This password is shown once; it is also in {} (mode 0600). Delete that file once you have signed in.",
+                    path.display()
+                )),
+                None => lines.push("This password is shown once: keep it now.".to_owned()),
+            }
+        }
+        None => {
+            lines.push(String::new());
+            lines.push(format!(
+                "Sign in with an existing user. Add one with `signet user add --email EMAIL`; the first owner's password is in {} unless it was deleted.",
+                running.state.config.data_dir.join(serve::INITIAL_PASSWORD_FILE).display()
+            ));
+        }
+    }
+    lines.push(format!("Connect an MCP client to {}", p.resource()));
+    output::line(&lines.join("\n"))
+}
+
+/// The password from the first line of standard input, or a generated one
+/// (which the caller shows).
+fn password_from(stdin: bool) -> Result<(Password, bool), CommandError> {
+    if !stdin {
+        return Ok((Password::generate()?, true));
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| CommandError::Usage(format!("cannot read the password from standard input: {e}")))?;
+    let plain = line.strip_suffix('\n').unwrap_or(&line);
+    let plain = plain.strip_suffix('\r').unwrap_or(plain);
+    Ok((Password::new(plain)?, false))
+}
+
+async fn user(identity: Identity, command: UserCommand) -> Result<(), CommandError> {
+    match command {
+        UserCommand::Add { email, name, password_stdin, json } => {
+            let (password, generated) = password_from(password_stdin)?;
+            let user = identity
+                .create_user(&Actor::Cli, &email, name.as_deref(), Some(password.clone()))
+                .await?;
+            if json.json {
+                let mut value = serde_json::to_value(&user).map_err(std::io::Error::other)?;
+                if generated {
+                    value["generated_password"] = json!(password.expose());
+                }
+                output::json(&value)?;
+            } else {
+                output::line(&user.id)?;
+                if generated {
+                    output::note(&format!(
+                        "Generated password for {} (shown once): {}",
+                        user.email,
+                        password.expose()
+                    ));
+                }
+            }
+        }
+        UserCommand::List { json } => {
+            let users = identity.list_users().await?;
+            if json.json {
+                output::json(&users)?;
+            } else {
+                let rows: Vec<Vec<String>> = users
+                    .iter()
+                    .map(|u| vec![u.id.clone(), u.email.clone(), u.display_name.clone(), u.created_at.rfc3339()])
+                    .collect();
+                output::table(&["ID", "EMAIL", "NAME", "CREATED"], &rows)?;
+            }
+        }
+        UserCommand::SetPassword { email, password_stdin, json } => {
+            let (password, generated) = password_from(password_stdin)?;
+            let user = identity.set_password(&Actor::Cli, &email, password.clone()).await?;
+            if json.json {
+                let mut value = serde_json::to_value(&user).map_err(std::io::Error::other)?;
+                if generated {
+                    value["generated_password"] = json!(password.expose());
+                }
+                output::json(&value)?;
+            } else {
+                output::line(&format!("Password changed for {} ({})", user.email, user.id))?;
+                if generated {
+                    output::note(&format!("Generated password (shown once): {}", password.expose()));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn org(identity: Identity, command: OrgCommand) -> Result<(), CommandError> {
+    match command {
+        OrgCommand::Add { name, owner, json } => {
+            let org = identity
+                .create_organization(&Actor::Cli, &name, owner.as_deref())
+                .await?;
+            if json.json {
+                output::json(&org)?;
+            } else {
+                output::line(&org.id)?;
+            }
+        }
+        OrgCommand::List { json } => {
+            let orgs = identity.list_organizations().await?;
+            let mut listed = Vec::with_capacity(orgs.len());
+            for org in orgs {
+                let account = identity.account_of(&org.id).await?;
+                listed.push((org, account));
+            }
+            if json.json {
+                let values: Vec<_> = listed
+                    .iter()
+                    .map(|(org, account)| {
+                        json!({
+                            "id": org.id,
+                            "name": org.name,
+                            "created_at": org.created_at.rfc3339(),
+                            "account": account,
+                        })
+                    })
+                    .collect();
+                output::json(&values)?;
+            } else {
+                let rows: Vec<Vec<String>> = listed
+                    .iter()
+                    .map(|(org, account)| {
+                        vec![
+                            org.id.clone(),
+                            org.name.clone(),
+                            account.as_ref().map_or("-".to_owned(), |a| a.id.clone()),
+                            account.as_ref().map_or("not linked".to_owned(), describe_status),
+                        ]
+                    })
+                    .collect();
+                output::table(&["ID", "NAME", "ACCOUNT", "STATUS"], &rows)?;
+            }
+        }
+        OrgCommand::Members { org, json } => {
+            let org = identity.resolve_organization(&org).await?;
+            let members = identity.members(&org.id).await?;
+            if json.json {
+                let values: Vec<_> = members
+                    .iter()
+                    .map(|m| json!({ "id": m.user_id, "email": m.email, "display_name": m.display_name, "role": m.role }))
+                    .collect();
+                output::json(&values)?;
+            } else {
+                let rows: Vec<Vec<String>> = members
+                    .iter()
+                    .map(|m| vec![m.user_id.clone(), m.email.clone(), m.display_name.clone(), m.role.to_string()])
+                    .collect();
+                output::table(&["ID", "EMAIL", "NAME", "ROLE"], &rows)?;
+            }
+        }
+        OrgCommand::AddMember { org, email, role, json } => {
+            let role: Role = role.parse()?;
+            let org = identity.resolve_organization(&org).await?;
+            let (user, change) = identity.add_member(&Actor::Cli, &org.id, &email, role).await?;
+            if json.json {
+                output::json(&MembershipOutput { org_id: &org.id, id: &user.id, email: &user.email, role, change })?;
+            } else {
+                let text = match change {
+                    MembershipChange::Added => format!("Added {} to {} as {role}", user.email, org.name),
+                    MembershipChange::RoleChanged { from } => {
+                        format!("Changed {} in {} from {from} to {role}", user.email, org.name)
+                    }
+                    MembershipChange::Unchanged => {
+                        format!("{} is already {role} of {}; nothing changed", user.email, org.name)
+                    }
+                };
+                output::line(&text)?;
+            }
+        }
+        OrgCommand::RemoveMember { org, email, json } => {
+            let org = identity.resolve_organization(&org).await?;
+            let (user, role) = identity.remove_member(&Actor::Cli, &org.id, &email).await?;
+            if json.json {
+                output::json(&json!({ "org_id": org.id, "id": user.id, "email": user.email, "removed_role": role }))?;
+            } else {
+                output::line(&format!("Removed {} ({role}) from {}", user.email, org.name))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct MembershipOutput<'a> {
+    org_id: &'a str,
+    id: &'a str,
+    email: &'a str,
+    role: Role,
+    #[serde(flatten)]
+    change: MembershipChange,
+}
+
+fn describe_status(account: &Account) -> String {
+    format!(
+        "{}, live mode {}",
+        account.status,
+        if account.live_mode { "on" } else { "off" }
+    )
+}
+
+async fn account(identity: Identity, command: AccountCommand) -> Result<(), CommandError> {
+    let (org_ref, json, result) = match command {
+        AccountCommand::Link { org, json } => {
+            let resolved = identity.resolve_organization(&org).await?;
+            let account = identity.link_account(&Actor::Cli, &resolved.id).await?;
+            if json.json {
+                output::json(&account)?;
+            } else {
+                output::line(&account.id)?;
+            }
+            return Ok(());
+        }
+        AccountCommand::Show { org, json } => {
+            let resolved = identity.resolve_organization(&org).await?;
+            let account = identity
+                .account_of(&resolved.id)
+                .await?
+                .ok_or_else(|| IdentityError::NoAccount(resolved.id.clone()))?;
+            (org, json.json, account)
+        }
+        AccountCommand::SetStatus { org, status, json } => {
+            let status: AccountStatus = status.parse()?;
+            let resolved = identity.resolve_organization(&org).await?;
+            let account = identity.set_account_status(&Actor::Cli, &resolved.id, status).await?;
+            (org, json.json, account)
+        }
+        AccountCommand::SetLiveMode { org, mode, json } => {
+            let live = match mode.as_str() {
+                "on" => true,
+                "off" => false,
+                other => {
+                    return Err(CommandError::Usage(format!(
+                        "invalid live mode {other:?}: expected on or off"
+                    )));
+                }
+            };
+            let resolved = identity.resolve_organization(&org).await?;
+            let account = identity.set_live_mode(&Actor::Cli, &resolved.id, live).await?;
+            (org, json.json, account)
+        }
+    };
+    let _ = org_ref;
+    if json {
+        output::json(&result)?;
+    } else {
+        output::line(&format!("{} ({}): {}", result.id, result.org_id, describe_status(&result)))?;
+    }
+    Ok(())
+}
+
+async fn run_keys(keys: &KeyRing, command: KeysCommand) -> Result<(), CommandError> {
+    match command {
+        KeysCommand::List { json } => {
+            let listed = keys.list().await?;
+            if json.json {
+                let values: Vec<_> = listed
+                    .iter()
+                    .map(|k| {
+                        let mut v = serde_json::to_value(k).unwrap_or_default();
+                        v["id"] = json!(k.kid);
+                        v
+                    })
+                    .collect();
+                output::json(&values)?;
+            } else {
+                let rows: Vec<Vec<String>> = listed
+                    .iter()
+                    .map(|k| {
+                        let status = match (k.status, k.published_until) {
+                            (KeyStatus::Retiring, Some(until)) => format!("retiring (published until {until})"),
+                            (KeyStatus::Active, _) => "active".to_owned(),
+                            (KeyStatus::Retiring, None) => "retiring".to_owned(),
+                            (KeyStatus::Retired, _) => "retired".to_owned(),
+                        };
+                        vec![
+                            k.kid.clone(),
+                            k.algorithm.to_owned(),
+                            status,
+                            k.created_at.rfc3339(),
+                            if k.encrypted { "yes" } else { "no" }.to_owned(),
+                        ]
+                    })
+                    .collect();
+                output::table(&["KID", "ALG", "STATUS", "CREATED", "ENCRYPTED"], &rows)?;
+            }
+        }
+        KeysCommand::Rotate { json } => {
+            let key = keys.rotate(&Actor::Cli).await?;
+            if json.json {
+                let mut v = serde_json::to_value(&key).map_err(std::io::Error::other)?;
+                v["id"] = json!(key.kid);
+                output::json(&v)?;
+            } else {
+                output::line(&key.kid)?;
+                output::note("The new key signs from now on; the previous key stays published until every token it signed has expired.");
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,229 @@
+//! `signet serve`: bind, prepare the database and keys, bootstrap the first
+//! owner, and run until told to stop.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use signet_identity::{Identity, IdentityError, InitialOwner};
+use signet_oauth::{Issuer, KeyError, KeyRing};
+use signet_store::{SharedClock, Store, StoreError};
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::app::{self, AppState};
+use crate::config::Config;
+
+/// Name of the organization created on first start.
+pub const FIRST_ORGANIZATION: &str = "My organization";
+/// File, in the data directory, that holds the first owner's password.
+pub const INITIAL_PASSWORD_FILE: &str = "initial-admin-password";
+/// How long in-flight requests get to finish after a stop signal.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Error)]
+pub enum ServeError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: io::Error },
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir { path: PathBuf, source: io::Error },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    #[error("first-start bootstrap failed: {0}")]
+    Bootstrap(#[from] IdentityError),
+    #[error("server failed: {0}")]
+    Server(io::Error),
+}
+
+/// A server that is accepting requests.
+#[derive(Debug)]
+pub struct Running {
+    pub local_addr: SocketAddr,
+    pub state: Arc<AppState>,
+    /// What first start created, if this was the first start.
+    pub initial_owner: Option<InitialOwner>,
+    /// Where the first owner's password was written, if it was.
+    pub password_file: Option<PathBuf>,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting connections, lets in-flight requests finish (for at
+    /// most 10 s) and closes the database pool.
+    pub async fn stop(self) -> Result<(), ServeError> {
+        let _ = self.stop.send(());
+        let mut task = self.task;
+        let outcome = match tokio::time::timeout(DRAIN_TIMEOUT, &mut task).await {
+            Ok(Ok(result)) => result.map_err(ServeError::Server),
+            Ok(Err(join_error)) => Err(ServeError::Server(io::Error::other(join_error))),
+            Err(_) => {
+                tracing::warn!("requests still running after {DRAIN_TIMEOUT:?}; closing them");
+                task.abort();
+                Ok(())
+            }
+        };
+        self.state.store.close().await;
+        outcome
+    }
+}
+
+/// Prepares everything and starts serving in the background.
+pub async fn start(config: Config, clock: SharedClock) -> Result<Running, ServeError> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServeError::Bind { addr: config.listen, source })?;
+    let local_addr = listener
+        .local_addr()
+        .map_err(|source| ServeError::Bind { addr: config.listen, source })?;
+    let issuer = match &config.public_url {
+        Some(issuer) => issuer.clone(),
+        None => Issuer::for_listen_address(local_addr),
+    };
+
+    let store = open_store(&config).await?;
+    let keys = KeyRing::new(
+        store.clone(),
+        clock.clone(),
+        config.key_encryption_key.clone(),
+        config.access_token_ttl,
+    );
+    if let Some(kid) = keys.ensure_active_key().await? {
+        tracing::info!(%kid, "created the first signing key");
+    }
+    keys.check_active_key().await?;
+
+    let identity = Identity::new(store.clone(), clock.clone());
+    let initial_owner = identity.bootstrap(&config.admin_email, FIRST_ORGANIZATION).await?;
+    let password_file = match &initial_owner {
+        Some(owner) => {
+            let path = config.data_dir.join(INITIAL_PASSWORD_FILE);
+            match write_secret_file(&path, owner.password.expose()) {
+                Ok(()) => Some(path),
+                Err(error) => {
+                    tracing::warn!(path = %path.display(), %error, "could not save the initial password; it is shown once on the terminal");
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+    if !issuer.is_https() && !local_addr.ip().is_loopback() {
+        tracing::warn!(public_url = %issuer, "the public URL is plain http on a non-loopback address: put Signet behind TLS and set --public-url https://…");
+    }
+
+    let state = Arc::new(AppState {
+        config,
+        issuer,
+        store,
+        clock,
+        identity,
+        keys,
+    });
+    let router = app::router(state.clone());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Ok(Running {
+        local_addr,
+        state,
+        initial_owner,
+        password_file,
+        stop,
+        task,
+    })
+}
+
+/// Opens and migrates the configured database, creating the data directory
+/// (which also holds the SQLite file) if needed.
+pub async fn open_store(config: &Config) -> Result<Store, ServeError> {
+    ensure_dir(&config.data_dir)?;
+    let store = Store::connect(&config.database_url).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// Creates the data directory readable by its owner only: it holds the
+/// database (password hashes, signing keys) and the initial password.
+fn ensure_dir(path: &Path) -> Result<(), ServeError> {
+    use std::os::unix::fs::DirBuilderExt;
+    if path.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(|source| ServeError::DataDir {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Writes a file only its owner can read (mode 0600), replacing any old one.
+fn write_secret_file(path: &Path, contents: &str) -> io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    // `mode` only applies when the file is created; an older file keeps its
+    // permissions unless they are set again.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    writeln!(file, "{contents}")?;
+    file.sync_all()
+}
+
+/// Resolves when the process is asked to stop (SIGINT or SIGTERM).
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("SIGINT received; shutting down"),
+        () = terminate => tracing::info!("SIGTERM received; shutting down"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_files_are_private_even_when_they_existed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        std::fs::write(&path, "old").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_secret_file(&path, "new").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new\n");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+}
