@@ -178,7 +178,7 @@ impl KeyRing {
         })
     }
 
-    /// Every key, newest first.
+    /// Every key: the active one first, then the most recently retired.
     pub async fn list(&self) -> Result<Vec<SigningKeyInfo>, KeyError> {
         let rows = self.rows().await?;
         let now = self.inner.clock.now();
@@ -302,7 +302,8 @@ impl KeyRing {
     async fn rows(&self) -> Result<Vec<KeyRow>, KeyError> {
         Ok(sqlx::query_as(
             "SELECT kid, public_key, private_key, private_key_encryption, status, created_at, retired_at \
-             FROM signing_keys ORDER BY created_at DESC, kid",
+             FROM signing_keys \
+             ORDER BY CASE WHEN status = 'active' THEN 0 ELSE 1 END, COALESCE(retired_at, created_at) DESC, kid",
         )
         .fetch_all(self.inner.store.pool())
         .await?)

@@ -261,7 +261,15 @@ mod tests {
         let after = Cli::try_parse_from(["signet", "keys", "list", "--data-dir", "d"]).unwrap();
         assert_eq!(before.flag_layer().data_dir.as_deref(), Some("d"));
         assert_eq!(after.flag_layer().data_dir.as_deref(), Some("d"));
-        let serve = Cli::try_parse_from(["signet", "serve", "--listen", "0.0.0.0:1", "--database-url", "sqlite://x"]).unwrap();
+        let serve = Cli::try_parse_from([
+            "signet",
+            "serve",
+            "--listen",
+            "0.0.0.0:1",
+            "--database-url",
+            "sqlite://x",
+        ])
+        .unwrap();
         let layer = serve.flag_layer();
         assert_eq!(layer.listen.as_deref(), Some("0.0.0.0:1"));
         assert_eq!(layer.database_url.as_deref(), Some("sqlite://x"));

@@ -54,9 +54,7 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
         }
         Command::User(command) => with_identity(&config, clock, |id| user(id, command)).await,
         Command::Org(command) => with_identity(&config, clock, |id| org(id, command)).await,
-        Command::Account(command) => {
-            with_identity(&config, clock, |id| account(id, command)).await
-        }
+        Command::Account(command) => with_identity(&config, clock, |id| account(id, command)).await,
         Command::Keys(command) => {
             let store = serve::open_store(&config).await?;
             let keys = KeyRing::new(
@@ -72,7 +70,11 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
     }
 }
 
-async fn with_identity<F, Fut>(config: &Config, clock: SharedClock, f: F) -> Result<(), CommandError>
+async fn with_identity<F, Fut>(
+    config: &Config,
+    clock: SharedClock,
+    f: F,
+) -> Result<(), CommandError>
 where
     F: FnOnce(Identity) -> Fut,
     Fut: Future<Output = Result<(), CommandError>>,
@@ -102,15 +104,24 @@ fn print_banner(running: &serve::Running) -> std::io::Result<()> {
         format!("  MCP endpoint:  {}", p.resource()),
         format!("  Sign in at:    {}", p.join("/login")),
         format!("  Listening on:  {}", running.local_addr),
-        format!("  Database:      {} ({})", store.display_url(), store.backend().name()),
+        format!(
+            "  Database:      {} ({})",
+            store.display_url(),
+            store.backend().name()
+        ),
     ];
     match &running.initial_owner {
         Some(owner) => {
             lines.push(String::new());
-            lines.push("First start: created the owner, an organization and its account.".to_owned());
+            lines.push(
+                "First start: created the owner, an organization and its account.".to_owned(),
+            );
             lines.push(format!("  Email:         {}", owner.user.email));
             lines.push(format!("  Password:      {}", owner.password.expose()));
-            lines.push(format!("  Organization:  {} ({})", owner.organization.name, owner.organization.id));
+            lines.push(format!(
+                "  Organization:  {} ({})",
+                owner.organization.name, owner.organization.id
+            ));
             match &running.password_file {
                 Some(path) => lines.push(format!(
                     "This password is shown once; it is also in {} (mode 0600). Delete that file once you have signed in.",
@@ -138,10 +149,9 @@ fn password_from(stdin: bool) -> Result<(Password, bool), CommandError> {
         return Ok((Password::generate()?, true));
     }
     let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| CommandError::Usage(format!("cannot read the password from standard input: {e}")))?;
+    std::io::stdin().lock().read_line(&mut line).map_err(|e| {
+        CommandError::Usage(format!("cannot read the password from standard input: {e}"))
+    })?;
     let plain = line.strip_suffix('\n').unwrap_or(&line);
     let plain = plain.strip_suffix('\r').unwrap_or(plain);
     Ok((Password::new(plain)?, false))
@@ -149,7 +159,12 @@ fn password_from(stdin: bool) -> Result<(Password, bool), CommandError> {
 
 async fn user(identity: Identity, command: UserCommand) -> Result<(), CommandError> {
     match command {
-        UserCommand::Add { email, name, password_stdin, json } => {
+        UserCommand::Add {
+            email,
+            name,
+            password_stdin,
+            json,
+        } => {
             let (password, generated) = password_from(password_stdin)?;
             let user = identity
                 .create_user(&Actor::Cli, &email, name.as_deref(), Some(password.clone()))
@@ -178,14 +193,27 @@ async fn user(identity: Identity, command: UserCommand) -> Result<(), CommandErr
             } else {
                 let rows: Vec<Vec<String>> = users
                     .iter()
-                    .map(|u| vec![u.id.clone(), u.email.clone(), u.display_name.clone(), u.created_at.rfc3339()])
+                    .map(|u| {
+                        vec![
+                            u.id.clone(),
+                            u.email.clone(),
+                            u.display_name.clone(),
+                            u.created_at.rfc3339(),
+                        ]
+                    })
                     .collect();
                 output::table(&["ID", "EMAIL", "NAME", "CREATED"], &rows)?;
             }
         }
-        UserCommand::SetPassword { email, password_stdin, json } => {
+        UserCommand::SetPassword {
+            email,
+            password_stdin,
+            json,
+        } => {
             let (password, generated) = password_from(password_stdin)?;
-            let user = identity.set_password(&Actor::Cli, &email, password.clone()).await?;
+            let user = identity
+                .set_password(&Actor::Cli, &email, password.clone())
+                .await?;
             if json.json {
                 let mut value = serde_json::to_value(&user).map_err(std::io::Error::other)?;
                 if generated {
@@ -193,9 +221,15 @@ async fn user(identity: Identity, command: UserCommand) -> Result<(), CommandErr
                 }
                 output::json(&value)?;
             } else {
-                output::line(&format!("Password changed for {} ({})", user.email, user.id))?;
+                output::line(&format!(
+                    "Password changed for {} ({})",
+                    user.email, user.id
+                ))?;
                 if generated {
-                    output::note(&format!("Generated password (shown once): {}", password.expose()));
+                    output::note(&format!(
+                        "Generated password (shown once): {}",
+                        password.expose()
+                    ));
                 }
             }
         }
@@ -243,7 +277,9 @@ async fn org(identity: Identity, command: OrgCommand) -> Result<(), CommandError
                             org.id.clone(),
                             org.name.clone(),
                             account.as_ref().map_or("-".to_owned(), |a| a.id.clone()),
-                            account.as_ref().map_or("not linked".to_owned(), describe_status),
+                            account
+                                .as_ref()
+                                .map_or("not linked".to_owned(), describe_status),
                         ]
                     })
                     .collect();
@@ -262,25 +298,53 @@ async fn org(identity: Identity, command: OrgCommand) -> Result<(), CommandError
             } else {
                 let rows: Vec<Vec<String>> = members
                     .iter()
-                    .map(|m| vec![m.user_id.clone(), m.email.clone(), m.display_name.clone(), m.role.to_string()])
+                    .map(|m| {
+                        vec![
+                            m.user_id.clone(),
+                            m.email.clone(),
+                            m.display_name.clone(),
+                            m.role.to_string(),
+                        ]
+                    })
                     .collect();
                 output::table(&["ID", "EMAIL", "NAME", "ROLE"], &rows)?;
             }
         }
-        OrgCommand::AddMember { org, email, role, json } => {
+        OrgCommand::AddMember {
+            org,
+            email,
+            role,
+            json,
+        } => {
             let role: Role = role.parse()?;
             let org = identity.resolve_organization(&org).await?;
-            let (user, change) = identity.add_member(&Actor::Cli, &org.id, &email, role).await?;
+            let (user, change) = identity
+                .add_member(&Actor::Cli, &org.id, &email, role)
+                .await?;
             if json.json {
-                output::json(&MembershipOutput { org_id: &org.id, id: &user.id, email: &user.email, role, change })?;
+                output::json(&MembershipOutput {
+                    org_id: &org.id,
+                    id: &user.id,
+                    email: &user.email,
+                    role,
+                    change,
+                })?;
             } else {
                 let text = match change {
-                    MembershipChange::Added => format!("Added {} to {} as {role}", user.email, org.name),
+                    MembershipChange::Added => {
+                        format!("Added {} to {} as {role}", user.email, org.name)
+                    }
                     MembershipChange::RoleChanged { from } => {
-                        format!("Changed {} in {} from {from} to {role}", user.email, org.name)
+                        format!(
+                            "Changed {} in {} from {from} to {role}",
+                            user.email, org.name
+                        )
                     }
                     MembershipChange::Unchanged => {
-                        format!("{} is already {role} of {}; nothing changed", user.email, org.name)
+                        format!(
+                            "{} is already {role} of {}; nothing changed",
+                            user.email, org.name
+                        )
                     }
                 };
                 output::line(&text)?;
@@ -290,9 +354,14 @@ async fn org(identity: Identity, command: OrgCommand) -> Result<(), CommandError
             let org = identity.resolve_organization(&org).await?;
             let (user, role) = identity.remove_member(&Actor::Cli, &org.id, &email).await?;
             if json.json {
-                output::json(&json!({ "org_id": org.id, "id": user.id, "email": user.email, "removed_role": role }))?;
+                output::json(
+                    &json!({ "org_id": org.id, "id": user.id, "email": user.email, "removed_role": role }),
+                )?;
             } else {
-                output::line(&format!("Removed {} ({role}) from {}", user.email, org.name))?;
+                output::line(&format!(
+                    "Removed {} ({role}) from {}",
+                    user.email, org.name
+                ))?;
             }
         }
     }
@@ -340,7 +409,9 @@ async fn account(identity: Identity, command: AccountCommand) -> Result<(), Comm
         AccountCommand::SetStatus { org, status, json } => {
             let status: AccountStatus = status.parse()?;
             let resolved = identity.resolve_organization(&org).await?;
-            let account = identity.set_account_status(&Actor::Cli, &resolved.id, status).await?;
+            let account = identity
+                .set_account_status(&Actor::Cli, &resolved.id, status)
+                .await?;
             (org, json.json, account)
         }
         AccountCommand::SetLiveMode { org, mode, json } => {
@@ -354,7 +425,9 @@ async fn account(identity: Identity, command: AccountCommand) -> Result<(), Comm
                 }
             };
             let resolved = identity.resolve_organization(&org).await?;
-            let account = identity.set_live_mode(&Actor::Cli, &resolved.id, live).await?;
+            let account = identity
+                .set_live_mode(&Actor::Cli, &resolved.id, live)
+                .await?;
             (org, json.json, account)
         }
     };
@@ -362,7 +435,12 @@ async fn account(identity: Identity, command: AccountCommand) -> Result<(), Comm
     if json {
         output::json(&result)?;
     } else {
-        output::line(&format!("{} ({}): {}", result.id, result.org_id, describe_status(&result)))?;
+        output::line(&format!(
+            "{} ({}): {}",
+            result.id,
+            result.org_id,
+            describe_status(&result)
+        ))?;
     }
     Ok(())
 }
@@ -386,7 +464,9 @@ async fn run_keys(keys: &KeyRing, command: KeysCommand) -> Result<(), CommandErr
                     .iter()
                     .map(|k| {
                         let status = match (k.status, k.published_until) {
-                            (KeyStatus::Retiring, Some(until)) => format!("retiring (published until {until})"),
+                            (KeyStatus::Retiring, Some(until)) => {
+                                format!("retiring (published until {until})")
+                            }
                             (KeyStatus::Active, _) => "active".to_owned(),
                             (KeyStatus::Retiring, None) => "retiring".to_owned(),
                             (KeyStatus::Retired, _) => "retired".to_owned(),
@@ -411,7 +491,9 @@ async fn run_keys(keys: &KeyRing, command: KeysCommand) -> Result<(), CommandErr
                 output::json(&v)?;
             } else {
                 output::line(&key.kid)?;
-                output::note("The new key signs from now on; the previous key stays published until every token it signed has expired.");
+                output::note(
+                    "The new key signs from now on; the previous key stays published until every token it signed has expired.",
+                );
             }
         }
     }

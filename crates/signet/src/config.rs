@@ -37,16 +37,61 @@ struct Setting {
 }
 
 const SETTINGS: &[Setting] = &[
-    Setting { key: "data_dir", env: "SIGNET_DATA_DIR", flag: Some("--data-dir"), get: |l| &l.data_dir },
-    Setting { key: "database_url", env: "SIGNET_DATABASE_URL", flag: Some("--database-url"), get: |l| &l.database_url },
-    Setting { key: "listen", env: "SIGNET_LISTEN", flag: Some("--listen"), get: |l| &l.listen },
-    Setting { key: "public_url", env: "SIGNET_PUBLIC_URL", flag: Some("--public-url"), get: |l| &l.public_url },
-    Setting { key: "log_format", env: "SIGNET_LOG_FORMAT", flag: Some("--log-format"), get: |l| &l.log_format },
-    Setting { key: "log_level", env: "SIGNET_LOG_LEVEL", flag: Some("--log-level"), get: |l| &l.log_level },
-    Setting { key: "access_token_ttl", env: "SIGNET_ACCESS_TOKEN_TTL", flag: Some("--access-token-ttl"), get: |l| &l.access_token_ttl },
-    Setting { key: "admin_email", env: "SIGNET_ADMIN_EMAIL", flag: Some("--admin-email"), get: |l| &l.admin_email },
+    Setting {
+        key: "data_dir",
+        env: "SIGNET_DATA_DIR",
+        flag: Some("--data-dir"),
+        get: |l| &l.data_dir,
+    },
+    Setting {
+        key: "database_url",
+        env: "SIGNET_DATABASE_URL",
+        flag: Some("--database-url"),
+        get: |l| &l.database_url,
+    },
+    Setting {
+        key: "listen",
+        env: "SIGNET_LISTEN",
+        flag: Some("--listen"),
+        get: |l| &l.listen,
+    },
+    Setting {
+        key: "public_url",
+        env: "SIGNET_PUBLIC_URL",
+        flag: Some("--public-url"),
+        get: |l| &l.public_url,
+    },
+    Setting {
+        key: "log_format",
+        env: "SIGNET_LOG_FORMAT",
+        flag: Some("--log-format"),
+        get: |l| &l.log_format,
+    },
+    Setting {
+        key: "log_level",
+        env: "SIGNET_LOG_LEVEL",
+        flag: Some("--log-level"),
+        get: |l| &l.log_level,
+    },
+    Setting {
+        key: "access_token_ttl",
+        env: "SIGNET_ACCESS_TOKEN_TTL",
+        flag: Some("--access-token-ttl"),
+        get: |l| &l.access_token_ttl,
+    },
+    Setting {
+        key: "admin_email",
+        env: "SIGNET_ADMIN_EMAIL",
+        flag: Some("--admin-email"),
+        get: |l| &l.admin_email,
+    },
     // A secret: no flag, so it never shows in `ps`.
-    Setting { key: "key_encryption_key", env: "SIGNET_KEY_ENCRYPTION_KEY", flag: None, get: |l| &l.key_encryption_key },
+    Setting {
+        key: "key_encryption_key",
+        env: "SIGNET_KEY_ENCRYPTION_KEY",
+        flag: None,
+        get: |l| &l.key_encryption_key,
+    },
 ];
 
 /// The environment variable naming the config file (twin of `--config`).
@@ -122,7 +167,10 @@ impl fmt::Debug for Config {
             .field("log_level", &self.log_level)
             .field("access_token_ttl", &self.access_token_ttl)
             .field("admin_email", &self.admin_email)
-            .field("key_encryption_key", &self.key_encryption_key.as_ref().map(|_| "***"))
+            .field(
+                "key_encryption_key",
+                &self.key_encryption_key.as_ref().map(|_| "***"),
+            )
             .finish()
     }
 }
@@ -157,7 +205,13 @@ impl Config {
             }
             let value = (setting.get)(&file).clone()?;
             let path = file_path.clone().unwrap_or_default();
-            Some((value, Source::File { path, key: setting.key }))
+            Some((
+                value,
+                Source::File {
+                    path,
+                    key: setting.key,
+                },
+            ))
         };
         let or_default = |name: &'static str, default: &str| {
             pick(name).unwrap_or_else(|| (default.to_owned(), Source::Default))
@@ -170,12 +224,15 @@ impl Config {
             None => format!("sqlite://{}", data_dir.join("signet.db").display()),
         };
         let (listen, source) = or_default("listen", DEFAULT_LISTEN);
-        let listen = listen.trim().parse::<SocketAddr>().map_err(|_| ConfigError::Invalid {
-            setting: "listen address",
-            value: listen.clone(),
-            origin: source,
-            reason: "expected IP:PORT, such as 127.0.0.1:8080 or [::]:8080".to_owned(),
-        })?;
+        let listen = listen
+            .trim()
+            .parse::<SocketAddr>()
+            .map_err(|_| ConfigError::Invalid {
+                setting: "listen address",
+                value: listen.clone(),
+                origin: source,
+                reason: "expected IP:PORT, such as 127.0.0.1:8080 or [::]:8080".to_owned(),
+            })?;
         let public_url = match pick("public_url") {
             Some((raw, source)) => Some(Issuer::parse(&raw).map_err(|e| ConfigError::Invalid {
                 setting: "public URL",
@@ -204,7 +261,8 @@ impl Config {
                 setting: "log level",
                 value: log_level,
                 origin: source,
-                reason: "expected a level (error, warn, info, debug, trace) or filter directives".to_owned(),
+                reason: "expected a level (error, warn, info, debug, trace) or filter directives"
+                    .to_owned(),
             });
         }
         let (ttl, source) = or_default("access_token_ttl", "1h");
@@ -214,7 +272,8 @@ impl Config {
                 setting: "access-token lifetime",
                 value: ttl.clone(),
                 origin: source,
-                reason: "expected a duration from 60s to 24h, written like 90s, 15m or 1h".to_owned(),
+                reason: "expected a duration from 60s to 24h, written like 90s, 15m or 1h"
+                    .to_owned(),
             })?;
         let (admin_email, _) = or_default("admin_email", DEFAULT_ADMIN_EMAIL);
         let key_encryption_key = match pick("key_encryption_key") {
@@ -305,9 +364,11 @@ mod tests {
 
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         move |name| map.get(name).cloned()
     }
 
@@ -342,12 +403,22 @@ mod tests {
             ("SIGNET_PUBLIC_URL", "https://env.example/"),
             ("SIGNET_DATA_DIR", "/env"),
         ]);
-        let flags = Layer { listen: Some("127.0.0.1:3003".into()), ..Layer::default() };
+        let flags = Layer {
+            listen: Some("127.0.0.1:3003".into()),
+            ..Layer::default()
+        };
         let config = Config::resolve(&flags, Some(f.path()), &e).unwrap();
         assert_eq!(config.listen.port(), 3003, "flag wins");
-        assert_eq!(config.public_url.unwrap().as_str(), "https://env.example", "env beats file");
+        assert_eq!(
+            config.public_url.unwrap().as_str(),
+            "https://env.example",
+            "env beats file"
+        );
         assert_eq!(config.data_dir, PathBuf::from("/env"));
-        assert_eq!(config.database_url, "sqlite:///env/signet.db", "derived from the data dir");
+        assert_eq!(
+            config.database_url, "sqlite:///env/signet.db",
+            "derived from the data dir"
+        );
         assert_eq!(config.log_format, LogFormat::Json, "file beats default");
         assert_eq!(config.access_token_ttl, Duration::from_secs(900));
         assert_eq!(config.log_level, "info", "default");
@@ -364,7 +435,10 @@ mod tests {
     fn bad_values_name_the_setting_the_source_and_the_value() {
         let cases: Vec<(Layer, Vec<(&str, &str)>, &str)> = vec![
             (
-                Layer { listen: Some("localhost".into()), ..Layer::default() },
+                Layer {
+                    listen: Some("localhost".into()),
+                    ..Layer::default()
+                },
                 vec![],
                 "invalid listen address \"localhost\" (from flag --listen): expected IP:PORT, such as 127.0.0.1:8080 or [::]:8080",
             ),
@@ -374,12 +448,18 @@ mod tests {
                 "invalid public URL \"ftp://x.example\" (from environment variable SIGNET_PUBLIC_URL): must use http or https, not \"ftp\"",
             ),
             (
-                Layer { public_url: Some("https://x.example/signet".into()), ..Layer::default() },
+                Layer {
+                    public_url: Some("https://x.example/signet".into()),
+                    ..Layer::default()
+                },
                 vec![],
                 "invalid public URL \"https://x.example/signet\" (from flag --public-url): must not have a path, query or fragment (Signet serves from the root of its host)",
             ),
             (
-                Layer { public_url: Some("https://x.example/?q=1".into()), ..Layer::default() },
+                Layer {
+                    public_url: Some("https://x.example/?q=1".into()),
+                    ..Layer::default()
+                },
                 vec![],
                 "invalid public URL \"https://x.example/?q=1\" (from flag --public-url): must not have a path, query or fragment (Signet serves from the root of its host)",
             ),
@@ -389,12 +469,18 @@ mod tests {
                 "invalid database URL \"mysql://root:***@db/signet\" (from environment variable SIGNET_DATABASE_URL): expected sqlite://PATH or postgres://USER:PASSWORD@HOST/DATABASE",
             ),
             (
-                Layer { log_format: Some("xml".into()), ..Layer::default() },
+                Layer {
+                    log_format: Some("xml".into()),
+                    ..Layer::default()
+                },
                 vec![],
                 "invalid log format \"xml\" (from flag --log-format): expected text or json",
             ),
             (
-                Layer { access_token_ttl: Some("1w".into()), ..Layer::default() },
+                Layer {
+                    access_token_ttl: Some("1w".into()),
+                    ..Layer::default()
+                },
                 vec![],
                 "invalid access-token lifetime \"1w\" (from flag --access-token-ttl): expected a duration from 60s to 24h, written like 90s, 15m or 1h",
             ),
@@ -415,7 +501,10 @@ mod tests {
         let f = file("listen = \"127.0.0.1:1\"\nlisten_port = 8080\n");
         let err = Config::resolve(&Layer::default(), Some(f.path()), &env(&[])).unwrap_err();
         let message = err.to_string();
-        assert!(message.starts_with(&format!("invalid config file {}: ", f.path().display())), "{message}");
+        assert!(
+            message.starts_with(&format!("invalid config file {}: ", f.path().display())),
+            "{message}"
+        );
         assert!(message.contains("unknown field `listen_port`"), "{message}");
         assert!(!message.contains('\n'), "one line: {message}");
 
@@ -429,9 +518,16 @@ mod tests {
             )
         );
 
-        let err = Config::resolve(&Layer::default(), Some(Path::new("/no/such/signet.toml")), &env(&[]))
-            .unwrap_err();
-        assert!(err.to_string().starts_with("cannot read config file /no/such/signet.toml: "));
+        let err = Config::resolve(
+            &Layer::default(),
+            Some(Path::new("/no/such/signet.toml")),
+            &env(&[]),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("cannot read config file /no/such/signet.toml: ")
+        );
     }
 
     #[test]

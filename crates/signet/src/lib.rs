@@ -2,9 +2,9 @@
 //! application state and router, the server and the admin commands. `main`
 //! only parses arguments and reports errors.
 
-pub mod commands;
 pub mod app;
 pub mod cli;
+pub mod commands;
 pub mod config;
 mod logging;
 mod output;

@@ -15,7 +15,11 @@ pub fn init(format: LogFormat, level: &str) {
     // `try_init` fails only if a subscriber is already installed (as in
     // tests); keeping the existing one is right then.
     let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init(),
         LogFormat::Text => builder
             .with_ansi(std::io::stderr().is_terminal())
             .with_target(false)

@@ -78,10 +78,14 @@ impl Running {
 pub async fn start(config: Config, clock: SharedClock) -> Result<Running, ServeError> {
     let listener = TcpListener::bind(config.listen)
         .await
-        .map_err(|source| ServeError::Bind { addr: config.listen, source })?;
-    let local_addr = listener
-        .local_addr()
-        .map_err(|source| ServeError::Bind { addr: config.listen, source })?;
+        .map_err(|source| ServeError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let local_addr = listener.local_addr().map_err(|source| ServeError::Bind {
+        addr: config.listen,
+        source,
+    })?;
     let issuer = match &config.public_url {
         Some(issuer) => issuer.clone(),
         None => Issuer::for_listen_address(local_addr),
@@ -100,7 +104,9 @@ pub async fn start(config: Config, clock: SharedClock) -> Result<Running, ServeE
     keys.check_active_key().await?;
 
     let identity = Identity::new(store.clone(), clock.clone());
-    let initial_owner = identity.bootstrap(&config.admin_email, FIRST_ORGANIZATION).await?;
+    let initial_owner = identity
+        .bootstrap(&config.admin_email, FIRST_ORGANIZATION)
+        .await?;
     let password_file = match &initial_owner {
         Some(owner) => {
             let path = config.data_dir.join(INITIAL_PASSWORD_FILE);
@@ -166,9 +172,9 @@ fn ensure_dir(path: &Path) -> Result<(), ServeError> {
         .mode(0o700)
         .create(path)
         .map_err(|source| ServeError::DataDir {
-        path: path.to_path_buf(),
-        source,
-    })
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 /// Writes a file only its owner can read (mode 0600), replacing any old one.
