@@ -387,7 +387,7 @@ fn describe_status(account: &Account) -> String {
 }
 
 async fn account(identity: Identity, command: AccountCommand) -> Result<(), CommandError> {
-    let (org_ref, json, result) = match command {
+    let (json, result) = match command {
         AccountCommand::Link { org, json } => {
             let resolved = identity.resolve_organization(&org).await?;
             let account = identity.link_account(&Actor::Cli, &resolved.id).await?;
@@ -404,7 +404,7 @@ async fn account(identity: Identity, command: AccountCommand) -> Result<(), Comm
                 .account_of(&resolved.id)
                 .await?
                 .ok_or_else(|| IdentityError::NoAccount(resolved.id.clone()))?;
-            (org, json.json, account)
+            (json.json, account)
         }
         AccountCommand::SetStatus { org, status, json } => {
             let status: AccountStatus = status.parse()?;
@@ -412,7 +412,7 @@ async fn account(identity: Identity, command: AccountCommand) -> Result<(), Comm
             let account = identity
                 .set_account_status(&Actor::Cli, &resolved.id, status)
                 .await?;
-            (org, json.json, account)
+            (json.json, account)
         }
         AccountCommand::SetLiveMode { org, mode, json } => {
             let live = match mode.as_str() {
@@ -428,10 +428,9 @@ async fn account(identity: Identity, command: AccountCommand) -> Result<(), Comm
             let account = identity
                 .set_live_mode(&Actor::Cli, &resolved.id, live)
                 .await?;
-            (org, json.json, account)
+            (json.json, account)
         }
     };
-    let _ = org_ref;
     if json {
         output::json(&result)?;
     } else {

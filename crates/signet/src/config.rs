@@ -433,7 +433,8 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_setting_the_source_and_the_value() {
-        let cases: Vec<(Layer, Vec<(&str, &str)>, &str)> = vec![
+        type Case<'a> = (Layer, Vec<(&'a str, &'a str)>, &'a str);
+        let cases: Vec<Case> = vec![
             (
                 Layer {
                     listen: Some("localhost".into()),

@@ -795,7 +795,8 @@ async fn bad_settings_stop_start_up_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("signet.toml");
     std::fs::write(&config, "listen = \"127.0.0.1:0\"\nport = 8080\n").unwrap();
-    let cases: Vec<(Vec<String>, Vec<(&str, &str)>, String)> = vec![
+    type Case<'a> = (Vec<String>, Vec<(&'a str, &'a str)>, String);
+    let cases: Vec<Case> = vec![
         (vec!["--listen".into(), "nowhere".into()], vec![], "error: invalid listen address \"nowhere\" (from flag --listen): expected IP:PORT, such as 127.0.0.1:8080 or [::]:8080".into()),
         (vec![], vec![("SIGNET_PUBLIC_URL", "https://x.example/mcp")], "error: invalid public URL \"https://x.example/mcp\" (from environment variable SIGNET_PUBLIC_URL): must not have a path, query or fragment (Signet serves from the root of its host)".into()),
         (vec!["--config".into(), config.display().to_string()], vec![], format!("error: invalid config file {}: unknown field `port`, expected one of", config.display())),
