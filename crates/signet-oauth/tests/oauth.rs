@@ -167,7 +167,10 @@ async fn rotation_keeps_the_old_key_published_until_its_tokens_expire(db: TestDb
     assert!(keys.verifying_key(&old).await.unwrap().is_some());
     // ...and then it is gone.
     clock.advance(Duration::from_secs(1));
-    assert_eq!(kids(&keys.jwks().await.unwrap()), std::slice::from_ref(&new.kid));
+    assert_eq!(
+        kids(&keys.jwks().await.unwrap()),
+        std::slice::from_ref(&new.kid)
+    );
     assert!(keys.verifying_key(&old).await.unwrap().is_none());
     assert_eq!(keys.list().await.unwrap()[1].status, KeyStatus::Retired);
 }
