@@ -197,13 +197,7 @@ impl Identity {
         let now = self.clock.now();
         let mut tx = self.store.pool().begin().await?;
         lock_organization(&mut tx, org_id).await?;
-        let current: Option<String> =
-            sqlx::query_scalar("SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2")
-                .bind(org_id)
-                .bind(&user.id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let change = match current.map(|r| r.parse::<Role>()).transpose()? {
+        let change = match current_role(&mut tx, org_id, &user.id).await? {
             None => {
                 insert_membership(&mut tx, org_id, &user.id, role, now).await?;
                 MembershipChange::Added
@@ -255,13 +249,7 @@ impl Identity {
         let now = self.clock.now();
         let mut tx = self.store.pool().begin().await?;
         lock_organization(&mut tx, org_id).await?;
-        let current: Option<String> =
-            sqlx::query_scalar("SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2")
-                .bind(org_id)
-                .bind(&user.id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let Some(role) = current.map(|r| r.parse::<Role>()).transpose()? else {
+        let Some(role) = current_role(&mut tx, org_id, &user.id).await? else {
             return Err(IdentityError::NotAMember {
                 email: user.email,
                 org_id: org_id.to_owned(),
@@ -312,6 +300,20 @@ async fn insert_membership(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+async fn current_role(
+    conn: &mut sqlx::AnyConnection,
+    org_id: &str,
+    user_id: &str,
+) -> Result<Option<Role>, IdentityError> {
+    let role: Option<String> =
+        sqlx::query_scalar("SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2")
+            .bind(org_id)
+            .bind(user_id)
+            .fetch_optional(conn)
+            .await?;
+    role.map(|r| r.parse()).transpose()
 }
 
 async fn owner_count(conn: &mut sqlx::AnyConnection, org_id: &str) -> Result<i64, IdentityError> {

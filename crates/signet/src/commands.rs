@@ -169,22 +169,7 @@ async fn user(identity: Identity, command: UserCommand) -> Result<(), CommandErr
             let user = identity
                 .create_user(&Actor::Cli, &email, name.as_deref(), Some(password.clone()))
                 .await?;
-            if json.json {
-                let mut value = serde_json::to_value(&user).map_err(std::io::Error::other)?;
-                if generated {
-                    value["generated_password"] = json!(password.expose());
-                }
-                output::json(&value)?;
-            } else {
-                output::line(&user.id)?;
-                if generated {
-                    output::note(&format!(
-                        "Generated password for {} (shown once): {}",
-                        user.email,
-                        password.expose()
-                    ));
-                }
-            }
+            print_user(&user, &user.id, json.json, generated.then_some(&password))?;
         }
         UserCommand::List { json } => {
             let users = identity.list_users().await?;
@@ -214,24 +199,36 @@ async fn user(identity: Identity, command: UserCommand) -> Result<(), CommandErr
             let user = identity
                 .set_password(&Actor::Cli, &email, password.clone())
                 .await?;
-            if json.json {
-                let mut value = serde_json::to_value(&user).map_err(std::io::Error::other)?;
-                if generated {
-                    value["generated_password"] = json!(password.expose());
-                }
-                output::json(&value)?;
-            } else {
-                output::line(&format!(
-                    "Password changed for {} ({})",
-                    user.email, user.id
-                ))?;
-                if generated {
-                    output::note(&format!(
-                        "Generated password (shown once): {}",
-                        password.expose()
-                    ));
-                }
-            }
+            let summary = format!("Password changed for {} ({})", user.email, user.id);
+            print_user(&user, &summary, json.json, generated.then_some(&password))?;
+        }
+    }
+    Ok(())
+}
+
+/// Prints a user (JSON, or the summary line) and, when Signet generated the
+/// password, shows it once: in the JSON, or on standard error so standard
+/// output keeps only what a script captures.
+fn print_user(
+    user: &signet_identity::User,
+    summary: &str,
+    json: bool,
+    generated: Option<&Password>,
+) -> Result<(), CommandError> {
+    if json {
+        let mut value = serde_json::to_value(user).map_err(std::io::Error::other)?;
+        if let Some(password) = generated {
+            value["generated_password"] = json!(password.expose());
+        }
+        output::json(&value)?;
+    } else {
+        output::line(summary)?;
+        if let Some(password) = generated {
+            output::note(&format!(
+                "Generated password for {} (shown once): {}",
+                user.email,
+                password.expose()
+            ));
         }
     }
     Ok(())

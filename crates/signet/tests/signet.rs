@@ -449,6 +449,8 @@ async fn cli_manages_identity_while_the_server_runs(db: TestDb) {
         .ok();
     assert_eq!(removed.trim(), "Removed bob@example.com (admin) from Acme");
 
+    let migrated = server.cli(&["migrate"], None).await.ok();
+    assert!(migrated.trim().ends_with("is up to date"), "{migrated}");
     let users = server.cli(&["user", "list", "--json"], None).await.json();
     // The bootstrap owner plus the two added here.
     assert_eq!(users.as_array().unwrap().len(), 3);
