@@ -2,20 +2,28 @@
 //! here are meant to be read by scripts in browsers, so the binary wraps
 //! this router in CORS.
 
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 
-use crate::{Issuer, KeyError, KeyRing, metadata};
+use crate::clients::Clients;
+use crate::{Issuer, KeyError, KeyRing, OAuthError, metadata};
 
 /// What the authorization server's handlers need.
 #[derive(Clone, Debug)]
 pub struct OAuthState {
     pub issuer: Issuer,
     pub keys: KeyRing,
+    pub clients: Clients,
 }
+
+/// Largest registration request accepted (RFC 7591 bodies are small).
+const REGISTRATION_LIMIT: usize = 16 * 1024;
 
 /// Metadata (both names) and the JWKS.
 pub fn public_documents(state: OAuthState) -> Router {
@@ -29,6 +37,7 @@ pub fn public_documents(state: OAuthState) -> Router {
             get(authorization_server_metadata),
         )
         .route("/oauth/jwks.json", get(jwks))
+        .route("/oauth/register", post(register))
         .with_state(state)
 }
 
@@ -47,6 +56,33 @@ async fn jwks(State(state): State<OAuthState>) -> Response {
             300,
         ),
         Err(error) => key_error_response(&error),
+    }
+}
+
+async fn register(
+    State(state): State<OAuthState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Body,
+) -> Response {
+    let outcome = async {
+        let bytes = axum::body::to_bytes(body, REGISTRATION_LIMIT)
+            .await
+            .map_err(|_| OAuthError::TooLarge(REGISTRATION_LIMIT))?;
+        let request: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+            OAuthError::InvalidClientMetadata(format!("the request body is not valid JSON: {e}"))
+        })?;
+        state.clients.register(&request, Some(&peer.ip().to_string())).await
+    }
+    .await;
+    match outcome {
+        Ok(registered) => {
+            // 201 also when an identical registration is returned: clients
+            // check for it.
+            let mut response = (StatusCode::CREATED, Json(registered.response)).into_response();
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(error) => error.into_response(),
     }
 }
 

@@ -7,16 +7,20 @@
 //!
 //! Start reading at [`KeyRing`] and [`metadata`].
 
+pub mod clients;
 mod error;
 pub mod http;
 mod issuer;
 mod kek;
 mod keys;
 pub mod metadata;
+mod oauth_error;
+pub mod redirect_uri;
 
 pub use error::KeyError;
 pub use issuer::{Issuer, IssuerError};
 pub use kek::KeyEncryptionKey;
+pub use oauth_error::OAuthError;
 pub use keys::{KeyRing, KeyStatus, SigningKeyInfo};
 
 /// Scopes a token can carry for the MCP resource.

@@ -22,8 +22,30 @@ pub fn token() -> Result<String, getrandom::Error> {
     Ok(BASE64URL_NOPAD.encode(&bytes::<32>()?))
 }
 
+/// The SHA-256 of a secret, base64url: what is stored in place of refresh
+/// tokens, codes, client secrets and session cookies. These secrets carry
+/// 256 bits of randomness, so a fast hash is enough.
+pub fn digest(secret: &str) -> String {
+    let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, secret.as_bytes());
+    BASE64URL_NOPAD.encode(hash.as_ref())
+}
+
+/// Compares two secrets (or their digests) in time independent of where
+/// they differ.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    aws_lc_rs::constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn digests_are_stable_and_comparisons_exact() {
+        assert_eq!(super::digest("abc"), "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0");
+        assert!(super::constant_time_eq("abc", "abc"));
+        assert!(!super::constant_time_eq("abc", "abd"));
+        assert!(!super::constant_time_eq("abc", "abcd"));
+    }
+
     #[test]
     fn tokens_are_256_bits_and_distinct() {
         let a = super::token().unwrap();

@@ -35,6 +35,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let oauth = signet_oauth::http::OAuthState {
         issuer: state.issuer.clone(),
         keys: state.keys.clone(),
+        clients: signet_oauth::clients::Clients::new(state.store.clone(), state.clock.clone()),
     };
     // Documents and APIs that browser-based clients read from script.
     let cross_origin = signet_oauth::http::public_documents(oauth)

@@ -1,0 +1,130 @@
+//! The OAuth error codes (RFC 6749 §5.2, RFC 7591 §3.2.2, RFC 8707, OIDC),
+//! and the one place that turns them into HTTP responses.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use thiserror::Error;
+
+use crate::KeyError;
+
+#[derive(Debug, Error)]
+pub enum OAuthError {
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// Client authentication failed: 401 with a `Basic` challenge.
+    #[error("{0}")]
+    InvalidClient(String),
+    #[error("{0}")]
+    InvalidGrant(String),
+    #[error("{0}")]
+    UnauthorizedClient(String),
+    #[error("{0}")]
+    UnsupportedGrantType(String),
+    #[error("{0}")]
+    UnsupportedResponseType(String),
+    #[error("{0}")]
+    InvalidScope(String),
+    #[error("{0}")]
+    InvalidTarget(String),
+    #[error("{0}")]
+    AccessDenied(String),
+    #[error("{0}")]
+    LoginRequired(String),
+    #[error("{0}")]
+    ConsentRequired(String),
+    #[error("{0}")]
+    InvalidRedirectUri(String),
+    #[error("{0}")]
+    InvalidClientMetadata(String),
+    #[error("the request body is larger than {0} bytes")]
+    TooLarge(usize),
+    /// Something on our side; the detail goes to the log, not the client.
+    #[error("internal error: {0}")]
+    Server(String),
+}
+
+impl OAuthError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest(_) | Self::TooLarge(_) => "invalid_request",
+            Self::InvalidClient(_) => "invalid_client",
+            Self::InvalidGrant(_) => "invalid_grant",
+            Self::UnauthorizedClient(_) => "unauthorized_client",
+            Self::UnsupportedGrantType(_) => "unsupported_grant_type",
+            Self::UnsupportedResponseType(_) => "unsupported_response_type",
+            Self::InvalidScope(_) => "invalid_scope",
+            Self::InvalidTarget(_) => "invalid_target",
+            Self::AccessDenied(_) => "access_denied",
+            Self::LoginRequired(_) => "login_required",
+            Self::ConsentRequired(_) => "consent_required",
+            Self::InvalidRedirectUri(_) => "invalid_redirect_uri",
+            Self::InvalidClientMetadata(_) => "invalid_client_metadata",
+            Self::Server(_) => "server_error",
+        }
+    }
+
+    /// What the client is told; internal errors say nothing of the cause.
+    pub fn description(&self) -> String {
+        match self {
+            Self::Server(_) => "The server could not complete the request; try again".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidClient(_) => StatusCode::UNAUTHORIZED,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Server(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        if let Self::Server(detail) = &self {
+            tracing::error!(%detail, "OAuth request failed");
+        }
+        let body = serde_json::json!({
+            "error": self.code(),
+            "error_description": self.description(),
+        });
+        let mut response = (self.status(), Json(body)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if matches!(self, Self::InvalidClient(_)) {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"signet\", charset=\"UTF-8\""),
+            );
+        }
+        response
+    }
+}
+
+impl From<signet_store::StoreError> for OAuthError {
+    fn from(error: signet_store::StoreError) -> Self {
+        Self::Server(error.to_string())
+    }
+}
+
+impl From<signet_store::sqlx::Error> for OAuthError {
+    fn from(error: signet_store::sqlx::Error) -> Self {
+        Self::Server(error.to_string())
+    }
+}
+
+impl From<KeyError> for OAuthError {
+    fn from(error: KeyError) -> Self {
+        Self::Server(error.to_string())
+    }
+}
+
+impl From<signet_identity::IdentityError> for OAuthError {
+    fn from(error: signet_identity::IdentityError) -> Self {
+        Self::Server(error.to_string())
+    }
+}
