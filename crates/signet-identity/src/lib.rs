@@ -13,6 +13,7 @@ mod error;
 mod model;
 mod organizations;
 mod password;
+mod sessions;
 mod users;
 
 pub use bootstrap::InitialOwner;
@@ -21,6 +22,7 @@ pub use model::{
     Account, AccountStatus, Member, MembershipChange, Organization, OrganizationOfUser, Role, User,
 };
 pub use password::Password;
+pub use sessions::{ClientInfo, SESSION_LIFETIME, Session, SignIn};
 
 use signet_store::{SharedClock, Store};
 

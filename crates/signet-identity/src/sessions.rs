@@ -1,0 +1,189 @@
+//! Browser sessions and the sign-in that creates them, with a growing delay
+//! after repeated failures for one email.
+
+use std::time::Duration;
+
+use signet_store::audit::{self, Actor, AuditEvent};
+use signet_store::{UnixTime, ids, random, sqlx};
+
+use crate::password::Password;
+use crate::{Identity, IdentityError, User};
+
+/// How long a browser stays signed in.
+pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+/// Failures allowed before the delay starts.
+const FREE_FAILURES: i64 = 3;
+/// Longest wait imposed between attempts.
+const MAX_DELAY_SECS: i64 = 900;
+
+/// A signed-in browser.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub id: String,
+    pub user: User,
+    /// Echoed in every form of this session (synchroniser CSRF token).
+    pub csrf_token: String,
+    pub expires_at: UnixTime,
+}
+
+/// What a sign-in attempt came to.
+#[derive(Debug)]
+pub enum SignIn {
+    /// Signed in: `cookie` is the session cookie's value (shown once).
+    Success { session: Session, cookie: String },
+    /// Wrong email or password (never says which).
+    Failed,
+    /// Too many recent failures for this email: try again after this long.
+    Throttled { retry_after: Duration },
+}
+
+/// Where a request came from, for the audit trail.
+#[derive(Clone, Debug, Default)]
+pub struct ClientInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Identity {
+    /// Checks an email and password, subject to the per-email delay, and
+    /// opens a session on success.
+    pub async fn sign_in(&self, email: &str, password: Password, client: &ClientInfo) -> Result<SignIn, IdentityError> {
+        let key = email.trim().to_lowercase();
+        let now = self.clock.now();
+        if let Some(retry_after) = self.throttle(&key, now).await? {
+            return Ok(SignIn::Throttled { retry_after });
+        }
+        let Some(user) = self.verify_password(email, password).await? else {
+            self.record_failure(&key, now, client).await?;
+            return Ok(SignIn::Failed);
+        };
+        let cookie = random::token().map_err(|e| IdentityError::Hashing(e.to_string()))?;
+        let csrf_token = random::token().map_err(|e| IdentityError::Hashing(e.to_string()))?;
+        let id = ids::new(ids::WEB_SESSION).map_err(|e| IdentityError::Hashing(e.to_string()))?;
+        let expires_at = now.plus(SESSION_LIFETIME);
+        let mut tx = self.store.pool().begin().await?;
+        sqlx::query("DELETE FROM login_failures WHERE email_key = $1")
+            .bind(&key)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO web_sessions (id, token_hash, user_id, csrf_secret, created_at, last_seen_at, expires_at, user_agent, client_ip) \
+             VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8)",
+        )
+        .bind(&id)
+        .bind(random::digest(&cookie))
+        .bind(&user.id)
+        .bind(&csrf_token)
+        .bind(now.as_secs())
+        .bind(expires_at.as_secs())
+        .bind(client.user_agent.as_deref().map(|ua| ua.chars().take(300).collect::<String>()))
+        .bind(client.ip.as_deref())
+        .execute(&mut *tx)
+        .await?;
+        audit::record(
+            &mut tx,
+            &Actor::User(user.id.clone()),
+            now,
+            AuditEvent {
+                action: "sign_in.succeeded",
+                subject_id: Some(&user.id),
+                org_id: None,
+                detail: serde_json::json!({ "client_ip": client.ip }).to_string(),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(SignIn::Success {
+            session: Session { id, user, csrf_token, expires_at },
+            cookie,
+        })
+    }
+
+    /// The live session a cookie value names, if any.
+    pub async fn session(&self, cookie: &str) -> Result<Option<Session>, IdentityError> {
+        let row: Option<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT id, user_id, csrf_secret, expires_at FROM web_sessions WHERE token_hash = $1",
+        )
+        .bind(random::digest(cookie))
+        .fetch_optional(self.store.pool())
+        .await?;
+        let Some((id, user_id, csrf_token, expires_at)) = row else {
+            return Ok(None);
+        };
+        let expires_at = UnixTime::from_secs(expires_at);
+        if expires_at <= self.clock.now() {
+            return Ok(None);
+        }
+        Ok(self
+            .user_by_id(&user_id)
+            .await?
+            .map(|user| Session { id, user, csrf_token, expires_at }))
+    }
+
+    /// Ends a session (sign-out).
+    pub async fn end_session(&self, cookie: &str) -> Result<(), IdentityError> {
+        sqlx::query("DELETE FROM web_sessions WHERE token_hash = $1")
+            .bind(random::digest(cookie))
+            .execute(self.store.pool())
+            .await?;
+        Ok(())
+    }
+
+    async fn throttle(&self, key: &str, now: UnixTime) -> Result<Option<Duration>, IdentityError> {
+        let row: Option<(i64, i64)> =
+            sqlx::query_as("SELECT failures, last_failed_at FROM login_failures WHERE email_key = $1")
+                .bind(key)
+                .fetch_optional(self.store.pool())
+                .await?;
+        let Some((failures, last_failed_at)) = row else {
+            return Ok(None);
+        };
+        let until = last_failed_at.saturating_add(delay_after(failures));
+        Ok((until > now.as_secs()).then(|| Duration::from_secs(u64::try_from(until - now.as_secs()).unwrap_or(0))))
+    }
+
+    async fn record_failure(&self, key: &str, now: UnixTime, client: &ClientInfo) -> Result<(), IdentityError> {
+        let mut tx = self.store.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO login_failures (email_key, failures, last_failed_at) VALUES ($1, 1, $2) \
+             ON CONFLICT (email_key) DO UPDATE SET failures = login_failures.failures + 1, last_failed_at = $2",
+        )
+        .bind(key)
+        .bind(now.as_secs())
+        .execute(&mut *tx)
+        .await?;
+        audit::record(
+            &mut tx,
+            &Actor::System,
+            now,
+            AuditEvent {
+                action: "sign_in.failed",
+                subject_id: None,
+                org_id: None,
+                detail: serde_json::json!({ "email": key, "client_ip": client.ip }).to_string(),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Seconds to wait after `failures` consecutive failures: none for the
+/// first three, then 2, 4, 8… up to 15 minutes.
+fn delay_after(failures: i64) -> i64 {
+    if failures <= FREE_FAILURES {
+        return 0;
+    }
+    let exponent = u32::try_from((failures - FREE_FAILURES).min(20)).unwrap_or(20);
+    2_i64.saturating_pow(exponent).min(MAX_DELAY_SECS)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_delay_grows_and_is_capped() {
+        let delays: Vec<i64> = (1..=14).map(super::delay_after).collect();
+        assert_eq!(delays, [0, 0, 0, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900]);
+    }
+}

@@ -1,0 +1,93 @@
+//! Signet's HTML pages: one layout, one small stylesheet of our own (no
+//! external fonts or CDNs), and templates that escape everything they show.
+//! Pages work without JavaScript. Handlers live with the flows they serve;
+//! this crate only renders.
+
+use askama::Template;
+
+/// The stylesheet, served at `/assets/signet.css`.
+pub const STYLESHEET: &str = include_str!("../assets/signet.css");
+
+#[derive(Debug, Template)]
+#[template(path = "login.html")]
+pub struct LoginPage<'a> {
+    pub csrf: &'a str,
+    pub return_to: &'a str,
+    pub email: &'a str,
+    pub error: Option<&'a str>,
+}
+
+/// One organization in the consent page's picker.
+#[derive(Debug)]
+pub struct OrgChoice {
+    pub id: String,
+    pub name: String,
+    /// Why it may not work yet, e.g. "no account" or "account suspended".
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "consent.html")]
+pub struct ConsentPage<'a> {
+    pub client_name: &'a str,
+    pub redirect_host: &'a str,
+    pub localhost_only: bool,
+    /// The scopes in plain words.
+    pub scopes: Vec<&'a str>,
+    pub organizations: Vec<OrgChoice>,
+    pub user_email: &'a str,
+    pub csrf: &'a str,
+    /// The authorization request, carried through the form.
+    pub request: Vec<(String, String)>,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "message.html")]
+pub struct MessagePage<'a> {
+    pub title: &'a str,
+    pub text: &'a str,
+    /// Shows a sign-out button when set.
+    pub sign_out_csrf: Option<&'a str>,
+}
+
+/// Renders a template; a rendering failure (which askama's compile-time
+/// checks make unlikely) becomes a plain, safe page.
+pub fn render(page: &impl Template) -> String {
+    page.render().unwrap_or_else(|_| {
+        "<!doctype html><title>Signet</title><p>Something went wrong; please try again.</p>".to_owned()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_escape_what_they_show() {
+        let html = render(&MessagePage {
+            title: "<script>alert(1)</script>",
+            text: "a & b",
+            sign_out_csrf: None,
+        });
+        assert!(html.contains("&#60;script&#62;") || html.contains("&lt;script&gt;"), "{html}");
+        assert!(!html.contains("<script>"));
+        assert!(html.contains("/assets/signet.css"));
+    }
+
+    #[test]
+    fn consent_preselects_a_single_organization() {
+        let page = ConsentPage {
+            client_name: "Claude",
+            redirect_host: "claude.ai",
+            localhost_only: false,
+            scopes: vec!["Read your envelopes"],
+            organizations: vec![OrgChoice { id: "org_1".into(), name: "Acme".into(), note: None }],
+            user_email: "ada@example.com",
+            csrf: "tok",
+            request: vec![("client_id".into(), "cli_1".into())],
+        };
+        let html = render(&page);
+        assert!(html.contains(r#"value="org_1" required checked"#), "{html}");
+        assert!(html.contains(r#"<input type="hidden" name="client_id" value="cli_1">"#), "{html}");
+    }
+}
