@@ -7,8 +7,10 @@
 //!
 //! Start reading at [`KeyRing`] and [`metadata`].
 
+pub mod authorize;
 pub mod clients;
 mod error;
+pub mod grants;
 pub mod http;
 mod issuer;
 mod kek;

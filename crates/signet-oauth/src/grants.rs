@@ -1,0 +1,597 @@
+//! Connections, grants, authorization codes and tokens.
+//!
+//! A *connection* is one user's authorisation of one client for one
+//! organization (what Connected Applications lists). Each consent creates a
+//! *grant* on it; re-consenting replaces the grant, so the old refresh tokens
+//! stop working. Codes and refresh tokens belong to a grant and are stored
+//! only as hashes. Refresh tokens rotate on every use; the successor of a
+//! token is derived from it with a server-held HMAC key, so a replay inside
+//! the grace window gets the very same successor without the plaintext ever
+//! being stored.
+
+use std::time::Duration;
+
+use aws_lc_rs::hmac;
+use data_encoding::BASE64URL_NOPAD;
+use serde::Serialize;
+use serde_json::{Value, json};
+use signet_store::audit::{self, Actor, AuditEvent};
+use signet_store::{SharedClock, Store, UnixTime, ids, is_unique_violation, random, sqlx};
+
+use crate::clients::Client;
+use crate::{Issuer, KeyRing, OAuthError};
+
+/// Lifetimes of what the token endpoint hands out.
+#[derive(Clone, Copy, Debug)]
+pub struct TokenSettings {
+    pub access_token_ttl: Duration,
+    /// Refresh tokens expire after this long unused (sliding).
+    pub refresh_token_ttl: Duration,
+    /// A replay of the previous refresh token within this window returns
+    /// the same successor; zero disables it.
+    pub refresh_grace: Duration,
+}
+
+/// Authorization codes live this long.
+pub const CODE_TTL: Duration = Duration::from_secs(60);
+
+/// The token endpoint's answer (RFC 6749 §5.1).
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    pub scope: String,
+}
+
+/// The claims of an access token (DESIGN §3.2), plus `gid`, the grant, so a
+/// resource server can refuse tokens of a revoked grant.
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub aud: String,
+    pub sub: String,
+    pub org_id: String,
+    pub client_id: String,
+    pub sid: String,
+    pub gid: String,
+    pub scope: String,
+    pub jti: String,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+/// What a consent approves.
+#[derive(Debug)]
+pub struct Approval<'a> {
+    pub user_id: &'a str,
+    pub org_id: &'a str,
+    pub client: &'a Client,
+    pub scopes: &'a [String],
+    pub redirect_uri: &'a str,
+    pub redirect_uri_explicit: bool,
+    pub code_challenge: &'a str,
+    pub client_ip: Option<&'a str>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Grants {
+    store: Store,
+    clock: SharedClock,
+    keys: KeyRing,
+    issuer: Issuer,
+    settings: TokenSettings,
+}
+
+#[derive(sqlx::FromRow)]
+struct GrantRow {
+    grant_id: String,
+    connection_id: String,
+    user_id: String,
+    org_id: String,
+    scopes: String,
+    grant_revoked_at: Option<i64>,
+    connection_revoked_at: Option<i64>,
+}
+
+const GRANT_SELECT: &str = "SELECT g.id AS grant_id, c.id AS connection_id, c.user_id, c.org_id, g.scopes, \
+     g.revoked_at AS grant_revoked_at, c.revoked_at AS connection_revoked_at \
+     FROM oauth_grants g JOIN connections c ON c.id = g.connection_id WHERE g.id = $1";
+
+fn server(e: impl std::fmt::Display) -> OAuthError {
+    OAuthError::Server(e.to_string())
+}
+
+impl Grants {
+    pub fn new(store: Store, clock: SharedClock, keys: KeyRing, issuer: Issuer, settings: TokenSettings) -> Self {
+        Self { store, clock, keys, issuer, settings }
+    }
+
+    /// Records a consent: creates the connection (or reuses the live one of
+    /// this user, client and organization, revoking its previous grant),
+    /// a new grant, and an authorization code for it. Returns the code.
+    pub async fn approve(&self, approval: Approval<'_>) -> Result<String, OAuthError> {
+        let now = self.clock.now();
+        let scopes = approval.scopes.join(" ");
+        let code = random::token().map_err(server)?;
+        let grant_id = ids::new(ids::GRANT).map_err(server)?;
+        let mut tx = self.store.pool().begin().await?;
+        let existing: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM connections WHERE org_id = $1 AND user_id = $2 AND client_id = $3 AND revoked_at IS NULL",
+        )
+        .bind(approval.org_id)
+        .bind(approval.user_id)
+        .bind(&approval.client.id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let connection_id = match existing {
+            Some(id) => {
+                sqlx::query(
+                    "UPDATE oauth_grants SET revoked_at = $1, revoked_reason = 'replaced' \
+                     WHERE connection_id = $2 AND revoked_at IS NULL",
+                )
+                .bind(now.as_secs())
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE connections SET scopes = $1 WHERE id = $2")
+                    .bind(&scopes)
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+                id
+            }
+            None => {
+                let id = ids::new(ids::CONNECTION).map_err(server)?;
+                let inserted = sqlx::query(
+                    "INSERT INTO connections (id, org_id, user_id, client_id, name, scopes, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&id)
+                .bind(approval.org_id)
+                .bind(approval.user_id)
+                .bind(&approval.client.id)
+                .bind(&approval.client.name)
+                .bind(&scopes)
+                .bind(now.as_secs())
+                .execute(&mut *tx)
+                .await;
+                match inserted {
+                    Err(e) if is_unique_violation(&e) => {
+                        return Err(OAuthError::Server("a concurrent consent created the same connection".to_owned()));
+                    }
+                    other => other?,
+                };
+                id
+            }
+        };
+        sqlx::query(
+            "INSERT INTO oauth_grants (id, connection_id, client_id, scopes, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&grant_id)
+        .bind(&connection_id)
+        .bind(&approval.client.id)
+        .bind(&scopes)
+        .bind(now.as_secs())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO authorization_codes (code_hash, grant_id, client_id, redirect_uri, redirect_uri_explicit, \
+             code_challenge, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(random::digest(&code))
+        .bind(&grant_id)
+        .bind(&approval.client.id)
+        .bind(approval.redirect_uri)
+        .bind(i64::from(approval.redirect_uri_explicit))
+        .bind(approval.code_challenge)
+        .bind(now.as_secs())
+        .bind(now.plus(CODE_TTL).as_secs())
+        .execute(&mut *tx)
+        .await?;
+        audit::record(
+            &mut tx,
+            &Actor::User(approval.user_id.to_owned()),
+            now,
+            AuditEvent {
+                action: "consent.granted",
+                subject_id: Some(&connection_id),
+                org_id: Some(approval.org_id),
+                detail: json!({
+                    "client_id": approval.client.id,
+                    "grant_id": grant_id,
+                    "scopes": scopes,
+                    "client_ip": approval.client_ip,
+                })
+                .to_string(),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(code)
+    }
+
+    /// Whether the user already has a live connection of this client for
+    /// this organization covering `scopes` (consent can be skipped).
+    pub async fn remembered(&self, user_id: &str, org_id: &str, client_id: &str, scopes: &[String]) -> Result<bool, OAuthError> {
+        let granted: Option<String> = sqlx::query_scalar(
+            "SELECT scopes FROM connections WHERE org_id = $1 AND user_id = $2 AND client_id = $3 AND revoked_at IS NULL",
+        )
+        .bind(org_id)
+        .bind(user_id)
+        .bind(client_id)
+        .fetch_optional(self.store.pool())
+        .await?;
+        Ok(granted.is_some_and(|granted| {
+            let granted: Vec<&str> = granted.split(' ').collect();
+            scopes.iter().all(|s| granted.contains(&s.as_str()))
+        }))
+    }
+
+    /// The `authorization_code` grant. Every check happens before the code
+    /// is consumed; a code presented a second time revokes its grant.
+    pub async fn exchange_code(
+        &self,
+        client: &Client,
+        code: &str,
+        redirect_uri: Option<&str>,
+        verifier: Option<&str>,
+    ) -> Result<TokenResponse, OAuthError> {
+        let now = self.clock.now();
+        let code_hash = random::digest(code);
+        let row: Option<(String, String, String, i64, String, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT grant_id, client_id, redirect_uri, redirect_uri_explicit, code_challenge, expires_at, used_at \
+             FROM authorization_codes WHERE code_hash = $1",
+        )
+        .bind(&code_hash)
+        .fetch_optional(self.store.pool())
+        .await?;
+        let Some((grant_id, client_id, registered_redirect, explicit, challenge, expires_at, used_at)) = row else {
+            return Err(OAuthError::InvalidGrant("The authorization code is invalid".to_owned()));
+        };
+        if client_id != client.id {
+            return Err(OAuthError::InvalidGrant("The authorization code was issued to another client".to_owned()));
+        }
+        if used_at.is_some() {
+            self.revoke_grant(&grant_id, "code_replay", None).await?;
+            return Err(OAuthError::InvalidGrant("The authorization code was already used; its tokens are revoked".to_owned()));
+        }
+        if expires_at <= now.as_secs() {
+            return Err(OAuthError::InvalidGrant("The authorization code has expired".to_owned()));
+        }
+        match redirect_uri {
+            Some(given) if given != registered_redirect => {
+                return Err(OAuthError::InvalidGrant("redirect_uri does not match the authorization request".to_owned()));
+            }
+            None if explicit != 0 => {
+                return Err(OAuthError::InvalidRequest("redirect_uri is required: the authorization request had one".to_owned()));
+            }
+            _ => {}
+        }
+        let verifier = verifier.ok_or_else(|| OAuthError::InvalidRequest("code_verifier is required".to_owned()))?;
+        if !pkce_matches(verifier, &challenge) {
+            return Err(OAuthError::InvalidGrant("The PKCE code_verifier does not match the code_challenge".to_owned()));
+        }
+        let consumed = sqlx::query("UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL")
+            .bind(now.as_secs())
+            .bind(&code_hash)
+            .execute(self.store.pool())
+            .await?;
+        if consumed.rows_affected() == 0 {
+            self.revoke_grant(&grant_id, "code_replay", None).await?;
+            return Err(OAuthError::InvalidGrant("The authorization code was already used; its tokens are revoked".to_owned()));
+        }
+        let grant = self.live_grant(&grant_id).await?;
+        let refresh = if client.allows_refresh() {
+            Some(self.new_refresh_token(&grant_id, &client.id, now, None).await?)
+        } else {
+            None
+        };
+        self.respond(client, &grant, refresh, now).await
+    }
+
+    /// The `refresh_token` grant, with rotation, the grace window and reuse
+    /// detection.
+    pub async fn refresh(&self, client: &Client, token: &str, scope: Option<&str>) -> Result<TokenResponse, OAuthError> {
+        if !client.allows_refresh() {
+            return Err(OAuthError::UnauthorizedClient("This client is not registered for the refresh_token grant".to_owned()));
+        }
+        let now = self.clock.now();
+        let token_hash = random::digest(token);
+        let row: Option<(String, String, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT grant_id, client_id, expires_at, used_at FROM refresh_tokens WHERE token_hash = $1",
+        )
+        .bind(&token_hash)
+        .fetch_optional(self.store.pool())
+        .await?;
+        let invalid = || OAuthError::InvalidGrant("The refresh token is invalid, expired or revoked".to_owned());
+        let Some((grant_id, client_id, expires_at, used_at)) = row else {
+            return Err(invalid());
+        };
+        if client_id != client.id {
+            return Err(invalid());
+        }
+        let grant = self.live_grant(&grant_id).await.map_err(|_| invalid())?;
+        if let Some(requested) = scope {
+            let granted: Vec<&str> = grant.scopes.split(' ').collect();
+            if let Some(extra) = requested.split(' ').filter(|s| !s.is_empty()).find(|s| !granted.contains(s)) {
+                return Err(OAuthError::InvalidScope(format!("scope {extra:?} was not granted")));
+            }
+        }
+        let first_use = match used_at {
+            None => {
+                if expires_at <= now.as_secs() {
+                    return Err(invalid());
+                }
+                sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL")
+                    .bind(now.as_secs())
+                    .bind(&token_hash)
+                    .execute(self.store.pool())
+                    .await?
+                    .rows_affected()
+                    == 1
+            }
+            Some(_) => false,
+        };
+        if !first_use {
+            // Used before: a parallel refresh inside the grace window gets the
+            // same successor; anything later is theft or a broken client.
+            let used_at: Option<i64> = sqlx::query_scalar("SELECT used_at FROM refresh_tokens WHERE token_hash = $1")
+                .bind(&token_hash)
+                .fetch_one(self.store.pool())
+                .await?;
+            let grace = i64::try_from(self.settings.refresh_grace.as_secs()).unwrap_or(0);
+            let within_grace = used_at.is_some_and(|at| now.as_secs() - at <= grace) && grace > 0;
+            if !within_grace {
+                self.revoke_grant(&grant_id, "refresh_token_reuse", Some(&client.id)).await?;
+                return Err(OAuthError::InvalidGrant(
+                    "The refresh token was already used; the grant is revoked and the user must sign in again".to_owned(),
+                ));
+            }
+        }
+        let successor = self.new_refresh_token(&grant_id, &client.id, now, Some(token)).await?;
+        let mut response = self.respond(client, &grant, Some(successor), now).await?;
+        if let Some(requested) = scope {
+            let narrowed: Vec<&str> = requested.split(' ').filter(|s| !s.is_empty()).collect();
+            if !narrowed.is_empty() {
+                response.scope = narrowed.join(" ");
+            }
+        }
+        Ok(response)
+    }
+
+    /// RFC 7009: revokes the grant behind a refresh or access token of this
+    /// client. Unknown tokens are not an error.
+    pub async fn revoke(&self, client: &Client, token: &str) -> Result<(), OAuthError> {
+        let from_refresh: Option<(String, String)> =
+            sqlx::query_as("SELECT grant_id, client_id FROM refresh_tokens WHERE token_hash = $1")
+                .bind(random::digest(token))
+                .fetch_optional(self.store.pool())
+                .await?;
+        let grant = match from_refresh {
+            Some((grant_id, client_id)) => Some((grant_id, client_id)),
+            None => self.verify_access_token(token).await?.map(|c| (c.gid, c.client_id)),
+        };
+        if let Some((grant_id, client_id)) = grant {
+            if client_id == client.id {
+                self.revoke_grant(&grant_id, "revoked_by_client", Some(&client.id)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// RFC 7662 for access and refresh tokens.
+    pub async fn introspect(&self, token: &str) -> Result<Value, OAuthError> {
+        if let Some(claims) = self.verify_access_token(token).await? {
+            if self.live_grant(&claims.gid).await.is_ok() {
+                return Ok(json!({
+                    "active": true,
+                    "token_type": "access_token",
+                    "scope": claims.scope,
+                    "client_id": claims.client_id,
+                    "sub": claims.sub,
+                    "org_id": claims.org_id,
+                    "sid": claims.sid,
+                    "aud": claims.aud,
+                    "iss": claims.iss,
+                    "exp": claims.exp,
+                    "iat": claims.iat,
+                    "jti": claims.jti,
+                }));
+            }
+            return Ok(json!({ "active": false }));
+        }
+        let row: Option<(String, String, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT grant_id, client_id, expires_at, used_at FROM refresh_tokens WHERE token_hash = $1",
+        )
+        .bind(random::digest(token))
+        .fetch_optional(self.store.pool())
+        .await?;
+        if let Some((grant_id, client_id, expires_at, None)) = row {
+            if expires_at > self.clock.now().as_secs() {
+                if let Ok(grant) = self.live_grant(&grant_id).await {
+                    return Ok(json!({
+                        "active": true,
+                        "token_type": "refresh_token",
+                        "scope": grant.scopes,
+                        "client_id": client_id,
+                        "sub": grant.user_id,
+                        "org_id": grant.org_id,
+                        "exp": expires_at,
+                    }));
+                }
+            }
+        }
+        Ok(json!({ "active": false }))
+    }
+
+    /// Checks an access token's signature, header, issuer, audience and
+    /// expiry (by the injected clock). `None` for anything that is not a
+    /// valid token of ours.
+    pub async fn verify_access_token(&self, token: &str) -> Result<Option<AccessClaims>, OAuthError> {
+        let Ok(header) = jsonwebtoken::decode_header(token) else {
+            return Ok(None);
+        };
+        if header.typ.as_deref() != Some("at+jwt") || header.alg != jsonwebtoken::Algorithm::EdDSA {
+            return Ok(None);
+        }
+        let Some(kid) = header.kid else {
+            return Ok(None);
+        };
+        let Some(key) = self.keys.verifying_key(&kid).await? else {
+            return Ok(None);
+        };
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
+        validation.set_issuer(&[self.issuer.as_str()]);
+        validation.set_audience(&[self.issuer.resource()]);
+        // Expiry is checked below against the injected clock.
+        validation.validate_exp = false;
+        validation.required_spec_claims.clear();
+        let Ok(data) = jsonwebtoken::decode::<AccessClaims>(token, &key, &validation) else {
+            return Ok(None);
+        };
+        Ok((data.claims.exp > self.clock.now().as_secs()).then_some(data.claims))
+    }
+
+    async fn live_grant(&self, grant_id: &str) -> Result<GrantRow, OAuthError> {
+        let row: Option<GrantRow> = sqlx::query_as(GRANT_SELECT).bind(grant_id).fetch_optional(self.store.pool()).await?;
+        match row {
+            Some(row) if row.grant_revoked_at.is_none() && row.connection_revoked_at.is_none() => Ok(row),
+            _ => Err(OAuthError::InvalidGrant("The grant has been revoked".to_owned())),
+        }
+    }
+
+    /// Stores a new refresh token, or, given its predecessor, the successor
+    /// derived from it (idempotently, for the grace window).
+    async fn new_refresh_token(
+        &self,
+        grant_id: &str,
+        client_id: &str,
+        now: UnixTime,
+        predecessor: Option<&str>,
+    ) -> Result<String, OAuthError> {
+        let token = match predecessor {
+            Some(previous) => self.successor_of(previous).await?,
+            None => random::token().map_err(server)?,
+        };
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, grant_id, client_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (token_hash) DO NOTHING",
+        )
+        .bind(random::digest(&token))
+        .bind(grant_id)
+        .bind(client_id)
+        .bind(now.as_secs())
+        .bind(now.plus(self.settings.refresh_token_ttl).as_secs())
+        .execute(self.store.pool())
+        .await?;
+        Ok(token)
+    }
+
+    async fn successor_of(&self, previous: &str) -> Result<String, OAuthError> {
+        let key = self.rotation_key().await?;
+        let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &key), previous.as_bytes());
+        Ok(BASE64URL_NOPAD.encode(tag.as_ref()))
+    }
+
+    /// The instance-wide secret that derives successors; created once.
+    async fn rotation_key(&self) -> Result<Vec<u8>, OAuthError> {
+        const KEY: &str = "refresh_rotation_key";
+        let fresh = random::bytes::<32>().map_err(server)?;
+        sqlx::query(
+            "INSERT INTO instance_state (key, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(KEY)
+        .bind(BASE64URL_NOPAD.encode(&fresh))
+        .bind(self.clock.now().as_secs())
+        .execute(self.store.pool())
+        .await?;
+        let stored: String = sqlx::query_scalar("SELECT value FROM instance_state WHERE key = $1")
+            .bind(KEY)
+            .fetch_one(self.store.pool())
+            .await?;
+        BASE64URL_NOPAD.decode(stored.as_bytes()).map_err(server)
+    }
+
+    async fn respond(&self, client: &Client, grant: &GrantRow, refresh_token: Option<String>, now: UnixTime) -> Result<TokenResponse, OAuthError> {
+        let claims = AccessClaims {
+            iss: self.issuer.as_str().to_owned(),
+            aud: self.issuer.resource(),
+            sub: grant.user_id.clone(),
+            org_id: grant.org_id.clone(),
+            client_id: client.id.clone(),
+            sid: grant.connection_id.clone(),
+            gid: grant.grant_id.clone(),
+            scope: grant.scopes.clone(),
+            jti: random::token().map_err(server)?,
+            iat: now.as_secs(),
+            exp: now.plus(self.settings.access_token_ttl).as_secs(),
+        };
+        let access_token = self.keys.sign("at+jwt", &claims).await?;
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: self.settings.access_token_ttl.as_secs(),
+            refresh_token,
+            scope: grant.scopes.clone(),
+        })
+    }
+
+    async fn revoke_grant(&self, grant_id: &str, reason: &str, client_id: Option<&str>) -> Result<(), OAuthError> {
+        let now = self.clock.now();
+        let mut tx = self.store.pool().begin().await?;
+        let revoked = sqlx::query("UPDATE oauth_grants SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
+            .bind(now.as_secs())
+            .bind(reason)
+            .bind(grant_id)
+            .execute(&mut *tx)
+            .await?;
+        if revoked.rows_affected() > 0 {
+            let org_id: Option<String> = sqlx::query_scalar(
+                "SELECT c.org_id FROM oauth_grants g JOIN connections c ON c.id = g.connection_id WHERE g.id = $1",
+            )
+            .bind(grant_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            audit::record(
+                &mut tx,
+                &Actor::System,
+                now,
+                AuditEvent {
+                    action: if reason == "refresh_token_reuse" { "refresh_token.reuse_detected" } else { "grant.revoked" },
+                    subject_id: Some(grant_id),
+                    org_id: org_id.as_deref(),
+                    detail: json!({ "reason": reason, "client_id": client_id }).to_string(),
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// RFC 7636 S256: `BASE64URL(SHA256(verifier)) == challenge`, with the
+/// verifier's syntax checked (43 to 128 unreserved characters).
+pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
+    let well_formed = (43..=128).contains(&verifier.len())
+        && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+    if !well_formed {
+        return false;
+    }
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes());
+    random::constant_time_eq(&BASE64URL_NOPAD.encode(digest.as_ref()), challenge)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn pkce_s256_matches_rfc_7636_appendix_b() {
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        assert!(super::pkce_matches(verifier, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"));
+        assert!(!super::pkce_matches(verifier, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cN"));
+        assert!(!super::pkce_matches("short", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"));
+    }
+}
