@@ -47,7 +47,12 @@ pub struct ClientInfo {
 impl Identity {
     /// Checks an email and password, subject to the per-email delay, and
     /// opens a session on success.
-    pub async fn sign_in(&self, email: &str, password: Password, client: &ClientInfo) -> Result<SignIn, IdentityError> {
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: Password,
+        client: &ClientInfo,
+    ) -> Result<SignIn, IdentityError> {
         let key = email.trim().to_lowercase();
         let now = self.clock.now();
         if let Some(retry_after) = self.throttle(&key, now).await? {
@@ -94,7 +99,12 @@ impl Identity {
         .await?;
         tx.commit().await?;
         Ok(SignIn::Success {
-            session: Session { id, user, csrf_token, expires_at },
+            session: Session {
+                id,
+                user,
+                csrf_token,
+                expires_at,
+            },
             cookie,
         })
     }
@@ -114,10 +124,12 @@ impl Identity {
         if expires_at <= self.clock.now() {
             return Ok(None);
         }
-        Ok(self
-            .user_by_id(&user_id)
-            .await?
-            .map(|user| Session { id, user, csrf_token, expires_at }))
+        Ok(self.user_by_id(&user_id).await?.map(|user| Session {
+            id,
+            user,
+            csrf_token,
+            expires_at,
+        }))
     }
 
     /// Ends a session (sign-out).
@@ -130,19 +142,26 @@ impl Identity {
     }
 
     async fn throttle(&self, key: &str, now: UnixTime) -> Result<Option<Duration>, IdentityError> {
-        let row: Option<(i64, i64)> =
-            sqlx::query_as("SELECT failures, last_failed_at FROM login_failures WHERE email_key = $1")
-                .bind(key)
-                .fetch_optional(self.store.pool())
-                .await?;
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT failures, last_failed_at FROM login_failures WHERE email_key = $1",
+        )
+        .bind(key)
+        .fetch_optional(self.store.pool())
+        .await?;
         let Some((failures, last_failed_at)) = row else {
             return Ok(None);
         };
         let until = last_failed_at.saturating_add(delay_after(failures));
-        Ok((until > now.as_secs()).then(|| Duration::from_secs(u64::try_from(until - now.as_secs()).unwrap_or(0))))
+        Ok((until > now.as_secs())
+            .then(|| Duration::from_secs(u64::try_from(until - now.as_secs()).unwrap_or(0))))
     }
 
-    async fn record_failure(&self, key: &str, now: UnixTime, client: &ClientInfo) -> Result<(), IdentityError> {
+    async fn record_failure(
+        &self,
+        key: &str,
+        now: UnixTime,
+        client: &ClientInfo,
+    ) -> Result<(), IdentityError> {
         let mut tx = self.store.pool().begin().await?;
         sqlx::query(
             "INSERT INTO login_failures (email_key, failures, last_failed_at) VALUES ($1, 1, $2) \
@@ -184,6 +203,9 @@ mod tests {
     #[test]
     fn the_delay_grows_and_is_capped() {
         let delays: Vec<i64> = (1..=14).map(super::delay_after).collect();
-        assert_eq!(delays, [0, 0, 0, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900]);
+        assert_eq!(
+            delays,
+            [0, 0, 0, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900]
+        );
     }
 }

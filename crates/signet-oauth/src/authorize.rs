@@ -44,9 +44,16 @@ pub enum Refusal {
 }
 
 fn single<'a>(params: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, ()> {
-    let mut values = params.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let mut values = params
+        .iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str());
     let first = values.next();
-    if values.next().is_some() { Err(()) } else { Ok(first) }
+    if values.next().is_some() {
+        Err(())
+    } else {
+        Ok(first)
+    }
 }
 
 /// Whether `resource` names this server's MCP resource: `P`, `P/` or `P/mcp`.
@@ -54,7 +61,11 @@ pub fn resource_is_ours(issuer: &Issuer, resource: &str) -> bool {
     resource == issuer.as_str() || resource == format!("{issuer}/") || resource == issuer.resource()
 }
 
-pub async fn validate(clients: &Clients, issuer: &Issuer, params: &[(String, String)]) -> Result<AuthorizeRequest, Refusal> {
+pub async fn validate(
+    clients: &Clients,
+    issuer: &Issuer,
+    params: &[(String, String)],
+) -> Result<AuthorizeRequest, Refusal> {
     let page = |text: &str| Refusal::Page(text.to_owned());
     let client_id = single(params, "client_id")
         .map_err(|()| page("The request names more than one client_id."))?
@@ -64,49 +75,88 @@ pub async fn validate(clients: &Clients, issuer: &Issuer, params: &[(String, Str
         .get(client_id)
         .await
         .map_err(|_| page("The server could not look up the application; try again."))?
-        .ok_or_else(|| page("This application is not registered with Signet. Ask it to connect again."))?;
-    let requested = single(params, "redirect_uri").map_err(|()| page("The request names more than one redirect_uri."))?;
+        .ok_or_else(|| {
+            page("This application is not registered with Signet. Ask it to connect again.")
+        })?;
+    let requested = single(params, "redirect_uri")
+        .map_err(|()| page("The request names more than one redirect_uri."))?;
     let (redirect_uri, explicit) = match requested {
         Some(uri) => match client.redirect_uri_matching(uri) {
             Some(_) => (uri.to_owned(), true),
-            None => return Err(page("The redirect URI in this request is not registered for this application, so Signet will not send you there.")),
+            None => {
+                return Err(page(
+                    "The redirect URI in this request is not registered for this application, so Signet will not send you there.",
+                ));
+            }
         },
         None if client.redirect_uris.len() == 1 => (client.redirect_uris[0].clone(), false),
-        None => return Err(page("The request has no redirect_uri and the application registered several.")),
+        None => {
+            return Err(page(
+                "The request has no redirect_uri and the application registered several.",
+            ));
+        }
     };
 
     // From here on, errors go back to the (verified) redirect URI.
     let state = single(params, "state").ok().flatten().map(str::to_owned);
-    let redirect = |error: OAuthError| Refusal::Redirect(error_redirect(issuer, &redirect_uri, state.as_deref(), &error));
+    let redirect = |error: OAuthError| {
+        Refusal::Redirect(error_redirect(
+            issuer,
+            &redirect_uri,
+            state.as_deref(),
+            &error,
+        ))
+    };
     for (name, _) in params {
         if single(params, name).is_err() {
-            return Err(redirect(OAuthError::InvalidRequest(format!("parameter {name} is repeated"))));
+            return Err(redirect(OAuthError::InvalidRequest(format!(
+                "parameter {name} is repeated"
+            ))));
         }
     }
     let get = |name: &str| single(params, name).ok().flatten();
     match get("response_type") {
         Some("code") => {}
-        None => return Err(redirect(OAuthError::InvalidRequest("response_type is required".to_owned()))),
+        None => {
+            return Err(redirect(OAuthError::InvalidRequest(
+                "response_type is required".to_owned(),
+            )));
+        }
         Some(other) => {
             return Err(redirect(OAuthError::UnsupportedResponseType(format!(
                 "response_type {other:?} is not supported: use code"
             ))));
         }
     }
-    let code_challenge = get("code_challenge")
-        .ok_or_else(|| redirect(OAuthError::InvalidRequest("code_challenge is required (PKCE with S256)".to_owned())))?;
+    let code_challenge = get("code_challenge").ok_or_else(|| {
+        redirect(OAuthError::InvalidRequest(
+            "code_challenge is required (PKCE with S256)".to_owned(),
+        ))
+    })?;
     if get("code_challenge_method") != Some("S256") {
-        return Err(redirect(OAuthError::InvalidRequest("code_challenge_method must be S256".to_owned())));
+        return Err(redirect(OAuthError::InvalidRequest(
+            "code_challenge_method must be S256".to_owned(),
+        )));
     }
     let well_formed = code_challenge.len() == 43
-        && code_challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && code_challenge
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if !well_formed {
-        return Err(redirect(OAuthError::InvalidRequest("code_challenge is not a base64url SHA-256 value".to_owned())));
+        return Err(redirect(OAuthError::InvalidRequest(
+            "code_challenge is not a base64url SHA-256 value".to_owned(),
+        )));
     }
     let mut scopes = Vec::new();
-    for scope in get("scope").unwrap_or_default().split(' ').filter(|s| !s.is_empty()) {
+    for scope in get("scope")
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|s| !s.is_empty())
+    {
         if !is_known_scope(scope) {
-            return Err(redirect(OAuthError::InvalidScope(format!("scope {scope:?} is not supported"))));
+            return Err(redirect(OAuthError::InvalidScope(format!(
+                "scope {scope:?} is not supported"
+            ))));
         }
         if scope != "offline_access" && !scopes.iter().any(|s| s == scope) {
             scopes.push(scope.to_owned());
@@ -123,9 +173,16 @@ pub async fn validate(clients: &Clients, issuer: &Issuer, params: &[(String, Str
             ))));
         }
     }
-    let prompt: Vec<String> = get("prompt").unwrap_or_default().split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    let prompt: Vec<String> = get("prompt")
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
     if prompt.iter().any(|p| p == "none") && prompt.len() > 1 {
-        return Err(redirect(OAuthError::InvalidRequest("prompt=none cannot be combined with other values".to_owned())));
+        return Err(redirect(OAuthError::InvalidRequest(
+            "prompt=none cannot be combined with other values".to_owned(),
+        )));
     }
     Ok(AuthorizeRequest {
         client,
@@ -140,9 +197,17 @@ pub async fn validate(clients: &Clients, issuer: &Issuer, params: &[(String, Str
 }
 
 /// The redirect carrying an error, with `iss` (RFC 9207).
-pub fn error_redirect(issuer: &Issuer, redirect_uri: &str, state: Option<&str>, error: &OAuthError) -> String {
+pub fn error_redirect(
+    issuer: &Issuer,
+    redirect_uri: &str,
+    state: Option<&str>,
+    error: &OAuthError,
+) -> String {
     let description = error.description();
-    let mut pairs = vec![("error", error.code()), ("error_description", description.as_str())];
+    let mut pairs = vec![
+        ("error", error.code()),
+        ("error_description", description.as_str()),
+    ];
     if let Some(state) = state {
         pairs.push(("state", state));
     }
@@ -178,10 +243,19 @@ mod tests {
     #[test]
     fn resources_of_ours() {
         let p = Issuer::parse("https://s.example").unwrap();
-        for ok in ["https://s.example", "https://s.example/", "https://s.example/mcp"] {
+        for ok in [
+            "https://s.example",
+            "https://s.example/",
+            "https://s.example/mcp",
+        ] {
             assert!(resource_is_ours(&p, ok), "{ok}");
         }
-        for bad in ["https://s.example/mcp/", "https://other.example/mcp", "https://s.example/api", ""] {
+        for bad in [
+            "https://s.example/mcp/",
+            "https://other.example/mcp",
+            "https://s.example/api",
+            "",
+        ] {
             assert!(!resource_is_ours(&p, bad), "{bad}");
         }
     }
@@ -189,12 +263,25 @@ mod tests {
     #[test]
     fn redirects_carry_iss_and_keep_existing_queries() {
         let p = Issuer::parse("https://s.example").unwrap();
-        let url = error_redirect(&p, "https://c.example/cb?x=1", Some("a b&c"), &OAuthError::AccessDenied("The user denied access".into()));
+        let url = error_redirect(
+            &p,
+            "https://c.example/cb?x=1",
+            Some("a b&c"),
+            &OAuthError::AccessDenied("The user denied access".into()),
+        );
         assert_eq!(
             url,
             "https://c.example/cb?x=1&error=access_denied&error_description=The+user+denied+access&state=a+b%26c&iss=https%3A%2F%2Fs.example"
         );
-        let native = error_redirect(&p, "cursor://a/cb", None, &OAuthError::InvalidScope("x".into()));
-        assert!(native.starts_with("cursor://a/cb?error=invalid_scope"), "{native}");
+        let native = error_redirect(
+            &p,
+            "cursor://a/cb",
+            None,
+            &OAuthError::InvalidScope("x".into()),
+        );
+        assert!(
+            native.starts_with("cursor://a/cb?error=invalid_scope"),
+            "{native}"
+        );
     }
 }

@@ -97,7 +97,11 @@ impl Clients {
     }
 
     /// Registers a client from an RFC 7591 request body.
-    pub async fn register(&self, request: &Value, client_ip: Option<&str>) -> Result<Registered, OAuthError> {
+    pub async fn register(
+        &self,
+        request: &Value,
+        client_ip: Option<&str>,
+    ) -> Result<Registered, OAuthError> {
         let metadata = normalise(request)?;
         let auth_method = metadata.auth_method;
         let canonical = metadata.echo.to_string();
@@ -114,10 +118,14 @@ impl Clients {
             .fetch_optional(self.store.pool())
             .await?;
             if let Some((id, created_at, stored)) = existing {
-                let mut response: Value = serde_json::from_str(&stored).map_err(|e| OAuthError::Server(e.to_string()))?;
+                let mut response: Value =
+                    serde_json::from_str(&stored).map_err(|e| OAuthError::Server(e.to_string()))?;
                 response["client_id"] = json!(id);
                 response["client_id_issued_at"] = json!(created_at);
-                return Ok(Registered { response, created: false });
+                return Ok(Registered {
+                    response,
+                    created: false,
+                });
             }
         }
         let id = ids::new(ids::CLIENT).map_err(|e| OAuthError::Server(e.to_string()))?;
@@ -169,7 +177,10 @@ impl Clients {
             response["client_secret"] = json!(secret);
             response["client_secret_expires_at"] = json!(0);
         }
-        Ok(Registered { response, created: true })
+        Ok(Registered {
+            response,
+            created: true,
+        })
     }
 
     pub async fn get(&self, client_id: &str) -> Result<Option<Client>, OAuthError> {
@@ -184,11 +195,17 @@ impl Clients {
             return Ok(None);
         };
         let corrupt = |what: &str| OAuthError::Server(format!("client {id}: unreadable {what}"));
-        let redirect_uris: Vec<String> = serde_json::from_str(&redirect_uris).map_err(|_| corrupt("redirect_uris"))?;
+        let redirect_uris: Vec<String> =
+            serde_json::from_str(&redirect_uris).map_err(|_| corrupt("redirect_uris"))?;
         let metadata: Value = serde_json::from_str(&metadata).map_err(|_| corrupt("metadata"))?;
         let grant_types = metadata["grant_types"]
             .as_array()
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default();
         Ok(Some(Client {
             auth_method: AuthMethod::parse(&method).ok_or_else(|| corrupt("auth method"))?,
@@ -224,19 +241,29 @@ fn invalid(message: impl Into<String>) -> OAuthError {
     OAuthError::InvalidClientMetadata(message.into())
 }
 
-fn string_list(request: &Map<String, Value>, field: &str) -> Result<Option<Vec<String>>, OAuthError> {
+fn string_list(
+    request: &Map<String, Value>,
+    field: &str,
+) -> Result<Option<Vec<String>>, OAuthError> {
     match request.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(items)) => items
             .iter()
-            .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| invalid(format!("{field} must be an array of strings"))))
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| invalid(format!("{field} must be an array of strings")))
+            })
             .collect::<Result<Vec<_>, _>>()
             .map(Some),
         Some(_) => Err(invalid(format!("{field} must be an array of strings"))),
     }
 }
 
-fn optional_string<'a>(request: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>, OAuthError> {
+fn optional_string<'a>(
+    request: &'a Map<String, Value>,
+    field: &str,
+) -> Result<Option<&'a str>, OAuthError> {
     match request.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
@@ -251,7 +278,11 @@ fn normalise(request: &Value) -> Result<Metadata, OAuthError> {
 
     let redirect_uris = string_list(request, "redirect_uris")?
         .filter(|uris| !uris.is_empty())
-        .ok_or_else(|| OAuthError::InvalidRedirectUri("redirect_uris is required and must not be empty".to_owned()))?;
+        .ok_or_else(|| {
+            OAuthError::InvalidRedirectUri(
+                "redirect_uris is required and must not be empty".to_owned(),
+            )
+        })?;
     if redirect_uris.len() > redirect_uri::MAX_COUNT {
         return Err(OAuthError::InvalidRedirectUri(format!(
             "at most {} redirect URIs may be registered",
@@ -261,7 +292,9 @@ fn normalise(request: &Value) -> Result<Metadata, OAuthError> {
     for uri in &redirect_uris {
         if let Err(reason) = redirect_uri::check(uri) {
             let shown: String = uri.chars().take(200).collect();
-            return Err(OAuthError::InvalidRedirectUri(format!("redirect URI {shown:?} {reason}")));
+            return Err(OAuthError::InvalidRedirectUri(format!(
+                "redirect URI {shown:?} {reason}"
+            )));
         }
     }
 
@@ -278,15 +311,21 @@ fn normalise(request: &Value) -> Result<Metadata, OAuthError> {
     // omit grant_types.
     let grant_types = string_list(request, "grant_types")?
         .unwrap_or_else(|| vec!["authorization_code".to_owned(), "refresh_token".to_owned()]);
-    if let Some(other) = grant_types.iter().find(|g| !matches!(g.as_str(), "authorization_code" | "refresh_token")) {
-        return Err(invalid(format!("grant type {other:?} is not supported: use authorization_code and refresh_token")));
+    if let Some(other) = grant_types
+        .iter()
+        .find(|g| !matches!(g.as_str(), "authorization_code" | "refresh_token"))
+    {
+        return Err(invalid(format!(
+            "grant type {other:?} is not supported: use authorization_code and refresh_token"
+        )));
     }
     if !grant_types.iter().any(|g| g == "authorization_code") {
         return Err(invalid("grant_types must include authorization_code"));
     }
     let grant_types = dedup(grant_types);
 
-    let response_types = string_list(request, "response_types")?.unwrap_or_else(|| vec!["code".to_owned()]);
+    let response_types =
+        string_list(request, "response_types")?.unwrap_or_else(|| vec!["code".to_owned()]);
     if response_types.iter().any(|r| r != "code") || response_types.is_empty() {
         return Err(invalid("response_types must be [\"code\"]"));
     }
@@ -294,14 +333,22 @@ fn normalise(request: &Value) -> Result<Metadata, OAuthError> {
     let application_type = match optional_string(request, "application_type")? {
         None => "web",
         Some(t @ ("web" | "native")) => t,
-        Some(other) => return Err(invalid(format!("application_type {other:?} is not supported: use web or native"))),
+        Some(other) => {
+            return Err(invalid(format!(
+                "application_type {other:?} is not supported: use web or native"
+            )));
+        }
     };
 
     let name = match optional_string(request, "client_name")? {
         Some(name) => {
             let cleaned: String = name.chars().filter(|c| !c.is_control()).take(200).collect();
             let cleaned = cleaned.trim().to_owned();
-            if cleaned.is_empty() { DEFAULT_NAME.to_owned() } else { cleaned }
+            if cleaned.is_empty() {
+                DEFAULT_NAME.to_owned()
+            } else {
+                cleaned
+            }
         }
         None => DEFAULT_NAME.to_owned(),
     };
@@ -328,12 +375,24 @@ fn normalise(request: &Value) -> Result<Metadata, OAuthError> {
     if let Some(scope) = scope {
         echo["scope"] = json!(scope);
     }
-    for field in ["client_uri", "logo_uri", "tos_uri", "policy_uri", "software_id", "software_version"] {
+    for field in [
+        "client_uri",
+        "logo_uri",
+        "tos_uri",
+        "policy_uri",
+        "software_id",
+        "software_version",
+    ] {
         if let Some(value) = optional_string(request, field)? {
             echo[field] = json!(value.chars().take(2048).collect::<String>());
         }
     }
-    Ok(Metadata { name, redirect_uris, auth_method, echo })
+    Ok(Metadata {
+        name,
+        redirect_uris,
+        auth_method,
+        echo,
+    })
 }
 
 fn dedup(items: Vec<String>) -> Vec<String> {
@@ -359,7 +418,9 @@ mod tests {
     }
 
     fn err(request: Value) -> (String, String) {
-        let e = normalise(&request).err().unwrap_or_else(|| panic!("{request} should be refused"));
+        let e = normalise(&request)
+            .err()
+            .unwrap_or_else(|| panic!("{request} should be refused"));
         (e.code().to_owned(), e.description())
     }
 
@@ -368,14 +429,17 @@ mod tests {
         let m = ok(json!({ "redirect_uris": ["https://claude.ai/api/mcp/auth_callback"] }));
         assert_eq!(m.auth_method, AuthMethod::ClientSecretBasic);
         assert_eq!(m.name, "Unnamed client");
-        assert_eq!(m.echo, json!({
-            "client_name": "Unnamed client",
-            "redirect_uris": ["https://claude.ai/api/mcp/auth_callback"],
-            "grant_types": ["authorization_code", "refresh_token"],
-            "response_types": ["code"],
-            "token_endpoint_auth_method": "client_secret_basic",
-            "application_type": "web",
-        }));
+        assert_eq!(
+            m.echo,
+            json!({
+                "client_name": "Unnamed client",
+                "redirect_uris": ["https://claude.ai/api/mcp/auth_callback"],
+                "grant_types": ["authorization_code", "refresh_token"],
+                "response_types": ["code"],
+                "token_endpoint_auth_method": "client_secret_basic",
+                "application_type": "web",
+            })
+        );
     }
 
     #[test]
@@ -388,26 +452,81 @@ mod tests {
             "application_type": "native",
         }));
         assert_eq!(m.redirect_uris.len(), 3);
-        assert_eq!(m.echo["grant_types"], json!(["authorization_code", "refresh_token"]));
+        assert_eq!(
+            m.echo["grant_types"],
+            json!(["authorization_code", "refresh_token"])
+        );
         assert_eq!(m.echo["application_type"], "native");
     }
 
     #[test]
     fn each_rule_names_what_is_wrong() {
         let cases = [
-            (json!([]), "invalid_client_metadata", "must be a JSON object"),
-            (json!({}), "invalid_redirect_uri", "redirect_uris is required"),
-            (json!({ "redirect_uris": [] }), "invalid_redirect_uri", "redirect_uris is required"),
-            (json!({ "redirect_uris": "https://a.example/cb" }), "invalid_client_metadata", "array of strings"),
-            (json!({ "redirect_uris": ["https://a.example/cb", "javascript:alert(1)"] }), "invalid_redirect_uri", "forbidden scheme"),
-            (json!({ "redirect_uris": (0..11).map(|i| format!("https://a.example/{i}")).collect::<Vec<_>>() }), "invalid_redirect_uri", "at most 10"),
-            (json!({ "redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "private_key_jwt" }), "invalid_client_metadata", "private_key_jwt"),
-            (json!({ "redirect_uris": ["https://a.example/cb"], "grant_types": ["client_credentials"] }), "invalid_client_metadata", "client_credentials"),
-            (json!({ "redirect_uris": ["https://a.example/cb"], "grant_types": ["refresh_token"] }), "invalid_client_metadata", "must include authorization_code"),
-            (json!({ "redirect_uris": ["https://a.example/cb"], "response_types": ["token"] }), "invalid_client_metadata", "response_types"),
-            (json!({ "redirect_uris": ["https://a.example/cb"], "application_type": "desktop" }), "invalid_client_metadata", "application_type"),
-            (json!({ "redirect_uris": ["https://a.example/cb"], "client_name": 5 }), "invalid_client_metadata", "client_name must be a string"),
-            (json!({ "redirect_uris": ["https://a.example/cb"], "scope": "admin" }), "invalid_client_metadata", "scope \"admin\""),
+            (
+                json!([]),
+                "invalid_client_metadata",
+                "must be a JSON object",
+            ),
+            (
+                json!({}),
+                "invalid_redirect_uri",
+                "redirect_uris is required",
+            ),
+            (
+                json!({ "redirect_uris": [] }),
+                "invalid_redirect_uri",
+                "redirect_uris is required",
+            ),
+            (
+                json!({ "redirect_uris": "https://a.example/cb" }),
+                "invalid_client_metadata",
+                "array of strings",
+            ),
+            (
+                json!({ "redirect_uris": ["https://a.example/cb", "javascript:alert(1)"] }),
+                "invalid_redirect_uri",
+                "forbidden scheme",
+            ),
+            (
+                json!({ "redirect_uris": (0..11).map(|i| format!("https://a.example/{i}")).collect::<Vec<_>>() }),
+                "invalid_redirect_uri",
+                "at most 10",
+            ),
+            (
+                json!({ "redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "private_key_jwt" }),
+                "invalid_client_metadata",
+                "private_key_jwt",
+            ),
+            (
+                json!({ "redirect_uris": ["https://a.example/cb"], "grant_types": ["client_credentials"] }),
+                "invalid_client_metadata",
+                "client_credentials",
+            ),
+            (
+                json!({ "redirect_uris": ["https://a.example/cb"], "grant_types": ["refresh_token"] }),
+                "invalid_client_metadata",
+                "must include authorization_code",
+            ),
+            (
+                json!({ "redirect_uris": ["https://a.example/cb"], "response_types": ["token"] }),
+                "invalid_client_metadata",
+                "response_types",
+            ),
+            (
+                json!({ "redirect_uris": ["https://a.example/cb"], "application_type": "desktop" }),
+                "invalid_client_metadata",
+                "application_type",
+            ),
+            (
+                json!({ "redirect_uris": ["https://a.example/cb"], "client_name": 5 }),
+                "invalid_client_metadata",
+                "client_name must be a string",
+            ),
+            (
+                json!({ "redirect_uris": ["https://a.example/cb"], "scope": "admin" }),
+                "invalid_client_metadata",
+                "scope \"admin\"",
+            ),
         ];
         for (request, code, text) in cases {
             let (got_code, description) = err(request.clone());

@@ -105,8 +105,20 @@ fn server(e: impl std::fmt::Display) -> OAuthError {
 }
 
 impl Grants {
-    pub fn new(store: Store, clock: SharedClock, keys: KeyRing, issuer: Issuer, settings: TokenSettings) -> Self {
-        Self { store, clock, keys, issuer, settings }
+    pub fn new(
+        store: Store,
+        clock: SharedClock,
+        keys: KeyRing,
+        issuer: Issuer,
+        settings: TokenSettings,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            keys,
+            issuer,
+            settings,
+        }
     }
 
     /// Records a consent: creates the connection (or reuses the live one of
@@ -160,7 +172,9 @@ impl Grants {
                 .await;
                 match inserted {
                     Err(e) if is_unique_violation(&e) => {
-                        return Err(OAuthError::Server("a concurrent consent created the same connection".to_owned()));
+                        return Err(OAuthError::Server(
+                            "a concurrent consent created the same connection".to_owned(),
+                        ));
                     }
                     other => other?,
                 };
@@ -215,7 +229,13 @@ impl Grants {
 
     /// Whether the user already has a live connection of this client for
     /// this organization covering `scopes` (consent can be skipped).
-    pub async fn remembered(&self, user_id: &str, org_id: &str, client_id: &str, scopes: &[String]) -> Result<bool, OAuthError> {
+    pub async fn remembered(
+        &self,
+        user_id: &str,
+        org_id: &str,
+        client_id: &str,
+        scopes: &[String],
+    ) -> Result<bool, OAuthError> {
         let granted: Option<String> = sqlx::query_scalar(
             "SELECT scopes FROM connections WHERE org_id = $1 AND user_id = $2 AND client_id = $3 AND revoked_at IS NULL",
         )
@@ -248,44 +268,75 @@ impl Grants {
         .bind(&code_hash)
         .fetch_optional(self.store.pool())
         .await?;
-        let Some((grant_id, client_id, registered_redirect, explicit, challenge, expires_at, used_at)) = row else {
-            return Err(OAuthError::InvalidGrant("The authorization code is invalid".to_owned()));
+        let Some((
+            grant_id,
+            client_id,
+            registered_redirect,
+            explicit,
+            challenge,
+            expires_at,
+            used_at,
+        )) = row
+        else {
+            return Err(OAuthError::InvalidGrant(
+                "The authorization code is invalid".to_owned(),
+            ));
         };
         if client_id != client.id {
-            return Err(OAuthError::InvalidGrant("The authorization code was issued to another client".to_owned()));
+            return Err(OAuthError::InvalidGrant(
+                "The authorization code was issued to another client".to_owned(),
+            ));
         }
         if used_at.is_some() {
             self.revoke_grant(&grant_id, "code_replay", None).await?;
-            return Err(OAuthError::InvalidGrant("The authorization code was already used; its tokens are revoked".to_owned()));
+            return Err(OAuthError::InvalidGrant(
+                "The authorization code was already used; its tokens are revoked".to_owned(),
+            ));
         }
         if expires_at <= now.as_secs() {
-            return Err(OAuthError::InvalidGrant("The authorization code has expired".to_owned()));
+            return Err(OAuthError::InvalidGrant(
+                "The authorization code has expired".to_owned(),
+            ));
         }
         match redirect_uri {
             Some(given) if given != registered_redirect => {
-                return Err(OAuthError::InvalidGrant("redirect_uri does not match the authorization request".to_owned()));
+                return Err(OAuthError::InvalidGrant(
+                    "redirect_uri does not match the authorization request".to_owned(),
+                ));
             }
             None if explicit != 0 => {
-                return Err(OAuthError::InvalidRequest("redirect_uri is required: the authorization request had one".to_owned()));
+                return Err(OAuthError::InvalidRequest(
+                    "redirect_uri is required: the authorization request had one".to_owned(),
+                ));
             }
             _ => {}
         }
-        let verifier = verifier.ok_or_else(|| OAuthError::InvalidRequest("code_verifier is required".to_owned()))?;
+        let verifier = verifier
+            .ok_or_else(|| OAuthError::InvalidRequest("code_verifier is required".to_owned()))?;
         if !pkce_matches(verifier, &challenge) {
-            return Err(OAuthError::InvalidGrant("The PKCE code_verifier does not match the code_challenge".to_owned()));
+            return Err(OAuthError::InvalidGrant(
+                "The PKCE code_verifier does not match the code_challenge".to_owned(),
+            ));
         }
-        let consumed = sqlx::query("UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL")
-            .bind(now.as_secs())
-            .bind(&code_hash)
-            .execute(self.store.pool())
-            .await?;
+        let consumed = sqlx::query(
+            "UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
+        )
+        .bind(now.as_secs())
+        .bind(&code_hash)
+        .execute(self.store.pool())
+        .await?;
         if consumed.rows_affected() == 0 {
             self.revoke_grant(&grant_id, "code_replay", None).await?;
-            return Err(OAuthError::InvalidGrant("The authorization code was already used; its tokens are revoked".to_owned()));
+            return Err(OAuthError::InvalidGrant(
+                "The authorization code was already used; its tokens are revoked".to_owned(),
+            ));
         }
         let grant = self.live_grant(&grant_id).await?;
         let refresh = if client.allows_refresh() {
-            Some(self.new_refresh_token(&grant_id, &client.id, now, None).await?)
+            Some(
+                self.new_refresh_token(&grant_id, &client.id, now, None)
+                    .await?,
+            )
         } else {
             None
         };
@@ -294,9 +345,16 @@ impl Grants {
 
     /// The `refresh_token` grant, with rotation, the grace window and reuse
     /// detection.
-    pub async fn refresh(&self, client: &Client, token: &str, scope: Option<&str>) -> Result<TokenResponse, OAuthError> {
+    pub async fn refresh(
+        &self,
+        client: &Client,
+        token: &str,
+        scope: Option<&str>,
+    ) -> Result<TokenResponse, OAuthError> {
         if !client.allows_refresh() {
-            return Err(OAuthError::UnauthorizedClient("This client is not registered for the refresh_token grant".to_owned()));
+            return Err(OAuthError::UnauthorizedClient(
+                "This client is not registered for the refresh_token grant".to_owned(),
+            ));
         }
         let now = self.clock.now();
         let token_hash = random::digest(token);
@@ -306,7 +364,9 @@ impl Grants {
         .bind(&token_hash)
         .fetch_optional(self.store.pool())
         .await?;
-        let invalid = || OAuthError::InvalidGrant("The refresh token is invalid, expired or revoked".to_owned());
+        let invalid = || {
+            OAuthError::InvalidGrant("The refresh token is invalid, expired or revoked".to_owned())
+        };
         let Some((grant_id, client_id, expires_at, used_at)) = row else {
             return Err(invalid());
         };
@@ -316,8 +376,14 @@ impl Grants {
         let grant = self.live_grant(&grant_id).await.map_err(|_| invalid())?;
         if let Some(requested) = scope {
             let granted: Vec<&str> = grant.scopes.split(' ').collect();
-            if let Some(extra) = requested.split(' ').filter(|s| !s.is_empty()).find(|s| !granted.contains(s)) {
-                return Err(OAuthError::InvalidScope(format!("scope {extra:?} was not granted")));
+            if let Some(extra) = requested
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .find(|s| !granted.contains(s))
+            {
+                return Err(OAuthError::InvalidScope(format!(
+                    "scope {extra:?} was not granted"
+                )));
             }
         }
         let first_use = match used_at {
@@ -338,20 +404,24 @@ impl Grants {
         if !first_use {
             // Used before: a parallel refresh inside the grace window gets the
             // same successor; anything later is theft or a broken client.
-            let used_at: Option<i64> = sqlx::query_scalar("SELECT used_at FROM refresh_tokens WHERE token_hash = $1")
-                .bind(&token_hash)
-                .fetch_one(self.store.pool())
-                .await?;
+            let used_at: Option<i64> =
+                sqlx::query_scalar("SELECT used_at FROM refresh_tokens WHERE token_hash = $1")
+                    .bind(&token_hash)
+                    .fetch_one(self.store.pool())
+                    .await?;
             let grace = i64::try_from(self.settings.refresh_grace.as_secs()).unwrap_or(0);
             let within_grace = used_at.is_some_and(|at| now.as_secs() - at <= grace) && grace > 0;
             if !within_grace {
-                self.revoke_grant(&grant_id, "refresh_token_reuse", Some(&client.id)).await?;
+                self.revoke_grant(&grant_id, "refresh_token_reuse", Some(&client.id))
+                    .await?;
                 return Err(OAuthError::InvalidGrant(
                     "The refresh token was already used; the grant is revoked and the user must sign in again".to_owned(),
                 ));
             }
         }
-        let successor = self.new_refresh_token(&grant_id, &client.id, now, Some(token)).await?;
+        let successor = self
+            .new_refresh_token(&grant_id, &client.id, now, Some(token))
+            .await?;
         let mut response = self.respond(client, &grant, Some(successor), now).await?;
         if let Some(requested) = scope {
             let narrowed: Vec<&str> = requested.split(' ').filter(|s| !s.is_empty()).collect();
@@ -372,11 +442,15 @@ impl Grants {
                 .await?;
         let grant = match from_refresh {
             Some((grant_id, client_id)) => Some((grant_id, client_id)),
-            None => self.verify_access_token(token).await?.map(|c| (c.gid, c.client_id)),
+            None => self
+                .verify_access_token(token)
+                .await?
+                .map(|c| (c.gid, c.client_id)),
         };
         if let Some((grant_id, client_id)) = grant {
             if client_id == client.id {
-                self.revoke_grant(&grant_id, "revoked_by_client", Some(&client.id)).await?;
+                self.revoke_grant(&grant_id, "revoked_by_client", Some(&client.id))
+                    .await?;
             }
         }
         Ok(())
@@ -430,7 +504,10 @@ impl Grants {
     /// Checks an access token's signature, header, issuer, audience and
     /// expiry (by the injected clock). `None` for anything that is not a
     /// valid token of ours.
-    pub async fn verify_access_token(&self, token: &str) -> Result<Option<AccessClaims>, OAuthError> {
+    pub async fn verify_access_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<AccessClaims>, OAuthError> {
         let Ok(header) = jsonwebtoken::decode_header(token) else {
             return Ok(None);
         };
@@ -456,10 +533,17 @@ impl Grants {
     }
 
     async fn live_grant(&self, grant_id: &str) -> Result<GrantRow, OAuthError> {
-        let row: Option<GrantRow> = sqlx::query_as(GRANT_SELECT).bind(grant_id).fetch_optional(self.store.pool()).await?;
+        let row: Option<GrantRow> = sqlx::query_as(GRANT_SELECT)
+            .bind(grant_id)
+            .fetch_optional(self.store.pool())
+            .await?;
         match row {
-            Some(row) if row.grant_revoked_at.is_none() && row.connection_revoked_at.is_none() => Ok(row),
-            _ => Err(OAuthError::InvalidGrant("The grant has been revoked".to_owned())),
+            Some(row) if row.grant_revoked_at.is_none() && row.connection_revoked_at.is_none() => {
+                Ok(row)
+            }
+            _ => Err(OAuthError::InvalidGrant(
+                "The grant has been revoked".to_owned(),
+            )),
         }
     }
 
@@ -492,7 +576,10 @@ impl Grants {
 
     async fn successor_of(&self, previous: &str) -> Result<String, OAuthError> {
         let key = self.rotation_key().await?;
-        let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &key), previous.as_bytes());
+        let tag = hmac::sign(
+            &hmac::Key::new(hmac::HMAC_SHA256, &key),
+            previous.as_bytes(),
+        );
         Ok(BASE64URL_NOPAD.encode(tag.as_ref()))
     }
 
@@ -515,7 +602,13 @@ impl Grants {
         BASE64URL_NOPAD.decode(stored.as_bytes()).map_err(server)
     }
 
-    async fn respond(&self, client: &Client, grant: &GrantRow, refresh_token: Option<String>, now: UnixTime) -> Result<TokenResponse, OAuthError> {
+    async fn respond(
+        &self,
+        client: &Client,
+        grant: &GrantRow,
+        refresh_token: Option<String>,
+        now: UnixTime,
+    ) -> Result<TokenResponse, OAuthError> {
         let claims = AccessClaims {
             iss: self.issuer.as_str().to_owned(),
             aud: self.issuer.resource(),
@@ -539,7 +632,12 @@ impl Grants {
         })
     }
 
-    async fn revoke_grant(&self, grant_id: &str, reason: &str, client_id: Option<&str>) -> Result<(), OAuthError> {
+    async fn revoke_grant(
+        &self,
+        grant_id: &str,
+        reason: &str,
+        client_id: Option<&str>,
+    ) -> Result<(), OAuthError> {
         let now = self.clock.now();
         let mut tx = self.store.pool().begin().await?;
         let revoked = sqlx::query("UPDATE oauth_grants SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
@@ -560,7 +658,11 @@ impl Grants {
                 &Actor::System,
                 now,
                 AuditEvent {
-                    action: if reason == "refresh_token_reuse" { "refresh_token.reuse_detected" } else { "grant.revoked" },
+                    action: if reason == "refresh_token_reuse" {
+                        "refresh_token.reuse_detected"
+                    } else {
+                        "grant.revoked"
+                    },
                     subject_id: Some(grant_id),
                     org_id: org_id.as_deref(),
                     detail: json!({ "reason": reason, "client_id": client_id }).to_string(),
@@ -577,7 +679,9 @@ impl Grants {
 /// verifier's syntax checked (43 to 128 unreserved characters).
 pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
     let well_formed = (43..=128).contains(&verifier.len())
-        && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
     if !well_formed {
         return false;
     }
@@ -590,8 +694,17 @@ mod tests {
     #[test]
     fn pkce_s256_matches_rfc_7636_appendix_b() {
         let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-        assert!(super::pkce_matches(verifier, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"));
-        assert!(!super::pkce_matches(verifier, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cN"));
-        assert!(!super::pkce_matches("short", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"));
+        assert!(super::pkce_matches(
+            verifier,
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        ));
+        assert!(!super::pkce_matches(
+            verifier,
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cN"
+        ));
+        assert!(!super::pkce_matches(
+            "short",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        ));
     }
 }

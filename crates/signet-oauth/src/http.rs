@@ -1,17 +1,24 @@
-//! HTTP adapters for the authorization server's public documents. Routes
-//! here are meant to be read by scripts in browsers, so the binary wraps
-//! this router in CORS.
+//! HTTP adapters for the authorization server's machine-facing endpoints:
+//! metadata, JWKS, registration, token, revocation and introspection. Browser
+//! clients call these from script, so the binary wraps this router in CORS.
+//! Browser pages are in [`crate::browser`].
 
 use std::net::SocketAddr;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use data_encoding::BASE64;
+use signet_identity::Identity;
+use signet_store::SharedClock;
+use url::form_urlencoded;
 
-use crate::clients::Clients;
+use crate::authorize::resource_is_ours;
+use crate::clients::{Client, Clients};
+use crate::grants::Grants;
 use crate::{Issuer, KeyError, KeyRing, OAuthError, metadata};
 
 /// What the authorization server's handlers need.
@@ -20,13 +27,19 @@ pub struct OAuthState {
     pub issuer: Issuer,
     pub keys: KeyRing,
     pub clients: Clients,
+    pub grants: Grants,
+    pub identity: Identity,
+    pub clock: SharedClock,
 }
 
 /// Largest registration request accepted (RFC 7591 bodies are small).
 const REGISTRATION_LIMIT: usize = 16 * 1024;
+/// Largest token, revocation or introspection request accepted.
+const FORM_LIMIT: usize = 16 * 1024;
 
-/// Metadata (both names) and the JWKS.
-pub fn public_documents(state: OAuthState) -> Router {
+/// Metadata (both names), JWKS, registration, token, revocation and
+/// introspection.
+pub fn api(state: OAuthState) -> Router {
     Router::new()
         .route(
             "/.well-known/oauth-authorization-server",
@@ -38,7 +51,15 @@ pub fn public_documents(state: OAuthState) -> Router {
         )
         .route("/oauth/jwks.json", get(jwks))
         .route("/oauth/register", post(register))
+        .route("/oauth/token", post(token))
+        .route("/oauth/revoke", post(revoke))
+        .route("/oauth/introspect", post(introspect))
         .with_state(state)
+}
+
+/// Sign-in, consent and sign-out pages.
+pub fn pages(state: OAuthState) -> Router {
+    crate::browser::router(state)
 }
 
 async fn authorization_server_metadata(State(state): State<OAuthState>) -> Response {
@@ -71,17 +92,209 @@ async fn register(
         let request: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
             OAuthError::InvalidClientMetadata(format!("the request body is not valid JSON: {e}"))
         })?;
-        state.clients.register(&request, Some(&peer.ip().to_string())).await
+        state
+            .clients
+            .register(&request, Some(&peer.ip().to_string()))
+            .await
     }
     .await;
     match outcome {
+        // 201 also when an identical registration is returned: clients
+        // check for it.
         Ok(registered) => {
-            // 201 also when an identical registration is returned: clients
-            // check for it.
-            let mut response = (StatusCode::CREATED, Json(registered.response)).into_response();
-            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
+            no_store((StatusCode::CREATED, Json(registered.response)).into_response())
         }
+        Err(error) => error.into_response(),
+    }
+}
+
+/// A form body as name/value pairs; a repeated parameter is refused
+/// (RFC 6749 §3.2).
+async fn read_form(body: Body) -> Result<Vec<(String, String)>, OAuthError> {
+    let bytes = axum::body::to_bytes(body, FORM_LIMIT)
+        .await
+        .map_err(|_| OAuthError::TooLarge(FORM_LIMIT))?;
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(&bytes).into_owned().collect();
+    for (i, (name, _)) in pairs.iter().enumerate() {
+        if pairs[..i].iter().any(|(earlier, _)| earlier == name) {
+            return Err(OAuthError::InvalidRequest(format!(
+                "parameter {name} is repeated"
+            )));
+        }
+    }
+    Ok(pairs)
+}
+
+fn param<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
+}
+
+/// Authenticates the client of a token, revocation or introspection
+/// request: HTTP Basic or body credentials for confidential clients, the
+/// `client_id` alone for public ones.
+async fn authenticate(
+    state: &OAuthState,
+    headers: &HeaderMap,
+    form: &[(String, String)],
+) -> Result<Client, OAuthError> {
+    let basic = match headers.get(header::AUTHORIZATION) {
+        Some(value) => {
+            let text = value.to_str().unwrap_or_default();
+            match text.split_once(' ') {
+                Some((scheme, credentials)) if scheme.eq_ignore_ascii_case("basic") => {
+                    Some(parse_basic(credentials.trim()).ok_or_else(|| {
+                        OAuthError::InvalidClient(
+                            "The Authorization header is not valid Basic credentials".to_owned(),
+                        )
+                    })?)
+                }
+                _ => None,
+            }
+        }
+        None => None,
+    };
+    let body_id = param(form, "client_id");
+    let body_secret = param(form, "client_secret");
+    let (client_id, secret) = match (&basic, body_id) {
+        (Some((id, secret)), None) => (id.as_str(), Some(secret.as_str())),
+        (Some((id, secret)), Some(body)) if body == id => (id.as_str(), Some(secret.as_str())),
+        (Some(_), Some(_)) => {
+            return Err(OAuthError::InvalidClient(
+                "client_id differs from the Basic credentials".to_owned(),
+            ));
+        }
+        (None, Some(id)) => (id, body_secret),
+        (None, None) => {
+            return Err(OAuthError::InvalidClient(
+                "Client authentication is required".to_owned(),
+            ));
+        }
+    };
+    let client = state
+        .clients
+        .get(client_id)
+        .await?
+        .ok_or_else(|| OAuthError::InvalidClient("Unknown client".to_owned()))?;
+    if client.auth_method.is_confidential() {
+        match secret {
+            Some(secret) if client.secret_matches(secret) => {}
+            _ => {
+                return Err(OAuthError::InvalidClient(
+                    "Client authentication failed".to_owned(),
+                ));
+            }
+        }
+    }
+    Ok(client)
+}
+
+/// `base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1).
+fn parse_basic(credentials: &str) -> Option<(String, String)> {
+    let decoded = BASE64.decode(credentials.as_bytes()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    let decode = |s: &str| {
+        form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+    };
+    let id = decode(id)?;
+    if id.is_empty() {
+        return None;
+    }
+    Some((id, decode(secret)?))
+}
+
+async fn token(State(state): State<OAuthState>, headers: HeaderMap, body: Body) -> Response {
+    let outcome = async {
+        let form = read_form(body).await?;
+        let client = authenticate(&state, &headers, &form).await?;
+        if let Some(resource) = param(&form, "resource") {
+            if !resource_is_ours(&state.issuer, resource) {
+                return Err(OAuthError::InvalidTarget(format!(
+                    "resource {resource:?} is not served here: use {}",
+                    state.issuer.resource()
+                )));
+            }
+        }
+        let response = match param(&form, "grant_type") {
+            Some("authorization_code") => {
+                let code = param(&form, "code")
+                    .ok_or_else(|| OAuthError::InvalidRequest("code is required".to_owned()))?;
+                state
+                    .grants
+                    .exchange_code(
+                        &client,
+                        code,
+                        param(&form, "redirect_uri"),
+                        param(&form, "code_verifier"),
+                    )
+                    .await?
+            }
+            Some("refresh_token") => {
+                let token = param(&form, "refresh_token").ok_or_else(|| {
+                    OAuthError::InvalidRequest("refresh_token is required".to_owned())
+                })?;
+                state
+                    .grants
+                    .refresh(&client, token, param(&form, "scope"))
+                    .await?
+            }
+            Some(other) => {
+                return Err(OAuthError::UnsupportedGrantType(format!(
+                    "grant_type {other:?} is not supported: use authorization_code or refresh_token"
+                )));
+            }
+            None => {
+                return Err(OAuthError::InvalidRequest(
+                    "grant_type is required".to_owned(),
+                ));
+            }
+        };
+        let _ = state.clients.touch(&client.id, state.clock.now()).await;
+        Ok(response)
+    }
+    .await;
+    match outcome {
+        Ok(response) => no_store(Json(response).into_response()),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn revoke(State(state): State<OAuthState>, headers: HeaderMap, body: Body) -> Response {
+    let outcome = async {
+        let form = read_form(body).await?;
+        let client = authenticate(&state, &headers, &form).await?;
+        let token = param(&form, "token")
+            .ok_or_else(|| OAuthError::InvalidRequest("token is required".to_owned()))?;
+        state.grants.revoke(&client, token).await
+    }
+    .await;
+    match outcome {
+        Ok(()) => no_store(StatusCode::OK.into_response()),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn introspect(State(state): State<OAuthState>, headers: HeaderMap, body: Body) -> Response {
+    let outcome = async {
+        let form = read_form(body).await?;
+        let client = authenticate(&state, &headers, &form).await?;
+        if !client.auth_method.is_confidential() {
+            return Err(OAuthError::InvalidClient(
+                "Introspection is for confidential clients".to_owned(),
+            ));
+        }
+        let token = param(&form, "token")
+            .ok_or_else(|| OAuthError::InvalidRequest("token is required".to_owned()))?;
+        state.grants.introspect(token).await
+    }
+    .await;
+    match outcome {
+        Ok(answer) => no_store(Json(answer).into_response()),
         Err(error) => error.into_response(),
     }
 }
@@ -99,10 +312,38 @@ pub fn key_error_response(error: &KeyError) -> Response {
         .into_response()
 }
 
+fn no_store(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
 fn cacheable(body: impl IntoResponse, max_age: u32) -> Response {
     let mut response = body.into_response();
     if let Ok(value) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
         response.headers_mut().insert(header::CACHE_CONTROL, value);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        let encoded = BASE64.encode(b"cli_1:s%3Acret+x");
+        assert_eq!(
+            parse_basic(&encoded),
+            Some(("cli_1".to_owned(), "s:cret x".to_owned()))
+        );
+        assert_eq!(
+            parse_basic(&BASE64.encode(b"cli_1:")),
+            Some(("cli_1".to_owned(), String::new()))
+        );
+        assert_eq!(parse_basic("not base64!"), None);
+        assert_eq!(parse_basic(&BASE64.encode(b"no-colon")), None);
+        assert_eq!(parse_basic(&BASE64.encode(b":secret")), None);
+    }
 }

@@ -8,6 +8,7 @@
 //! Start reading at [`KeyRing`] and [`metadata`].
 
 pub mod authorize;
+mod browser;
 pub mod clients;
 mod error;
 pub mod grants;
@@ -22,8 +23,8 @@ pub mod redirect_uri;
 pub use error::KeyError;
 pub use issuer::{Issuer, IssuerError};
 pub use kek::KeyEncryptionKey;
-pub use oauth_error::OAuthError;
 pub use keys::{KeyRing, KeyStatus, SigningKeyInfo};
+pub use oauth_error::OAuthError;
 
 /// Scopes a token can carry for the MCP resource.
 pub const RESOURCE_SCOPES: [&str; 2] = ["envelopes:read", "envelopes:write"];

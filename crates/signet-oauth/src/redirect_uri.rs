@@ -134,13 +134,28 @@ mod tests {
 
     #[test]
     fn loopback_redirects_match_on_any_port_and_nothing_else_does() {
-        assert!(matches("http://127.0.0.1:33418/", "http://127.0.0.1:50123/"));
-        assert!(matches("http://localhost/callback", "http://localhost:4000/callback"));
+        assert!(matches(
+            "http://127.0.0.1:33418/",
+            "http://127.0.0.1:50123/"
+        ));
+        assert!(matches(
+            "http://localhost/callback",
+            "http://localhost:4000/callback"
+        ));
         assert!(matches("http://[::1]:1/cb", "http://[::1]:2/cb"));
-        assert!(!matches("http://127.0.0.1:33418/", "http://127.0.0.1:33418/other"));
+        assert!(!matches(
+            "http://127.0.0.1:33418/",
+            "http://127.0.0.1:33418/other"
+        ));
         assert!(!matches("http://127.0.0.1:1/cb", "http://localhost:1/cb"));
-        assert!(!matches("http://127.0.0.1:1/cb", "http://127.0.0.1:1/cb?x=1"));
-        assert!(!matches("https://claude.ai/cb", "https://claude.ai:8443/cb"));
+        assert!(!matches(
+            "http://127.0.0.1:1/cb",
+            "http://127.0.0.1:1/cb?x=1"
+        ));
+        assert!(!matches(
+            "https://claude.ai/cb",
+            "https://claude.ai:8443/cb"
+        ));
         assert!(!matches("https://claude.ai/cb", "https://claude.ai/cb/"));
         assert!(matches("cursor://a/cb", "cursor://a/cb"));
         assert!(!matches("cursor://a/cb", "cursor://a/cb2"));

@@ -40,7 +40,10 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
 mod tests {
     #[test]
     fn digests_are_stable_and_comparisons_exact() {
-        assert_eq!(super::digest("abc"), "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0");
+        assert_eq!(
+            super::digest("abc"),
+            "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0"
+        );
         assert!(super::constant_time_eq("abc", "abc"));
         assert!(!super::constant_time_eq("abc", "abd"));
         assert!(!super::constant_time_eq("abc", "abcd"));

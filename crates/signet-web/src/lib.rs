@@ -54,7 +54,8 @@ pub struct MessagePage<'a> {
 /// checks make unlikely) becomes a plain, safe page.
 pub fn render(page: &impl Template) -> String {
     page.render().unwrap_or_else(|_| {
-        "<!doctype html><title>Signet</title><p>Something went wrong; please try again.</p>".to_owned()
+        "<!doctype html><title>Signet</title><p>Something went wrong; please try again.</p>"
+            .to_owned()
     })
 }
 
@@ -69,7 +70,10 @@ mod tests {
             text: "a & b",
             sign_out_csrf: None,
         });
-        assert!(html.contains("&#60;script&#62;") || html.contains("&lt;script&gt;"), "{html}");
+        assert!(
+            html.contains("&#60;script&#62;") || html.contains("&lt;script&gt;"),
+            "{html}"
+        );
         assert!(!html.contains("<script>"));
         assert!(html.contains("/assets/signet.css"));
     }
@@ -81,13 +85,20 @@ mod tests {
             redirect_host: "claude.ai",
             localhost_only: false,
             scopes: vec!["Read your envelopes"],
-            organizations: vec![OrgChoice { id: "org_1".into(), name: "Acme".into(), note: None }],
+            organizations: vec![OrgChoice {
+                id: "org_1".into(),
+                name: "Acme".into(),
+                note: None,
+            }],
             user_email: "ada@example.com",
             csrf: "tok",
             request: vec![("client_id".into(), "cli_1".into())],
         };
         let html = render(&page);
         assert!(html.contains(r#"value="org_1" required checked"#), "{html}");
-        assert!(html.contains(r#"<input type="hidden" name="client_id" value="cli_1">"#), "{html}");
+        assert!(
+            html.contains(r#"<input type="hidden" name="client_id" value="cli_1">"#),
+            "{html}"
+        );
     }
 }

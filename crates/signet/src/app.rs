@@ -10,6 +10,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 use signet_identity::Identity;
+use signet_oauth::grants::Grants;
 use signet_oauth::{Issuer, KeyRing};
 use signet_store::{SharedClock, Store};
 use tower_http::cors::{AllowHeaders, Any, CorsLayer};
@@ -29,6 +30,7 @@ pub struct AppState {
     pub clock: SharedClock,
     pub identity: Identity,
     pub keys: KeyRing,
+    pub grants: Grants,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -36,9 +38,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         issuer: state.issuer.clone(),
         keys: state.keys.clone(),
         clients: signet_oauth::clients::Clients::new(state.store.clone(), state.clock.clone()),
+        grants: state.grants.clone(),
+        identity: state.identity.clone(),
+        clock: state.clock.clone(),
     };
-    // Documents and APIs that browser-based clients read from script.
-    let cross_origin = signet_oauth::http::public_documents(oauth)
+    // Documents and APIs that browser-based clients call from script.
+    let cross_origin = signet_oauth::http::api(oauth.clone())
         .merge(signet_mcp::metadata::router(state.issuer.clone()))
         .layer(cors());
     let operations = Router::new()
@@ -47,6 +52,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state);
     Router::new()
         .merge(cross_origin)
+        .merge(signet_oauth::http::pages(oauth))
         .merge(operations)
         .fallback(not_found)
         .layer(SetResponseHeaderLayer::if_not_present(

@@ -73,6 +73,12 @@ pub struct ServeArgs {
     /// Lifetime of access tokens, 60s to 24h [env: SIGNET_ACCESS_TOKEN_TTL] [default: 1h]
     #[arg(long, value_name = "DURATION")]
     pub access_token_ttl: Option<String>,
+    /// Refresh tokens expire after this long unused, 1h to 365d [env: SIGNET_REFRESH_TOKEN_TTL] [default: 30d]
+    #[arg(long, value_name = "DURATION")]
+    pub refresh_token_ttl: Option<String>,
+    /// A replayed refresh token gets the same successor within this window; 0s disables [env: SIGNET_REFRESH_GRACE] [default: 30s]
+    #[arg(long, value_name = "DURATION")]
+    pub refresh_grace: Option<String>,
     /// Email of the owner created on first start [env: SIGNET_ADMIN_EMAIL] [default: admin@localhost]
     #[arg(long, value_name = "EMAIL")]
     pub admin_email: Option<String>,
@@ -238,6 +244,8 @@ impl Cli {
             log_format: serve.and_then(|s| s.log_format.clone()),
             log_level: serve.and_then(|s| s.log_level.clone()),
             access_token_ttl: serve.and_then(|s| s.access_token_ttl.clone()),
+            refresh_token_ttl: serve.and_then(|s| s.refresh_token_ttl.clone()),
+            refresh_grace: serve.and_then(|s| s.refresh_grace.clone()),
             admin_email: serve.and_then(|s| s.admin_email.clone()),
             key_encryption_key: None,
         }

@@ -24,6 +24,8 @@ pub struct Layer {
     pub log_format: Option<String>,
     pub log_level: Option<String>,
     pub access_token_ttl: Option<String>,
+    pub refresh_token_ttl: Option<String>,
+    pub refresh_grace: Option<String>,
     pub admin_email: Option<String>,
     pub key_encryption_key: Option<String>,
 }
@@ -152,6 +154,10 @@ pub struct Config {
     pub log_format: LogFormat,
     pub log_level: String,
     pub access_token_ttl: Duration,
+    /// Refresh tokens expire after this long unused.
+    pub refresh_token_ttl: Duration,
+    /// Window in which a replayed refresh token gets the same successor.
+    pub refresh_grace: Duration,
     pub admin_email: String,
     pub key_encryption_key: Option<KeyEncryptionKey>,
 }
@@ -166,6 +172,8 @@ impl fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("log_level", &self.log_level)
             .field("access_token_ttl", &self.access_token_ttl)
+            .field("refresh_token_ttl", &self.refresh_token_ttl)
+            .field("refresh_grace", &self.refresh_grace)
             .field("admin_email", &self.admin_email)
             .field(
                 "key_encryption_key",
@@ -275,6 +283,25 @@ impl Config {
                 reason: "expected a duration from 60s to 24h, written like 90s, 15m or 1h"
                     .to_owned(),
             })?;
+        let (ttl, source) = or_default("refresh_token_ttl", "30d");
+        let refresh_token_ttl = parse_duration(&ttl)
+            .filter(|d| (Duration::from_secs(3600)..=Duration::from_secs(365 * 86_400)).contains(d))
+            .ok_or_else(|| ConfigError::Invalid {
+                setting: "refresh-token lifetime",
+                value: ttl.clone(),
+                origin: source,
+                reason: "expected a duration from 1h to 365d, written like 12h or 30d".to_owned(),
+            })?;
+        let (grace, source) = or_default("refresh_grace", "30s");
+        let refresh_grace = parse_duration(&grace)
+            .filter(|d| *d <= Duration::from_secs(600))
+            .ok_or_else(|| ConfigError::Invalid {
+                setting: "refresh grace window",
+                value: grace.clone(),
+                origin: source,
+                reason: "expected a duration up to 10m, written like 30s (0s disables it)"
+                    .to_owned(),
+            })?;
         let (admin_email, _) = or_default("admin_email", DEFAULT_ADMIN_EMAIL);
         let key_encryption_key = match pick("key_encryption_key") {
             Some((raw, source)) => Some(KeyEncryptionKey::parse(&raw).map_err(|reason| {
@@ -296,6 +323,8 @@ impl Config {
             log_format,
             log_level,
             access_token_ttl,
+            refresh_token_ttl,
+            refresh_grace,
             admin_email,
             key_encryption_key,
         })
@@ -389,6 +418,8 @@ mod tests {
         assert_eq!(config.log_format, LogFormat::Text);
         assert_eq!(config.access_token_ttl, Duration::from_secs(3600));
         assert_eq!(config.admin_email, "admin@localhost");
+        assert_eq!(config.refresh_token_ttl, Duration::from_secs(30 * 86_400));
+        assert_eq!(config.refresh_grace, Duration::from_secs(30));
         assert!(config.key_encryption_key.is_none());
     }
 
@@ -484,6 +515,19 @@ mod tests {
                 },
                 vec![],
                 "invalid access-token lifetime \"1w\" (from flag --access-token-ttl): expected a duration from 60s to 24h, written like 90s, 15m or 1h",
+            ),
+            (
+                Layer::default(),
+                vec![("SIGNET_REFRESH_GRACE", "1h")],
+                "invalid refresh grace window \"1h\" (from environment variable SIGNET_REFRESH_GRACE): expected a duration up to 10m, written like 30s (0s disables it)",
+            ),
+            (
+                Layer {
+                    refresh_token_ttl: Some("5m".into()),
+                    ..Layer::default()
+                },
+                vec![],
+                "invalid refresh-token lifetime \"5m\" (from flag --refresh-token-ttl): expected a duration from 1h to 365d, written like 12h or 30d",
             ),
             (
                 Layer::default(),

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use signet_identity::{Identity, IdentityError, InitialOwner};
+use signet_oauth::grants::{Grants, TokenSettings};
 use signet_oauth::{Issuer, KeyError, KeyRing};
 use signet_store::{SharedClock, Store, StoreError};
 use thiserror::Error;
@@ -124,6 +125,17 @@ pub async fn start(config: Config, clock: SharedClock) -> Result<Running, ServeE
         tracing::warn!(public_url = %issuer, "the public URL is plain http on a non-loopback address: put Signet behind TLS and set --public-url https://…");
     }
 
+    let grants = Grants::new(
+        store.clone(),
+        clock.clone(),
+        keys.clone(),
+        issuer.clone(),
+        TokenSettings {
+            access_token_ttl: config.access_token_ttl,
+            refresh_token_ttl: config.refresh_token_ttl,
+            refresh_grace: config.refresh_grace,
+        },
+    );
     let state = Arc::new(AppState {
         config,
         issuer,
@@ -131,15 +143,19 @@ pub async fn start(config: Config, clock: SharedClock) -> Result<Running, ServeE
         clock,
         identity,
         keys,
+        grants,
     });
     let router = app::router(state.clone());
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = stopped.await;
+        })
+        .await
     });
     Ok(Running {
         local_addr,

@@ -1,21 +1,18 @@
-//! The `signet` binary end to end: a real server on port 0 over HTTP, and
-//! the built binary as a subprocess, on SQLite always and on PostgreSQL when
-//! `SIGNET_TEST_POSTGRES_URL` is set (and always under CI).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The foundation: discovery documents, keys, the admin CLI, bootstrap,
+//! health and configuration errors.
 
 use std::process::Stdio;
-use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
-use signet::config::{Config, Layer};
-use signet::serve::{self, Running};
 use signet_identity::{AccountStatus, Role};
+use signet_store::sqlx;
 use signet_store::testing::TestDb;
-use signet_store::{ManualClock, sqlx};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::support::{BIN, Server, start};
 
 signet_store::store_tests!(
     discovery_documents_match_field_by_field,
@@ -24,108 +21,6 @@ signet_store::store_tests!(
     cli_refusals_are_one_line_and_write_nothing,
     health_and_readiness,
 );
-
-const BIN: &str = env!("CARGO_BIN_EXE_signet");
-
-struct Server {
-    running: Running,
-    base: String,
-    db: TestDb,
-    data_dir: tempfile::TempDir,
-    http: reqwest::Client,
-}
-
-async fn start(db: TestDb, public_url: Option<&str>) -> Server {
-    let data_dir = tempfile::tempdir().unwrap();
-    let flags = Layer {
-        data_dir: Some(data_dir.path().display().to_string()),
-        database_url: Some(db.url.clone()),
-        listen: Some("127.0.0.1:0".into()),
-        public_url: public_url.map(str::to_owned),
-        ..Layer::default()
-    };
-    let config = Config::resolve(&flags, None, &|_| None).unwrap();
-    let running = serve::start(config, Arc::new(ManualClock::starting_now()))
-        .await
-        .unwrap();
-    let base = format!("http://{}", running.local_addr);
-    Server {
-        running,
-        base,
-        db,
-        data_dir,
-        http: reqwest::Client::new(),
-    }
-}
-
-impl Server {
-    async fn get(&self, path: &str) -> reqwest::Response {
-        self.http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn get_json(&self, path: &str) -> Value {
-        let response = self.get(path).await;
-        assert_eq!(response.status(), 200, "{path}");
-        response.json().await.unwrap()
-    }
-
-    /// Runs `signet ARGS` against this server's database.
-    async fn cli(&self, args: &[&str], stdin: Option<&str>) -> CliOutput {
-        run_cli(&self.db.url, self.data_dir.path(), args, stdin).await
-    }
-}
-
-struct CliOutput {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl CliOutput {
-    fn ok(self) -> String {
-        assert_eq!(self.code, 0, "stderr: {}", self.stderr);
-        self.stdout
-    }
-
-    fn json(self) -> Value {
-        serde_json::from_str(&self.ok()).unwrap()
-    }
-}
-
-async fn run_cli(
-    db_url: &str,
-    data_dir: &std::path::Path,
-    args: &[&str],
-    stdin: Option<&str>,
-) -> CliOutput {
-    let mut child = tokio::process::Command::new(BIN)
-        .args(args)
-        .arg("--database-url")
-        .arg(db_url)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env_remove("SIGNET_CONFIG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    if let Some(text) = stdin {
-        input.write_all(text.as_bytes()).await.unwrap();
-    }
-    drop(input);
-    let output = child.wait_with_output().await.unwrap();
-    CliOutput {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
-}
 
 async fn discovery_documents_match_field_by_field(db: TestDb) {
     // A configured public URL, given with a trailing slash and upper case.

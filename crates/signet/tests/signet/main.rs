@@ -1,0 +1,8 @@
+//! The `signet` binary end to end: a real server on port 0 over HTTP, and
+//! the built binary as a subprocess, on SQLite always and on PostgreSQL when
+//! `SIGNET_TEST_POSTGRES_URL` is set (and always under CI).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod authorization;
+mod foundation;
+mod support;
