@@ -165,13 +165,13 @@ pub async fn validate(
     if scopes.is_empty() {
         scopes = RESOURCE_SCOPES.iter().map(|s| (*s).to_owned()).collect();
     }
-    if let Some(resource) = get("resource") {
-        if !resource_is_ours(issuer, resource) {
-            return Err(redirect(OAuthError::InvalidTarget(format!(
-                "resource {resource:?} is not served here: use {}",
-                issuer.resource()
-            ))));
-        }
+    if let Some(resource) = get("resource")
+        && !resource_is_ours(issuer, resource)
+    {
+        return Err(redirect(OAuthError::InvalidTarget(format!(
+            "resource {resource:?} is not served here: use {}",
+            issuer.resource()
+        ))));
     }
     let prompt: Vec<String> = get("prompt")
         .unwrap_or_default()

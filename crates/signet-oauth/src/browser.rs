@@ -419,22 +419,22 @@ async fn authorize_get(
             "You are not a member of any organization, so there is nothing to connect this application to. Ask an administrator to add you to one.",
         );
     }
-    if let [only] = organizations.as_slice() {
-        if !request.prompts("consent") {
-            match state
-                .grants
-                .remembered(
-                    &session.user.id,
-                    &only.id,
-                    &request.client.id,
-                    &request.scopes,
-                )
-                .await
-            {
-                Ok(true) => return issue_code(&state, &request, &session, &only.id, peer).await,
-                Ok(false) => {}
-                Err(error) => return redirect_error(error),
-            }
+    if let [only] = organizations.as_slice()
+        && !request.prompts("consent")
+    {
+        match state
+            .grants
+            .remembered(
+                &session.user.id,
+                &only.id,
+                &request.client.id,
+                &request.scopes,
+            )
+            .await
+        {
+            Ok(true) => return issue_code(&state, &request, &session, &only.id, peer).await,
+            Ok(false) => {}
+            Err(error) => return redirect_error(error),
         }
     }
     if request.prompts("none") {

@@ -96,6 +96,17 @@ struct GrantRow {
     connection_revoked_at: Option<i64>,
 }
 
+#[derive(sqlx::FromRow)]
+struct CodeRow {
+    grant_id: String,
+    client_id: String,
+    redirect_uri: String,
+    redirect_uri_explicit: i64,
+    code_challenge: String,
+    expires_at: i64,
+    used_at: Option<i64>,
+}
+
 const GRANT_SELECT: &str = "SELECT g.id AS grant_id, c.id AS connection_id, c.user_id, c.org_id, g.scopes, \
      g.revoked_at AS grant_revoked_at, c.revoked_at AS connection_revoked_at \
      FROM oauth_grants g JOIN connections c ON c.id = g.connection_id WHERE g.id = $1";
@@ -261,22 +272,22 @@ impl Grants {
     ) -> Result<TokenResponse, OAuthError> {
         let now = self.clock.now();
         let code_hash = random::digest(code);
-        let row: Option<(String, String, String, i64, String, i64, Option<i64>)> = sqlx::query_as(
+        let row: Option<CodeRow> = sqlx::query_as(
             "SELECT grant_id, client_id, redirect_uri, redirect_uri_explicit, code_challenge, expires_at, used_at \
              FROM authorization_codes WHERE code_hash = $1",
         )
         .bind(&code_hash)
         .fetch_optional(self.store.pool())
         .await?;
-        let Some((
+        let Some(CodeRow {
             grant_id,
             client_id,
-            registered_redirect,
-            explicit,
-            challenge,
+            redirect_uri: registered_redirect,
+            redirect_uri_explicit: explicit,
+            code_challenge: challenge,
             expires_at,
             used_at,
-        )) = row
+        }) = row
         else {
             return Err(OAuthError::InvalidGrant(
                 "The authorization code is invalid".to_owned(),
@@ -447,11 +458,11 @@ impl Grants {
                 .await?
                 .map(|c| (c.gid, c.client_id)),
         };
-        if let Some((grant_id, client_id)) = grant {
-            if client_id == client.id {
-                self.revoke_grant(&grant_id, "revoked_by_client", Some(&client.id))
-                    .await?;
-            }
+        if let Some((grant_id, client_id)) = grant
+            && client_id == client.id
+        {
+            self.revoke_grant(&grant_id, "revoked_by_client", Some(&client.id))
+                .await?;
         }
         Ok(())
     }
@@ -483,20 +494,19 @@ impl Grants {
         .bind(random::digest(token))
         .fetch_optional(self.store.pool())
         .await?;
-        if let Some((grant_id, client_id, expires_at, None)) = row {
-            if expires_at > self.clock.now().as_secs() {
-                if let Ok(grant) = self.live_grant(&grant_id).await {
-                    return Ok(json!({
-                        "active": true,
-                        "token_type": "refresh_token",
-                        "scope": grant.scopes,
-                        "client_id": client_id,
-                        "sub": grant.user_id,
-                        "org_id": grant.org_id,
-                        "exp": expires_at,
-                    }));
-                }
-            }
+        if let Some((grant_id, client_id, expires_at, None)) = row
+            && expires_at > self.clock.now().as_secs()
+            && let Ok(grant) = self.live_grant(&grant_id).await
+        {
+            return Ok(json!({
+                "active": true,
+                "token_type": "refresh_token",
+                "scope": grant.scopes,
+                "client_id": client_id,
+                "sub": grant.user_id,
+                "org_id": grant.org_id,
+                "exp": expires_at,
+            }));
         }
         Ok(json!({ "active": false }))
     }

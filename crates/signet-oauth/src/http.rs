@@ -212,13 +212,13 @@ async fn token(State(state): State<OAuthState>, headers: HeaderMap, body: Body) 
     let outcome = async {
         let form = read_form(body).await?;
         let client = authenticate(&state, &headers, &form).await?;
-        if let Some(resource) = param(&form, "resource") {
-            if !resource_is_ours(&state.issuer, resource) {
-                return Err(OAuthError::InvalidTarget(format!(
-                    "resource {resource:?} is not served here: use {}",
-                    state.issuer.resource()
-                )));
-            }
+        if let Some(resource) = param(&form, "resource")
+            && !resource_is_ours(&state.issuer, resource)
+        {
+            return Err(OAuthError::InvalidTarget(format!(
+                "resource {resource:?} is not served here: use {}",
+                state.issuer.resource()
+            )));
         }
         let response = match param(&form, "grant_type") {
             Some("authorization_code") => {

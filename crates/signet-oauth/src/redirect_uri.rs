@@ -40,15 +40,11 @@ pub fn check(uri: &str) -> Result<Url, String> {
         return Err(format!("uses the forbidden scheme {scheme}:"));
     }
     match scheme {
-        "https" => {
-            if url.host().is_none() {
-                return Err("has no host".to_owned());
-            }
+        "https" if url.host().is_none() => {
+            return Err("has no host".to_owned());
         }
-        "http" => {
-            if !is_loopback(&url) {
-                return Err("uses http on a host that is not loopback (use https)".to_owned());
-            }
+        "http" if !is_loopback(&url) => {
+            return Err("uses http on a host that is not loopback (use https)".to_owned());
         }
         "ws" | "wss" | "ftp" => return Err(format!("uses the unsupported scheme {scheme}:")),
         _ => {} // a private-use scheme of a native app

@@ -1,1 +1,1072 @@
+//! The authorization server, driven as a browser and an OAuth client would:
+//! registration, authorization, sign-in, consent, tokens, refresh rotation,
+//! revocation and introspection. Time moves by the server's injected clock.
 
+use std::time::Duration;
+
+use reqwest::{Response, StatusCode, redirect};
+use serde_json::{Value, json};
+use signet_identity::Password;
+use signet_store::audit::Actor;
+use signet_store::random;
+use signet_store::testing::TestDb;
+use url::Url;
+
+use crate::support::{Server, start};
+
+signet_store::store_tests!(
+    the_whole_journey_with_two_organizations,
+    registration_follows_rfc_7591_and_our_rules,
+    authorization_errors_never_redirect_to_untrusted_uris,
+    the_token_endpoint_checks_everything_before_consuming_a_code,
+    sign_in_is_generic_csrf_protected_and_throttled,
+    consent_is_remembered_and_replaced,
+);
+
+const EMAIL: &str = "ada@example.com";
+const PASSWORD: &str = "correct horse battery";
+const CALLBACK: &str = "http://127.0.0.1:7777/callback";
+
+/// A browser: keeps cookies, does not follow redirects (tests read them).
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Browser {
+    fn new(server: &Server) -> Self {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self {
+            http,
+            base: server.base.clone(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base)
+        }
+    }
+
+    async fn get(&self, path: &str) -> Response {
+        self.http.get(self.url(path)).send().await.unwrap()
+    }
+
+    async fn post(&self, path: &str, form: &[(String, String)]) -> Response {
+        self.http
+            .post(self.url(path))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+fn location(response: &Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .unwrap_or_else(|| panic!("no Location on a {} response", response.status()))
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn query(url: &str) -> Vec<(String, String)> {
+    Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+fn get<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn unescape(text: &str) -> String {
+    text.replace("&#38;", "&")
+        .replace("&amp;", "&")
+        .replace("&#34;", "\"")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#60;", "<")
+        .replace("&#62;", ">")
+}
+
+/// Every `<input type="hidden">` of a page, as a browser would submit it.
+fn hidden_inputs(html: &str) -> Vec<(String, String)> {
+    html.split("<input type=\"hidden\" name=\"")
+        .skip(1)
+        .map(|rest| {
+            let (name, rest) = rest.split_once('"').unwrap();
+            let value = rest
+                .split_once("value=\"")
+                .unwrap()
+                .1
+                .split_once('"')
+                .unwrap()
+                .0;
+            (unescape(name), unescape(value))
+        })
+        .collect()
+}
+
+/// The organization choices of a consent page: `(id, label)`.
+fn org_choices(html: &str) -> Vec<(String, String)> {
+    html.split("name=\"org_id\" value=\"")
+        .skip(1)
+        .map(|rest| {
+            let (id, rest) = rest.split_once('"').unwrap();
+            let label = rest
+                .split_once('>')
+                .unwrap()
+                .1
+                .split_once("</label>")
+                .unwrap()
+                .0
+                .trim();
+            (id.to_owned(), unescape(label))
+        })
+        .collect()
+}
+
+struct Pkce {
+    verifier: String,
+    challenge: String,
+}
+
+fn new_pkce() -> Pkce {
+    let verifier = format!("{}{}", random::token().unwrap(), "-._~");
+    let challenge = random::digest(&verifier);
+    Pkce {
+        verifier,
+        challenge,
+    }
+}
+
+/// Ada, member of Acme and Beta (both with active accounts); returns their ids.
+async fn seed(server: &Server) -> (String, String) {
+    let identity = &server.running.state.identity;
+    identity
+        .create_user(
+            &Actor::Cli,
+            EMAIL,
+            Some("Ada"),
+            Some(Password::new(PASSWORD).unwrap()),
+        )
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for name in ["Acme", "Beta"] {
+        let org = identity
+            .create_organization(&Actor::Cli, name, Some(EMAIL))
+            .await
+            .unwrap();
+        identity.link_account(&Actor::Cli, &org.id).await.unwrap();
+        ids.push(org.id);
+    }
+    (ids[0].clone(), ids[1].clone())
+}
+
+async fn register(server: &Server, body: Value) -> Value {
+    let response = server
+        .http
+        .post(format!("{}/oauth/register", server.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{body}");
+    response.json().await.unwrap()
+}
+
+async fn public_client(server: &Server) -> String {
+    let client = register(
+        server,
+        json!({ "client_name": "Test Agent", "redirect_uris": [CALLBACK], "token_endpoint_auth_method": "none" }),
+    )
+    .await;
+    client["client_id"].as_str().unwrap().to_owned()
+}
+
+fn authorize_path(client_id: &str, pkce: &Pkce, extra: &[(&str, &str)]) -> String {
+    let mut url = Url::parse("http://x/oauth/authorize").unwrap();
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", CALLBACK)
+        .append_pair("code_challenge", &pkce.challenge)
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("state", "st&te=1")
+        .extend_pairs(extra);
+    format!("{}?{}", url.path(), url.query().unwrap())
+}
+
+/// Signs in through the login page reached from `start`; returns where the
+/// sign-in sent the browser.
+async fn sign_in(browser: &Browser, login_url: &str, email: &str, password: &str) -> Response {
+    let page = browser.get(login_url).await;
+    assert_eq!(page.status(), 200);
+    let mut form = hidden_inputs(&page.text().await.unwrap());
+    form.push(("email".into(), email.into()));
+    form.push(("password".into(), password.into()));
+    browser.post("/login", &form).await
+}
+
+/// Runs authorize → sign-in (if needed) → consent (picking `org`) and
+/// returns the client's callback URL.
+async fn authorize(browser: &Browser, path: &str, org: Option<&str>) -> String {
+    let mut response = browser.get(path).await;
+    if response.status() == StatusCode::SEE_OTHER && location(&response).starts_with("/login") {
+        let signed_in = sign_in(browser, &location(&response), EMAIL, PASSWORD).await;
+        assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+        response = browser.get(&location(&signed_in)).await;
+    }
+    if response.status() == StatusCode::SEE_OTHER {
+        return location(&response);
+    }
+    assert_eq!(response.status(), 200, "consent page");
+    let html = response.text().await.unwrap();
+    let mut form = hidden_inputs(&html);
+    let choices = org_choices(&html);
+    let org = org
+        .map(str::to_owned)
+        .unwrap_or_else(|| choices[0].0.clone());
+    form.push(("org_id".into(), org));
+    form.push(("decision".into(), "approve".into()));
+    let decided = browser.post("/oauth/authorize", &form).await;
+    assert_eq!(decided.status(), StatusCode::SEE_OTHER);
+    location(&decided)
+}
+
+async fn token(server: &Server, form: &[(&str, &str)]) -> Response {
+    server
+        .http
+        .post(format!("{}/oauth/token", server.base))
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn token_ok(server: &Server, form: &[(&str, &str)]) -> Value {
+    let response = token(server, form).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    response.json().await.unwrap()
+}
+
+async fn oauth_error(response: Response, status: u16, code: &str) -> String {
+    assert_eq!(response.status(), status);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], code, "{body}");
+    body["error_description"].as_str().unwrap().to_owned()
+}
+
+fn claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &data_encoding::BASE64URL_NOPAD
+            .decode(payload.as_bytes())
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+async fn the_whole_journey_with_two_organizations(db: TestDb) {
+    let server = start(db, None).await;
+    let (_acme, beta) = seed(&server).await;
+    let p = server.running.state.issuer.as_str().to_owned();
+    let client_id = public_client(&server).await;
+    let browser = Browser::new(&server);
+    let pkce = new_pkce();
+
+    // The consent page lists both organizations; pick the second.
+    let first = browser
+        .get(&authorize_path(
+            &client_id,
+            &pkce,
+            &[("resource", &format!("{p}/mcp"))],
+        ))
+        .await;
+    assert_eq!(first.status(), StatusCode::SEE_OTHER);
+    let signed_in = sign_in(&browser, &location(&first), EMAIL, PASSWORD).await;
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(cookie.starts_with("signet_session="), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Lax")
+            && !cookie.contains("Secure"),
+        "{cookie}"
+    );
+    let consent = browser.get(&location(&signed_in)).await;
+    assert_eq!(consent.status(), 200);
+    assert_eq!(consent.headers()["x-frame-options"], "DENY");
+    assert!(
+        consent.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    assert_eq!(consent.headers()["cache-control"], "no-store");
+    assert_eq!(consent.headers()["referrer-policy"], "no-referrer");
+    let html = consent.text().await.unwrap();
+    assert!(html.contains("Test Agent"), "client name shown");
+    assert!(
+        html.contains("<strong class=\"host\">127.0.0.1</strong>"),
+        "redirect host shown"
+    );
+    assert!(
+        html.contains("only redirects to your own computer"),
+        "localhost warning"
+    );
+    assert_eq!(
+        org_choices(&html)
+            .iter()
+            .map(|(_, label)| label.as_str())
+            .collect::<Vec<_>>(),
+        ["Acme", "Beta"]
+    );
+    let mut form = hidden_inputs(&html);
+    form.push(("org_id".into(), beta.clone()));
+    form.push(("decision".into(), "approve".into()));
+    let callback = location(&browser.post("/oauth/authorize", &form).await);
+    assert!(callback.starts_with(CALLBACK), "{callback}");
+    let params = query(&callback);
+    assert_eq!(get(&params, "state"), Some("st&te=1"));
+    assert_eq!(
+        get(&params, "iss"),
+        Some(p.as_str()),
+        "iss equals the issuer byte for byte"
+    );
+    let code = get(&params, "code").unwrap().to_owned();
+
+    let tokens = token_ok(
+        &server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CALLBACK),
+            ("code_verifier", &pkce.verifier),
+            ("client_id", &client_id),
+            ("resource", &format!("{p}/")),
+        ],
+    )
+    .await;
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert_eq!(tokens["expires_in"], 3600);
+    assert_eq!(tokens["scope"], "envelopes:read envelopes:write");
+    let access = claims(tokens["access_token"].as_str().unwrap());
+    assert_eq!(
+        access["org_id"],
+        beta.as_str(),
+        "the token is bound to the chosen organization"
+    );
+    assert_eq!(access["aud"], format!("{p}/mcp"));
+    assert_eq!(access["iss"], p.as_str());
+    assert_eq!(access["client_id"], client_id.as_str());
+    assert!(access["sid"].as_str().unwrap().starts_with("con_"));
+    let header = jsonwebtoken::decode_header(tokens["access_token"].as_str().unwrap()).unwrap();
+    assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+
+    // Refresh twice: each use rotates.
+    let r0 = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let refresh = |t: String| {
+        let (server, client_id) = (&server, client_id.clone());
+        async move {
+            token(
+                server,
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", &t),
+                    ("client_id", &client_id),
+                ],
+            )
+            .await
+        }
+    };
+    let t1: Value = refresh(r0.clone()).await.json().await.unwrap();
+    let r1 = t1["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(r1, r0);
+    server.clock.advance(Duration::from_secs(5));
+    let t2: Value = refresh(r1.clone()).await.json().await.unwrap();
+    let r2 = t2["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(r2, r1);
+    assert_eq!(
+        claims(t2["access_token"].as_str().unwrap())["org_id"],
+        beta.as_str()
+    );
+
+    // A replay of r1 inside the grace window gets the same successor.
+    server.clock.advance(Duration::from_secs(20));
+    let replay: Value = refresh(r1.clone()).await.json().await.unwrap();
+    assert_eq!(replay["refresh_token"], r2.as_str());
+    // After the window, the replay revokes the whole grant.
+    server.clock.advance(Duration::from_secs(11));
+    let description = oauth_error(refresh(r1.clone()).await, 400, "invalid_grant").await;
+    assert!(description.contains("already used"), "{description}");
+    oauth_error(refresh(r2.clone()).await, 400, "invalid_grant").await;
+
+    // A new authorization works (consent is remembered only for one org,
+    // Ada has two, so she picks again), and revocation ends it.
+    let pkce2 = new_pkce();
+    let callback = authorize(
+        &browser,
+        &authorize_path(&client_id, &pkce2, &[]),
+        Some(&beta),
+    )
+    .await;
+    let code = get(&query(&callback), "code").unwrap().to_owned();
+    let tokens = token_ok(
+        &server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CALLBACK),
+            ("code_verifier", &pkce2.verifier),
+            ("client_id", &client_id),
+        ],
+    )
+    .await;
+    let confidential = register(
+        &server,
+        json!({ "redirect_uris": ["https://rs.example/cb"] }),
+    )
+    .await;
+    let (rs_id, rs_secret) = (
+        confidential["client_id"].as_str().unwrap(),
+        confidential["client_secret"].as_str().unwrap(),
+    );
+    let introspect = |t: String| {
+        let server = &server;
+        async move {
+            let response = server
+                .http
+                .post(format!("{}/oauth/introspect", server.base))
+                .basic_auth(rs_id, Some(rs_secret))
+                .form(&[("token", t)])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let access_token = tokens["access_token"].as_str().unwrap().to_owned();
+    let active = introspect(access_token.clone()).await;
+    assert_eq!(active["active"], true);
+    assert_eq!(active["org_id"], beta.as_str());
+    assert_eq!(active["scope"], "envelopes:read envelopes:write");
+    let revoked = server
+        .http
+        .post(format!("{}/oauth/revoke", server.base))
+        .form(&[
+            ("token", tokens["refresh_token"].as_str().unwrap()),
+            ("client_id", &client_id),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    assert_eq!(
+        introspect(access_token).await,
+        json!({ "active": false }),
+        "the grant's access tokens stop too"
+    );
+    oauth_error(
+        refresh(tokens["refresh_token"].as_str().unwrap().to_owned()).await,
+        400,
+        "invalid_grant",
+    )
+    .await;
+    let unknown = server
+        .http
+        .post(format!("{}/oauth/revoke", server.base))
+        .form(&[("token", "nonsense"), ("client_id", client_id.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 200, "unknown tokens answer 200");
+
+    let actions: Vec<String> = signet_store::sqlx::query_scalar(
+        "SELECT DISTINCT action FROM audit_events ORDER BY action",
+    )
+    .fetch_all(server.running.state.store.pool())
+    .await
+    .unwrap();
+    for expected in [
+        "client.registered",
+        "consent.granted",
+        "grant.revoked",
+        "refresh_token.reuse_detected",
+        "sign_in.succeeded",
+    ] {
+        assert!(
+            actions.iter().any(|a| a == expected),
+            "{expected} in {actions:?}"
+        );
+    }
+    let details: Vec<String> = signet_store::sqlx::query_scalar("SELECT detail FROM audit_events")
+        .fetch_all(server.running.state.store.pool())
+        .await
+        .unwrap();
+    assert!(
+        !details
+            .iter()
+            .any(|d| d.contains(&r0) || d.contains(PASSWORD) || d.contains(rs_secret)),
+        "no secret in the audit trail"
+    );
+    server.running.stop().await.unwrap();
+}
+
+async fn registration_follows_rfc_7591_and_our_rules(db: TestDb) {
+    let server = start(db, None).await;
+    let url = format!("{}/oauth/register", server.base);
+    let confidential = register(&server, json!({ "redirect_uris": ["https://claude.ai/api/mcp/auth_callback", "https://claude.com/api/mcp/auth_callback"] })).await;
+    assert!(
+        confidential["client_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("cli_")
+    );
+    assert_eq!(
+        confidential["token_endpoint_auth_method"],
+        "client_secret_basic"
+    );
+    assert_eq!(confidential["client_secret"].as_str().unwrap().len(), 43);
+    assert_eq!(confidential["client_secret_expires_at"], 0);
+    assert_eq!(confidential["client_name"], "Unnamed client");
+    assert_eq!(
+        confidential["grant_types"],
+        json!(["authorization_code", "refresh_token"])
+    );
+    assert_eq!(confidential["response_types"], json!(["code"]));
+
+    let cursor = json!({
+        "client_name": "Cursor",
+        "redirect_uris": ["cursor://anysphere.cursor-retrieval/oauth/callback", "https://cursor.com/cb", "http://localhost:61234/callback"],
+        "token_endpoint_auth_method": "none",
+        "application_type": "native",
+    });
+    let first = register(&server, cursor.clone()).await;
+    assert!(first.get("client_secret").is_none());
+    let again = register(&server, cursor).await;
+    assert_eq!(
+        again["client_id"], first["client_id"],
+        "an identical re-registration returns the same client"
+    );
+
+    let response = server
+        .http
+        .post(&url)
+        .json(&json!({ "redirect_uris": ["https://a.example/cb", "javascript:alert(1)"] }))
+        .send()
+        .await
+        .unwrap();
+    let description = oauth_error(response, 400, "invalid_redirect_uri").await;
+    assert!(description.contains("javascript:alert(1)"), "{description}");
+    let response = server
+        .http
+        .post(&url)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    oauth_error(response, 400, "invalid_client_metadata").await;
+    let huge =
+        json!({ "redirect_uris": ["https://a.example/cb"], "client_name": "x".repeat(17 * 1024) });
+    let response = server.http.post(&url).json(&huge).send().await.unwrap();
+    oauth_error(response, 413, "invalid_request").await;
+
+    // Browser-based clients (MCP Inspector) need CORS on register, token and revoke.
+    for path in ["/oauth/register", "/oauth/token", "/oauth/revoke"] {
+        let preflight = server
+            .http
+            .request(reqwest::Method::OPTIONS, format!("{}{path}", server.base))
+            .header("Origin", "http://localhost:6274")
+            .header("Access-Control-Request-Method", "POST")
+            .header("Access-Control-Request-Headers", "content-type")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(preflight.status(), 200, "{path}");
+        assert_eq!(
+            preflight.headers()["access-control-allow-origin"],
+            "*",
+            "{path}"
+        );
+        assert!(
+            preflight.headers()["access-control-allow-methods"]
+                .to_str()
+                .unwrap()
+                .contains("POST")
+        );
+    }
+    server.running.stop().await.unwrap();
+}
+
+async fn authorization_errors_never_redirect_to_untrusted_uris(db: TestDb) {
+    let server = start(db, None).await;
+    seed(&server).await;
+    let p = server.running.state.issuer.as_str().to_owned();
+    let client_id = public_client(&server).await;
+    let browser = Browser::new(&server);
+    let pkce = new_pkce();
+
+    // Unknown client or unregistered redirect URI: a page, never a redirect.
+    for path in [
+        authorize_path("cli_unknown", &pkce, &[]),
+        authorize_path(&client_id, &pkce, &[]).replace("127.0.0.1%3A7777", "evil.example"),
+        authorize_path(&client_id, &pkce, &[]).replace("%2Fcallback", "%2Fother"),
+    ] {
+        let response = browser.get(&path).await;
+        assert_eq!(response.status(), 400, "{path}");
+        assert!(response.headers().get("location").is_none());
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/html; charset=utf-8"
+        );
+        assert_eq!(response.headers()["x-frame-options"], "DENY");
+    }
+
+    // After the redirect URI is verified, errors go back with state and iss.
+    let pkce_path = |extra: &[(&str, &str)]| authorize_path(&client_id, &pkce, extra);
+    let cases: Vec<(String, &str)> = vec![
+        (
+            pkce_path(&[("scope", "envelopes:read admin")]),
+            "invalid_scope",
+        ),
+        (
+            pkce_path(&[("resource", "https://other.example/mcp")]),
+            "invalid_target",
+        ),
+        (pkce_path(&[("prompt", "none")]), "login_required"),
+        (
+            pkce_path(&[]).replace("code_challenge_method=S256", "code_challenge_method=plain"),
+            "invalid_request",
+        ),
+        (
+            pkce_path(&[]).replace("response_type=code", "response_type=token"),
+            "unsupported_response_type",
+        ),
+        (format!("{}&state=again", pkce_path(&[])), "invalid_request"),
+    ];
+    for (path, code) in cases {
+        let response = browser.get(&path).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
+        let target = location(&response);
+        assert!(target.starts_with(CALLBACK), "{target}");
+        let params = query(&target);
+        assert_eq!(get(&params, "error"), Some(code), "{path}");
+        assert_eq!(get(&params, "iss"), Some(p.as_str()));
+        assert!(get(&params, "error_description").is_some());
+        if !path.contains("state=again") {
+            assert_eq!(get(&params, "state"), Some("st&te=1"));
+        }
+    }
+
+    // A registered loopback redirect matches on any port.
+    let other_port =
+        authorize_path(&client_id, &pkce, &[]).replace("127.0.0.1%3A7777", "127.0.0.1%3A50123");
+    let response = browser.get(&other_port).await;
+    assert!(
+        location(&response).starts_with("/login"),
+        "loopback on another port is accepted"
+    );
+
+    // Every accepted form of `resource`, and none at all, is accepted.
+    for resource in [p.clone(), format!("{p}/"), format!("{p}/mcp")] {
+        let response = browser
+            .get(&authorize_path(
+                &client_id,
+                &pkce,
+                &[("resource", &resource)],
+            ))
+            .await;
+        assert!(location(&response).starts_with("/login"), "{resource}");
+    }
+
+    // Signed in without consent: prompt=none says consent_required; Deny says access_denied.
+    let callback = authorize(&browser, &authorize_path(&client_id, &pkce, &[]), None).await;
+    assert!(get(&query(&callback), "code").is_some());
+    let response = browser
+        .get(&authorize_path(&client_id, &pkce, &[("prompt", "none")]))
+        .await;
+    assert_eq!(
+        get(&query(&location(&response)), "error"),
+        Some("consent_required"),
+        "two organizations: consent is asked again"
+    );
+    let page = browser
+        .get(&authorize_path(&client_id, &pkce, &[]))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let mut form = hidden_inputs(&page);
+    form.push(("decision".into(), "deny".into()));
+    let denied = location(&browser.post("/oauth/authorize", &form).await);
+    assert_eq!(get(&query(&denied), "error"), Some("access_denied"));
+    assert_eq!(get(&query(&denied), "iss"), Some(p.as_str()));
+
+    // A consent form without the session's CSRF token is refused.
+    let mut forged: Vec<(String, String)> = hidden_inputs(&page)
+        .into_iter()
+        .filter(|(k, _)| k != "csrf")
+        .collect();
+    forged.push(("csrf".into(), "forged".into()));
+    forged.push(("decision".into(), "approve".into()));
+    assert_eq!(
+        browser.post("/oauth/authorize", &forged).await.status(),
+        403
+    );
+    server.running.stop().await.unwrap();
+}
+
+async fn the_token_endpoint_checks_everything_before_consuming_a_code(db: TestDb) {
+    let server = start(db, None).await;
+    seed(&server).await;
+    let client_id = public_client(&server).await;
+    let browser = Browser::new(&server);
+    let pkce = new_pkce();
+    let callback = authorize(&browser, &authorize_path(&client_id, &pkce, &[]), None).await;
+    let code = get(&query(&callback), "code").unwrap().to_owned();
+    let base = |extra: &[(&'static str, String)]| {
+        let mut form = vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", code.clone()),
+            ("redirect_uri", CALLBACK.to_owned()),
+            ("code_verifier", pkce.verifier.clone()),
+            ("client_id", client_id.clone()),
+        ];
+        for (k, v) in extra {
+            form.retain(|(key, _)| key != k);
+            form.push((k, v.clone()));
+        }
+        form
+    };
+    let send = |form: Vec<(&'static str, String)>| {
+        let server = &server;
+        async move {
+            server
+                .http
+                .post(format!("{}/oauth/token", server.base))
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // Each wrong detail is refused, and the code survives it.
+    oauth_error(
+        send(base(&[("code_verifier", new_pkce().verifier)])).await,
+        400,
+        "invalid_grant",
+    )
+    .await;
+    oauth_error(
+        send(base(&[(
+            "redirect_uri",
+            "http://127.0.0.1:7777/other".into(),
+        )]))
+        .await,
+        400,
+        "invalid_grant",
+    )
+    .await;
+    oauth_error(
+        send(base(&[(
+            "resource",
+            "https://elsewhere.example/mcp".into(),
+        )]))
+        .await,
+        400,
+        "invalid_target",
+    )
+    .await;
+    oauth_error(
+        send(base(&[("grant_type", "password".into())])).await,
+        400,
+        "unsupported_grant_type",
+    )
+    .await;
+    let other = public_client_named(&server, "Other").await;
+    oauth_error(
+        send(base(&[("client_id", other)])).await,
+        400,
+        "invalid_grant",
+    )
+    .await;
+    let unknown = send(base(&[("client_id", "cli_nobody".into())])).await;
+    assert_eq!(
+        unknown.headers()["www-authenticate"],
+        "Basic realm=\"signet\", charset=\"UTF-8\""
+    );
+    oauth_error(unknown, 401, "invalid_client").await;
+    let malformed = server
+        .http
+        .post(format!("{}/oauth/token", server.base))
+        .header("authorization", "Basic !!!")
+        .form(&base(&[]))
+        .send()
+        .await
+        .unwrap();
+    assert!(malformed.headers().contains_key("www-authenticate"));
+    oauth_error(malformed, 401, "invalid_client").await;
+
+    let tokens: Value = send(base(&[])).await.json().await.unwrap();
+    assert!(tokens["access_token"].is_string());
+    // A replayed code is refused and revokes what it issued.
+    let description = oauth_error(send(base(&[])).await, 400, "invalid_grant").await;
+    assert!(description.contains("already used"), "{description}");
+    let refresh = token(
+        &server,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ("client_id", &client_id),
+        ],
+    )
+    .await;
+    oauth_error(refresh, 400, "invalid_grant").await;
+
+    // Codes expire after 60 s.
+    let pkce2 = new_pkce();
+    let callback = authorize(&browser, &authorize_path(&client_id, &pkce2, &[]), None).await;
+    let code2 = get(&query(&callback), "code").unwrap().to_owned();
+    server.clock.advance(Duration::from_secs(61));
+    let expired = token(
+        &server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code2),
+            ("redirect_uri", CALLBACK),
+            ("code_verifier", &pkce2.verifier),
+            ("client_id", &client_id),
+        ],
+    )
+    .await;
+    let description = oauth_error(expired, 400, "invalid_grant").await;
+    assert!(description.contains("expired"), "{description}");
+
+    // Confidential clients authenticate with Basic or in the body.
+    let secret_client = register(
+        &server,
+        json!({ "redirect_uris": [CALLBACK], "token_endpoint_auth_method": "client_secret_post" }),
+    )
+    .await;
+    let (id, secret) = (
+        secret_client["client_id"].as_str().unwrap(),
+        secret_client["client_secret"].as_str().unwrap(),
+    );
+    let wrong = server
+        .http
+        .post(format!("{}/oauth/token", server.base))
+        .basic_auth(id, Some("wrong"))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", "x")])
+        .send()
+        .await
+        .unwrap();
+    oauth_error(wrong, 401, "invalid_client").await;
+    let missing = token(
+        &server,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "x"),
+            ("client_id", id),
+        ],
+    )
+    .await;
+    oauth_error(missing, 401, "invalid_client").await;
+    let authenticated = token(
+        &server,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "x"),
+            ("client_id", id),
+            ("client_secret", secret),
+        ],
+    )
+    .await;
+    oauth_error(authenticated, 400, "invalid_grant").await;
+    server.running.stop().await.unwrap();
+}
+
+async fn public_client_named(server: &Server, name: &str) -> String {
+    let client = register(server, json!({ "client_name": name, "redirect_uris": [CALLBACK], "token_endpoint_auth_method": "none" })).await;
+    client["client_id"].as_str().unwrap().to_owned()
+}
+
+async fn sign_in_is_generic_csrf_protected_and_throttled(db: TestDb) {
+    let server = start(db, None).await;
+    seed(&server).await;
+    let browser = Browser::new(&server);
+    let wrong_password = sign_in(&browser, "/login", EMAIL, "not the password").await;
+    assert_eq!(wrong_password.status(), 401);
+    let unknown_user = sign_in(&browser, "/login", "nobody@example.com", PASSWORD).await;
+    assert_eq!(unknown_user.status(), 401);
+    let (a, b) = (
+        wrong_password.text().await.unwrap(),
+        unknown_user.text().await.unwrap(),
+    );
+    assert!(
+        a.contains("Incorrect email or password.") && b.contains("Incorrect email or password.")
+    );
+
+    // Without the form's CSRF token, nothing is checked.
+    let forged = browser
+        .post(
+            "/login",
+            &[
+                ("email".into(), EMAIL.into()),
+                ("password".into(), PASSWORD.into()),
+                ("csrf".into(), "x".into()),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status(), 403);
+
+    // Two more failures for Ada (three so far), then the fourth imposes a wait.
+    sign_in(&browser, "/login", EMAIL, "nope").await;
+    sign_in(&browser, "/login", EMAIL, "nope").await;
+    sign_in(&browser, "/login", EMAIL, "nope").await;
+    let throttled = sign_in(&browser, "/login", EMAIL, PASSWORD).await;
+    assert_eq!(throttled.status(), 429, "even the right password waits");
+    assert_eq!(throttled.headers()["retry-after"], "2");
+    server.clock.advance(Duration::from_secs(3));
+    let ok = sign_in(&browser, "/login", EMAIL, PASSWORD).await;
+    assert_eq!(ok.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&ok), "/");
+    let home = browser.get("/").await.text().await.unwrap();
+    assert!(home.contains("signed in as ada@example.com"), "{home}");
+
+    // Return paths never leave the site.
+    let page = browser
+        .get("/login?return_to=https%3A%2F%2Fevil.example%2F")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(hidden_inputs(&page).contains(&("return_to".into(), "/".into())));
+
+    // Sign-out needs the session's CSRF token, then ends the session.
+    let csrf = hidden_inputs(&home)
+        .into_iter()
+        .find(|(k, _)| k == "csrf")
+        .unwrap()
+        .1;
+    let out = browser.post("/logout", &[("csrf".into(), csrf)]).await;
+    assert_eq!(location(&out), "/login");
+    assert_eq!(location(&browser.get("/").await), "/login");
+    server.running.stop().await.unwrap();
+}
+
+async fn consent_is_remembered_and_replaced(db: TestDb) {
+    let server = start(db, None).await;
+    let identity = &server.running.state.identity;
+    identity
+        .create_user(
+            &Actor::Cli,
+            EMAIL,
+            None,
+            Some(Password::new(PASSWORD).unwrap()),
+        )
+        .await
+        .unwrap();
+    let org = identity
+        .create_organization(&Actor::Cli, "Solo", Some(EMAIL))
+        .await
+        .unwrap();
+    identity.link_account(&Actor::Cli, &org.id).await.unwrap();
+    let client_id = public_client(&server).await;
+    let browser = Browser::new(&server);
+
+    let p1 = new_pkce();
+    let callback = authorize(
+        &browser,
+        &authorize_path(&client_id, &p1, &[("scope", "envelopes:read")]),
+        None,
+    )
+    .await;
+    let code = get(&query(&callback), "code").unwrap().to_owned();
+    let first = token_ok(
+        &server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CALLBACK),
+            ("code_verifier", &p1.verifier),
+            ("client_id", &client_id),
+        ],
+    )
+    .await;
+    assert_eq!(first["scope"], "envelopes:read");
+
+    // One organization and a live connection covering the scopes: straight back.
+    let p2 = new_pkce();
+    let direct = browser
+        .get(&authorize_path(
+            &client_id,
+            &p2,
+            &[("scope", "envelopes:read")],
+        ))
+        .await;
+    assert_eq!(direct.status(), StatusCode::SEE_OTHER);
+    let callback = location(&direct);
+    assert!(
+        callback.starts_with(CALLBACK) && get(&query(&callback), "code").is_some(),
+        "{callback}"
+    );
+    // prompt=consent asks again; wider scopes ask again.
+    assert_eq!(
+        browser
+            .get(&authorize_path(
+                &client_id,
+                &p2,
+                &[("scope", "envelopes:read"), ("prompt", "consent")]
+            ))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        browser
+            .get(&authorize_path(&client_id, &p2, &[]))
+            .await
+            .status(),
+        200
+    );
+
+    // The re-authorisation replaced the first grant: its refresh token is dead.
+    let stale = token(
+        &server,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", first["refresh_token"].as_str().unwrap()),
+            ("client_id", &client_id),
+        ],
+    )
+    .await;
+    oauth_error(stale, 400, "invalid_grant").await;
+    let connections: i64 = signet_store::sqlx::query_scalar("SELECT COUNT(*) FROM connections")
+        .fetch_one(server.running.state.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(connections, 1, "the same connection, a new grant");
+    server.running.stop().await.unwrap();
+}

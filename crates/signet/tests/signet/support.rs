@@ -19,6 +19,8 @@ pub struct Server {
     pub db: TestDb,
     pub data_dir: tempfile::TempDir,
     pub http: reqwest::Client,
+    /// The server's clock: tests move it instead of sleeping.
+    pub clock: Arc<ManualClock>,
 }
 
 pub async fn start(db: TestDb, public_url: Option<&str>) -> Server {
@@ -31,9 +33,8 @@ pub async fn start(db: TestDb, public_url: Option<&str>) -> Server {
         ..Layer::default()
     };
     let config = Config::resolve(&flags, None, &|_| None).unwrap();
-    let running = serve::start(config, Arc::new(ManualClock::starting_now()))
-        .await
-        .unwrap();
+    let clock = Arc::new(ManualClock::starting_now());
+    let running = serve::start(config, clock.clone()).await.unwrap();
     let base = format!("http://{}", running.local_addr);
     Server {
         running,
@@ -41,6 +42,7 @@ pub async fn start(db: TestDb, public_url: Option<&str>) -> Server {
         db,
         data_dir,
         http: reqwest::Client::new(),
+        clock,
     }
 }
 
