@@ -82,6 +82,18 @@ const SETTINGS: &[Setting] = &[
         get: |l| &l.access_token_ttl,
     },
     Setting {
+        key: "refresh_token_ttl",
+        env: "SIGNET_REFRESH_TOKEN_TTL",
+        flag: Some("--refresh-token-ttl"),
+        get: |l| &l.refresh_token_ttl,
+    },
+    Setting {
+        key: "refresh_grace",
+        env: "SIGNET_REFRESH_GRACE",
+        flag: Some("--refresh-grace"),
+        get: |l| &l.refresh_grace,
+    },
+    Setting {
         key: "admin_email",
         env: "SIGNET_ADMIN_EMAIL",
         flag: Some("--admin-email"),
@@ -573,6 +585,27 @@ mod tests {
             err.to_string()
                 .starts_with("cannot read config file /no/such/signet.toml: ")
         );
+    }
+
+    #[test]
+    fn every_file_key_has_an_environment_twin() {
+        // Each key of the table must be a key the file accepts, and
+        // vice versa, or a setting silently falls back to its default.
+        let all_keys: String = SETTINGS
+            .iter()
+            .map(|s| format!("{} = \"x\"\n", s.key))
+            .collect();
+        assert!(toml::from_str::<Layer>(&all_keys).is_ok(), "{all_keys}");
+        for setting in SETTINGS {
+            assert_eq!(
+                setting.env,
+                format!("SIGNET_{}", setting.key.to_uppercase())
+            );
+            if let Some(flag) = setting.flag {
+                assert_eq!(flag, format!("--{}", setting.key.replace('_', "-")));
+            }
+        }
+        assert_eq!(SETTINGS.len(), 11, "one row per field of Layer");
     }
 
     #[test]
