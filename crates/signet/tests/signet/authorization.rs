@@ -21,6 +21,7 @@ signet_store::store_tests!(
     the_token_endpoint_checks_everything_before_consuming_a_code,
     sign_in_is_generic_csrf_protected_and_throttled,
     consent_is_remembered_and_replaced,
+    a_client_library_written_elsewhere_completes_the_flow,
 );
 
 const EMAIL: &str = "ada@example.com";
@@ -1068,5 +1069,108 @@ async fn consent_is_remembered_and_replaced(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(connections, 1, "the same connection, a new grant");
+    server.running.stop().await.unwrap();
+}
+
+/// The `oauth2` crate's HTTP hook, served by reqwest without following
+/// redirects (as the crate requires).
+async fn oauth2_http(request: oauth2::HttpRequest) -> Result<oauth2::HttpResponse, std::io::Error> {
+    let client = reqwest::Client::builder()
+        .redirect(redirect::Policy::none())
+        .build()
+        .map_err(std::io::Error::other)?;
+    let (parts, body) = request.into_parts();
+    let response = client
+        .request(parts.method, parts.uri.to_string())
+        .headers(parts.headers)
+        .body(body)
+        .send()
+        .await
+        .map_err(std::io::Error::other)?;
+    let mut builder = oauth2::http::Response::builder().status(response.status());
+    for (name, value) in response.headers() {
+        builder = builder.header(name, value);
+    }
+    let body = response
+        .bytes()
+        .await
+        .map_err(std::io::Error::other)?
+        .to_vec();
+    builder.body(body).map_err(std::io::Error::other)
+}
+
+async fn a_client_library_written_elsewhere_completes_the_flow(db: TestDb) {
+    use oauth2::basic::BasicClient;
+    use oauth2::{
+        AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge,
+        RedirectUrl, Scope, TokenResponse, TokenUrl,
+    };
+    let server = start(db, None).await;
+    seed(&server).await;
+    let p = server.running.state.issuer.as_str().to_owned();
+    for method in ["none", "client_secret_basic", "client_secret_post"] {
+        let registered = register(
+            &server,
+            json!({ "client_name": format!("oauth2-rs {method}"), "redirect_uris": [CALLBACK], "token_endpoint_auth_method": method }),
+        )
+        .await;
+        let client = BasicClient::new(ClientId::new(
+            registered["client_id"].as_str().unwrap().to_owned(),
+        ))
+        .set_auth_uri(AuthUrl::new(format!("{p}/oauth/authorize")).unwrap())
+        .set_token_uri(TokenUrl::new(format!("{p}/oauth/token")).unwrap())
+        .set_redirect_uri(RedirectUrl::new(CALLBACK.to_owned()).unwrap())
+        .set_auth_type(if method == "client_secret_post" {
+            AuthType::RequestBody
+        } else {
+            AuthType::BasicAuth
+        });
+        let secret = registered["client_secret"]
+            .as_str()
+            .map(|s| ClientSecret::new(s.to_owned()));
+        assert_eq!(secret.is_some(), method != "none");
+        // A public client sends its id in the body.
+        let client = match secret {
+            Some(secret) => client.set_client_secret(secret),
+            None => client.set_auth_type(AuthType::RequestBody),
+        };
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (url, csrf) = client
+            .authorize_url(CsrfToken::new_random)
+            .add_scope(Scope::new("envelopes:read".to_owned()))
+            .add_scope(Scope::new("envelopes:write".to_owned()))
+            .add_extra_param("resource", format!("{p}/mcp"))
+            .set_pkce_challenge(challenge)
+            .url();
+        // The script plays the user: sign in, pick Acme, approve.
+        let browser = Browser::new(&server);
+        let callback = authorize(&browser, url.as_str(), None).await;
+        let params = query(&callback);
+        assert_eq!(get(&params, "state"), Some(csrf.secret().as_str()));
+        assert_eq!(get(&params, "iss"), Some(p.as_str()));
+        let code = AuthorizationCode::new(get(&params, "code").unwrap().to_owned());
+        let tokens = client
+            .exchange_code(code)
+            .set_pkce_verifier(verifier)
+            .request_async(&oauth2_http)
+            .await
+            .unwrap_or_else(|e| panic!("{method}: {e:?}"));
+        assert_eq!(
+            claims(tokens.access_token().secret())["aud"],
+            format!("{p}/mcp")
+        );
+        let refresh = tokens.refresh_token().unwrap();
+        let refreshed = client
+            .exchange_refresh_token(refresh)
+            .request_async(&oauth2_http)
+            .await
+            .unwrap_or_else(|e| panic!("{method} refresh: {e:?}"));
+        assert_ne!(
+            refreshed.refresh_token().unwrap().secret(),
+            refresh.secret(),
+            "{method}: rotated"
+        );
+        assert!(refreshed.expires_in().is_some());
+    }
     server.running.stop().await.unwrap();
 }
