@@ -50,6 +50,7 @@ pub struct Client {
     pub auth_method: AuthMethod,
     pub grant_types: Vec<String>,
     secret_hash: Option<String>,
+    last_used_at: Option<UnixTime>,
 }
 
 impl Client {
@@ -65,6 +66,13 @@ impl Client {
             .map(String::as_str)
     }
 
+    /// Whether `last_used_at` is worth updating: at most hourly, so the
+    /// token endpoint does not write a client row on every call.
+    pub fn use_is_stale(&self, now: UnixTime) -> bool {
+        self.last_used_at
+            .is_none_or(|at| at.plus(std::time::Duration::from_secs(3600)) <= now)
+    }
+
     /// Whether `secret` is this client's secret (constant time).
     pub fn secret_matches(&self, secret: &str) -> bool {
         match &self.secret_hash {
@@ -72,6 +80,17 @@ impl Client {
             None => false,
         }
     }
+}
+
+#[derive(sqlx::FromRow)]
+struct ClientRow {
+    id: String,
+    client_name: String,
+    redirect_uris: String,
+    token_endpoint_auth_method: String,
+    metadata: String,
+    secret_hash: Option<String>,
+    last_used_at: Option<i64>,
 }
 
 /// The outcome of a registration: the metadata to echo with 201.
@@ -184,14 +203,23 @@ impl Clients {
     }
 
     pub async fn get(&self, client_id: &str) -> Result<Option<Client>, OAuthError> {
-        let row: Option<(String, String, String, String, String, Option<String>)> = sqlx::query_as(
-            "SELECT id, client_name, redirect_uris, token_endpoint_auth_method, metadata, secret_hash \
+        let row: Option<ClientRow> = sqlx::query_as(
+            "SELECT id, client_name, redirect_uris, token_endpoint_auth_method, metadata, secret_hash, last_used_at \
              FROM oauth_clients WHERE id = $1",
         )
         .bind(client_id)
         .fetch_optional(self.store.pool())
         .await?;
-        let Some((id, name, redirect_uris, method, metadata, secret_hash)) = row else {
+        let Some(ClientRow {
+            id,
+            client_name: name,
+            redirect_uris,
+            token_endpoint_auth_method: method,
+            metadata,
+            secret_hash,
+            last_used_at,
+        }) = row
+        else {
             return Ok(None);
         };
         let corrupt = |what: &str| OAuthError::Server(format!("client {id}: unreadable {what}"));
@@ -214,6 +242,7 @@ impl Clients {
             redirect_uris,
             grant_types,
             secret_hash,
+            last_used_at: last_used_at.map(UnixTime::from_secs),
         }))
     }
 

@@ -9,6 +9,7 @@
 //! the grace window gets the very same successor without the plaintext ever
 //! being stored.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lc_rs::hmac;
@@ -17,6 +18,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use signet_store::audit::{self, Actor, AuditEvent};
 use signet_store::{SharedClock, Store, UnixTime, ids, is_unique_violation, random, sqlx};
+use tokio::sync::OnceCell;
 
 use crate::clients::Client;
 use crate::{Issuer, KeyRing, OAuthError};
@@ -83,6 +85,8 @@ pub struct Grants {
     keys: KeyRing,
     issuer: Issuer,
     settings: TokenSettings,
+    /// The successor-derivation key, read once (it never changes).
+    rotation_key: Arc<OnceCell<hmac::Key>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -129,6 +133,7 @@ impl Grants {
             keys,
             issuer,
             settings,
+            rotation_key: Arc::new(OnceCell::new()),
         }
     }
 
@@ -585,16 +590,17 @@ impl Grants {
     }
 
     async fn successor_of(&self, previous: &str) -> Result<String, OAuthError> {
-        let key = self.rotation_key().await?;
-        let tag = hmac::sign(
-            &hmac::Key::new(hmac::HMAC_SHA256, &key),
-            previous.as_bytes(),
-        );
+        let key = self
+            .rotation_key
+            .get_or_try_init(|| self.load_rotation_key())
+            .await?;
+        let tag = hmac::sign(key, previous.as_bytes());
         Ok(BASE64URL_NOPAD.encode(tag.as_ref()))
     }
 
-    /// The instance-wide secret that derives successors; created once.
-    async fn rotation_key(&self) -> Result<Vec<u8>, OAuthError> {
+    /// The instance-wide secret that derives successors, created by the
+    /// first instance that needs it and shared by all.
+    async fn load_rotation_key(&self) -> Result<hmac::Key, OAuthError> {
         const KEY: &str = "refresh_rotation_key";
         let fresh = random::bytes::<32>().map_err(server)?;
         sqlx::query(
@@ -609,7 +615,8 @@ impl Grants {
             .bind(KEY)
             .fetch_one(self.store.pool())
             .await?;
-        BASE64URL_NOPAD.decode(stored.as_bytes()).map_err(server)
+        let bytes = BASE64URL_NOPAD.decode(stored.as_bytes()).map_err(server)?;
+        Ok(hmac::Key::new(hmac::HMAC_SHA256, &bytes))
     }
 
     async fn respond(

@@ -254,7 +254,10 @@ async fn token(State(state): State<OAuthState>, headers: HeaderMap, body: Body) 
                 ));
             }
         };
-        let _ = state.clients.touch(&client.id, state.clock.now()).await;
+        let now = state.clock.now();
+        if client.use_is_stale(now) {
+            let _ = state.clients.touch(&client.id, now).await;
+        }
         Ok(response)
     }
     .await;
