@@ -274,6 +274,7 @@ impl Grants {
         code: &str,
         redirect_uri: Option<&str>,
         verifier: Option<&str>,
+        client_ip: Option<&str>,
     ) -> Result<TokenResponse, OAuthError> {
         let now = self.clock.now();
         let code_hash = random::digest(code);
@@ -304,7 +305,8 @@ impl Grants {
             ));
         }
         if used_at.is_some() {
-            self.revoke_grant(&grant_id, "code_replay", None).await?;
+            self.revoke_grant(&grant_id, "code_replay", &client.id, client_ip)
+                .await?;
             return Err(OAuthError::InvalidGrant(
                 "The authorization code was already used; its tokens are revoked".to_owned(),
             ));
@@ -342,7 +344,8 @@ impl Grants {
         .execute(self.store.pool())
         .await?;
         if consumed.rows_affected() == 0 {
-            self.revoke_grant(&grant_id, "code_replay", None).await?;
+            self.revoke_grant(&grant_id, "code_replay", &client.id, client_ip)
+                .await?;
             return Err(OAuthError::InvalidGrant(
                 "The authorization code was already used; its tokens are revoked".to_owned(),
             ));
@@ -356,6 +359,24 @@ impl Grants {
         } else {
             None
         };
+        let mut conn = self.store.pool().acquire().await?;
+        audit::record(
+            &mut conn,
+            &Actor::User(grant.user_id.clone()),
+            now,
+            AuditEvent {
+                action: "grant.issued",
+                subject_id: Some(&grant.grant_id),
+                org_id: Some(&grant.org_id),
+                detail: json!({
+                    "client_id": client.id,
+                    "connection_id": grant.connection_id,
+                    "client_ip": client_ip,
+                })
+                .to_string(),
+            },
+        )
+        .await?;
         self.respond(client, &grant, refresh, now).await
     }
 
@@ -366,6 +387,7 @@ impl Grants {
         client: &Client,
         token: &str,
         scope: Option<&str>,
+        client_ip: Option<&str>,
     ) -> Result<TokenResponse, OAuthError> {
         if !client.allows_refresh() {
             return Err(OAuthError::UnauthorizedClient(
@@ -428,7 +450,7 @@ impl Grants {
             let grace = i64::try_from(self.settings.refresh_grace.as_secs()).unwrap_or(0);
             let within_grace = used_at.is_some_and(|at| now.as_secs() - at <= grace) && grace > 0;
             if !within_grace {
-                self.revoke_grant(&grant_id, "refresh_token_reuse", Some(&client.id))
+                self.revoke_grant(&grant_id, "refresh_token_reuse", &client.id, client_ip)
                     .await?;
                 return Err(OAuthError::InvalidGrant(
                     "The refresh token was already used; the grant is revoked and the user must sign in again".to_owned(),
@@ -450,7 +472,12 @@ impl Grants {
 
     /// RFC 7009: revokes the grant behind a refresh or access token of this
     /// client. Unknown tokens are not an error.
-    pub async fn revoke(&self, client: &Client, token: &str) -> Result<(), OAuthError> {
+    pub async fn revoke(
+        &self,
+        client: &Client,
+        token: &str,
+        client_ip: Option<&str>,
+    ) -> Result<(), OAuthError> {
         let from_refresh: Option<(String, String)> =
             sqlx::query_as("SELECT grant_id, client_id FROM refresh_tokens WHERE token_hash = $1")
                 .bind(random::digest(token))
@@ -466,7 +493,7 @@ impl Grants {
         if let Some((grant_id, client_id)) = grant
             && client_id == client.id
         {
-            self.revoke_grant(&grant_id, "revoked_by_client", Some(&client.id))
+            self.revoke_grant(&grant_id, "revoked_by_client", &client.id, client_ip)
                 .await?;
         }
         Ok(())
@@ -653,7 +680,8 @@ impl Grants {
         &self,
         grant_id: &str,
         reason: &str,
-        client_id: Option<&str>,
+        client_id: &str,
+        client_ip: Option<&str>,
     ) -> Result<(), OAuthError> {
         let now = self.clock.now();
         let mut tx = self.store.pool().begin().await?;
@@ -664,12 +692,13 @@ impl Grants {
             .execute(&mut *tx)
             .await?;
         if revoked.rows_affected() > 0 {
-            let org_id: Option<String> = sqlx::query_scalar(
-                "SELECT c.org_id FROM oauth_grants g JOIN connections c ON c.id = g.connection_id WHERE g.id = $1",
+            let owner: Option<(String, String)> = sqlx::query_as(
+                "SELECT c.org_id, c.user_id FROM oauth_grants g JOIN connections c ON c.id = g.connection_id WHERE g.id = $1",
             )
             .bind(grant_id)
             .fetch_optional(&mut *tx)
             .await?;
+            let (org_id, user_id) = owner.unzip();
             audit::record(
                 &mut tx,
                 &Actor::System,
@@ -682,7 +711,13 @@ impl Grants {
                     },
                     subject_id: Some(grant_id),
                     org_id: org_id.as_deref(),
-                    detail: json!({ "reason": reason, "client_id": client_id }).to_string(),
+                    detail: json!({
+                        "reason": reason,
+                        "user_id": user_id,
+                        "client_id": client_id,
+                        "client_ip": client_ip,
+                    })
+                    .to_string(),
                 },
             )
             .await?;

@@ -208,7 +208,14 @@ fn parse_basic(credentials: &str) -> Option<(String, String)> {
     Some((id, decode(secret)?))
 }
 
-async fn token(State(state): State<OAuthState>, headers: HeaderMap, body: Body) -> Response {
+async fn token(
+    State(state): State<OAuthState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let ip = peer.ip().to_string();
+    let ip = Some(ip.as_str());
     let outcome = async {
         let form = read_form(body).await?;
         let client = authenticate(&state, &headers, &form).await?;
@@ -231,6 +238,7 @@ async fn token(State(state): State<OAuthState>, headers: HeaderMap, body: Body) 
                         code,
                         param(&form, "redirect_uri"),
                         param(&form, "code_verifier"),
+                        ip,
                     )
                     .await?
             }
@@ -240,7 +248,7 @@ async fn token(State(state): State<OAuthState>, headers: HeaderMap, body: Body) 
                 })?;
                 state
                     .grants
-                    .refresh(&client, token, param(&form, "scope"))
+                    .refresh(&client, token, param(&form, "scope"), ip)
                     .await?
             }
             Some(other) => {
@@ -267,13 +275,20 @@ async fn token(State(state): State<OAuthState>, headers: HeaderMap, body: Body) 
     }
 }
 
-async fn revoke(State(state): State<OAuthState>, headers: HeaderMap, body: Body) -> Response {
+async fn revoke(
+    State(state): State<OAuthState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let ip = peer.ip().to_string();
+    let ip = Some(ip.as_str());
     let outcome = async {
         let form = read_form(body).await?;
         let client = authenticate(&state, &headers, &form).await?;
         let token = param(&form, "token")
             .ok_or_else(|| OAuthError::InvalidRequest("token is required".to_owned()))?;
-        state.grants.revoke(&client, token).await
+        state.grants.revoke(&client, token, ip).await
     }
     .await;
     match outcome {

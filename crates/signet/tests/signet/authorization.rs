@@ -22,6 +22,7 @@ signet_store::store_tests!(
     sign_in_is_generic_csrf_protected_and_throttled,
     consent_is_remembered_and_replaced,
     a_client_library_written_elsewhere_completes_the_flow,
+    cookies_are_secure_when_the_public_url_is_https,
 );
 
 const EMAIL: &str = "ada@example.com";
@@ -521,6 +522,16 @@ async fn the_whole_journey_with_two_organizations(db: TestDb) {
             "{expected} in {actions:?}"
         );
     }
+    let reuse: String = signet_store::sqlx::query_scalar(
+        "SELECT detail FROM audit_events WHERE action = 'refresh_token.reuse_detected'",
+    )
+    .fetch_one(server.running.state.store.pool())
+    .await
+    .unwrap();
+    let reuse: Value = serde_json::from_str(&reuse).unwrap();
+    assert_eq!(reuse["client_ip"], "127.0.0.1");
+    assert_eq!(reuse["client_id"], client_id.as_str());
+    assert!(reuse["user_id"].as_str().unwrap().starts_with("usr_"));
     let details: Vec<String> = signet_store::sqlx::query_scalar("SELECT detail FROM audit_events")
         .fetch_all(server.running.state.store.pool())
         .await
@@ -1171,6 +1182,18 @@ async fn a_client_library_written_elsewhere_completes_the_flow(db: TestDb) {
             "{method}: rotated"
         );
         assert!(refreshed.expires_in().is_some());
+    }
+    server.running.stop().await.unwrap();
+}
+
+async fn cookies_are_secure_when_the_public_url_is_https(db: TestDb) {
+    let server = start(db, Some("https://signet.example")).await;
+    let page = server.get("/login").await;
+    assert_eq!(page.status(), 200);
+    let cookie = page.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("signet_login_csrf="), "{cookie}");
+    for attribute in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/"] {
+        assert!(cookie.contains(attribute), "{attribute} in {cookie}");
     }
     server.running.stop().await.unwrap();
 }
