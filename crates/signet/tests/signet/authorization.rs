@@ -288,7 +288,19 @@ fn claims(token: &str) -> Value {
 
 async fn the_whole_journey_with_two_organizations(db: TestDb) {
     let server = start(db, None).await;
-    let (_acme, beta) = seed(&server).await;
+    let (acme, beta) = seed(&server).await;
+    // An inactive account is marked on the consent page but may be chosen.
+    server
+        .running
+        .state
+        .identity
+        .set_account_status(
+            &Actor::Cli,
+            &acme,
+            signet_identity::AccountStatus::Suspended,
+        )
+        .await
+        .unwrap();
     let p = server.running.state.issuer.as_str().to_owned();
     let client_id = public_client(&server).await;
     let browser = Browser::new(&server);
@@ -336,13 +348,16 @@ async fn the_whole_journey_with_two_organizations(db: TestDb) {
         html.contains("only redirects to your own computer"),
         "localhost warning"
     );
-    assert_eq!(
-        org_choices(&html)
-            .iter()
-            .map(|(_, label)| label.as_str())
-            .collect::<Vec<_>>(),
-        ["Acme", "Beta"]
+    let labels: Vec<String> = org_choices(&html)
+        .into_iter()
+        .map(|(_, label)| label)
+        .collect();
+    assert_eq!(labels.len(), 2);
+    assert!(
+        labels[0].starts_with("Acme") && labels[0].contains("(account suspended)"),
+        "{labels:?}"
     );
+    assert_eq!(labels[1], "Beta");
     let mut form = hidden_inputs(&html);
     form.push(("org_id".into(), beta.clone()));
     form.push(("decision".into(), "approve".into()));
