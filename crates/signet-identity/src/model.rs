@@ -12,7 +12,6 @@ pub struct User {
     pub id: String,
     pub email: String,
     pub display_name: String,
-    #[serde(serialize_with = "rfc3339")]
     pub created_at: UnixTime,
 }
 
@@ -20,7 +19,6 @@ pub struct User {
 pub struct Organization {
     pub id: String,
     pub name: String,
-    #[serde(serialize_with = "rfc3339")]
     pub created_at: UnixTime,
 }
 
@@ -139,12 +137,6 @@ pub struct Account {
     pub org_id: String,
     pub status: AccountStatus,
     pub live_mode: bool,
-    #[serde(serialize_with = "rfc3339")]
     pub created_at: UnixTime,
-    #[serde(serialize_with = "rfc3339")]
     pub updated_at: UnixTime,
-}
-
-fn rfc3339<S: serde::Serializer>(t: &UnixTime, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&t.rfc3339())
 }

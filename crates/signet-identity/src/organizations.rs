@@ -237,8 +237,9 @@ impl Identity {
         Ok((user, change))
     }
 
-    /// Removes a user from an organization. Removing the last owner is
-    /// refused. Returns the role the member had.
+    /// Removes a user from an organization and disconnects the connections
+    /// they made for it. Removing the last owner is refused. Returns the role
+    /// the member had.
     pub async fn remove_member(
         &self,
         actor: &Actor,
@@ -266,6 +267,19 @@ impl Identity {
             .bind(&user.id)
             .execute(&mut *tx)
             .await?;
+        // Whatever the member connected for this organization ends with the
+        // membership, in the same transaction: no window in which a former
+        // member's agent still acts for the organization.
+        let disconnected = sqlx::query(
+            "UPDATE connections SET revoked_at = $1, revoked_reason = 'member_removed' \
+             WHERE org_id = $2 AND user_id = $3 AND revoked_at IS NULL",
+        )
+        .bind(now.as_secs())
+        .bind(org_id)
+        .bind(&user.id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         audit::record(
             &mut tx,
             actor,
@@ -274,7 +288,9 @@ impl Identity {
                 action: "membership.removed",
                 subject_id: Some(&user.id),
                 org_id: Some(org_id),
-                detail: serde_json::json!({ "role": role }).to_string(),
+                detail:
+                    serde_json::json!({ "role": role, "connections_disconnected": disconnected })
+                        .to_string(),
             },
         )
         .await?;

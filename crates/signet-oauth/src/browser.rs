@@ -33,11 +33,12 @@ pub fn router(state: OAuthState) -> Router {
         .route("/logout", axum::routing::post(logout))
         .route("/oauth/authorize", get(authorize_get).post(authorize_post))
         .route("/assets/signet.css", get(stylesheet))
+        .merge(crate::settings::router())
         .with_state(state)
 }
 
 /// An HTML response with the headers every page carries.
-fn page(status: StatusCode, html: String) -> Response {
+pub(crate) fn page(status: StatusCode, html: String) -> Response {
     let mut response = (status, html).into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -57,18 +58,19 @@ fn page(status: StatusCode, html: String) -> Response {
     response
 }
 
-fn message(status: StatusCode, title: &str, text: &str) -> Response {
+pub(crate) fn message(status: StatusCode, title: &str, text: &str) -> Response {
     page(
         status,
         render(&MessagePage {
             title,
             text,
             sign_out_csrf: None,
+            link: None,
         }),
     )
 }
 
-fn see_other(location: &str) -> Response {
+pub(crate) fn see_other(location: &str) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();
     if let Ok(value) = HeaderValue::from_str(location) {
         response.headers_mut().insert(header::LOCATION, value);
@@ -111,7 +113,7 @@ impl OAuthState {
             .unwrap_or_else(|_| HeaderValue::from_static("signet_invalid=1"))
     }
 
-    async fn session(&self, headers: &HeaderMap) -> Option<Session> {
+    pub(crate) async fn session(&self, headers: &HeaderMap) -> Option<Session> {
         let cookie = cookie_value(headers, self.session_cookie_name())?;
         self.identity.session(&cookie).await.ok().flatten()
     }
@@ -127,12 +129,12 @@ fn client_info(headers: &HeaderMap, peer: SocketAddr) -> ClientInfo {
     }
 }
 
-async fn read_form(body: Body) -> Option<Vec<(String, String)>> {
+pub(crate) async fn read_form(body: Body) -> Option<Vec<(String, String)>> {
     let bytes = axum::body::to_bytes(body, FORM_LIMIT).await.ok()?;
     Some(form_urlencoded::parse(&bytes).into_owned().collect())
 }
 
-fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
     form.iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
@@ -140,7 +142,7 @@ fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 /// A path on this site to return to after sign-in; anything else (another
 /// host, `//evil`, a backslash trick) becomes `/`.
-fn safe_return_to(candidate: Option<&str>) -> String {
+pub(crate) fn safe_return_to(candidate: Option<&str>) -> String {
     match candidate {
         Some(path)
             if path.starts_with('/')
@@ -178,6 +180,7 @@ async fn home(State(state): State<OAuthState>, headers: HeaderMap) -> Response {
                     title: "Signet",
                     text: &text,
                     sign_out_csrf: Some(&session.csrf_token),
+                    link: Some(("/settings/applications", "Connected applications")),
                 }),
             )
         }
@@ -346,7 +349,7 @@ fn refusal_response(refusal: Refusal) -> Response {
 
 /// The request's parameters as a path to come back to after sign-in,
 /// without `prompt=login` (which sign-in just satisfied).
-fn authorize_return_path(request: &AuthorizeRequest) -> String {
+pub(crate) fn authorize_return_path(request: &AuthorizeRequest) -> String {
     let mut query = form_urlencoded::Serializer::new(String::new());
     for (name, value) in &request.params {
         if name == "prompt" {

@@ -28,6 +28,7 @@ pub struct OAuthState {
     pub keys: KeyRing,
     pub clients: Clients,
     pub grants: Grants,
+    pub connections: crate::connections::Connections,
     pub identity: Identity,
     pub clock: SharedClock,
 }

@@ -43,12 +43,9 @@ pub struct SigningKeyInfo {
     pub algorithm: &'static str,
     pub status: KeyStatus,
     pub encrypted: bool,
-    #[serde(serialize_with = "rfc3339")]
     pub created_at: UnixTime,
-    #[serde(serialize_with = "rfc3339_opt")]
     pub retired_at: Option<UnixTime>,
     /// Until when the key stays in the JWKS (retiring keys only).
-    #[serde(serialize_with = "rfc3339_opt")]
     pub published_until: Option<UnixTime>,
 }
 
@@ -386,17 +383,6 @@ fn thumbprint(public_key: &[u8]) -> String {
         BASE64URL_NOPAD.encode(public_key)
     );
     BASE64URL_NOPAD.encode(digest::digest(&digest::SHA256, canonical.as_bytes()).as_ref())
-}
-
-fn rfc3339<S: serde::Serializer>(t: &UnixTime, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&t.rfc3339())
-}
-
-fn rfc3339_opt<S: serde::Serializer>(t: &Option<UnixTime>, s: S) -> Result<S::Ok, S::Error> {
-    match t {
-        Some(t) => s.serialize_str(&t.rfc3339()),
-        None => s.serialize_none(),
-    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 pub mod authorize;
 mod browser;
 pub mod clients;
+pub mod connections;
 mod error;
 pub mod grants;
 pub mod http;
@@ -19,6 +20,7 @@ mod keys;
 pub mod metadata;
 mod oauth_error;
 pub mod redirect_uri;
+mod settings;
 
 pub use error::KeyError;
 pub use issuer::{Issuer, IssuerError};

@@ -48,6 +48,57 @@ pub struct MessagePage<'a> {
     pub text: &'a str,
     /// Shows a sign-out button when set.
     pub sign_out_csrf: Option<&'a str>,
+    /// An optional link: `(href, label)`.
+    pub link: Option<(&'a str, &'a str)>,
+}
+
+/// One row of the Connected applications page, ready to show.
+#[derive(Debug)]
+pub struct ConnectionRow {
+    pub id: String,
+    pub name: String,
+    pub client_id: String,
+    pub user_email: String,
+    pub created: String,
+    pub last_seen: String,
+    pub call_count: i64,
+    pub scopes: String,
+    pub active: bool,
+    pub disconnected: Option<String>,
+    /// Whether the viewer may rename and disconnect it.
+    pub can_manage: bool,
+}
+
+/// An organization in the page's switcher.
+#[derive(Debug)]
+pub struct OrgLink {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "applications.html")]
+pub struct ApplicationsPage<'a> {
+    pub organizations: Vec<OrgLink>,
+    pub current_org: &'a str,
+    pub current_org_name: &'a str,
+    /// Owners and admins see every connection; members their own.
+    pub sees_all: bool,
+    pub connections: Vec<ConnectionRow>,
+    pub csrf: &'a str,
+    pub notice: Option<&'a str>,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "disconnect.html")]
+pub struct DisconnectPage<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub client_id: &'a str,
+    pub user_email: &'a str,
+    pub org_id: &'a str,
+    pub csrf: &'a str,
 }
 
 /// Renders a template; a rendering failure (which askama's compile-time
@@ -69,6 +120,7 @@ mod tests {
             title: "<script>alert(1)</script>",
             text: "a & b",
             sign_out_csrf: None,
+            link: None,
         });
         assert!(
             html.contains("&#60;script&#62;") || html.contains("&lt;script&gt;"),

@@ -39,6 +39,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         keys: state.keys.clone(),
         clients: signet_oauth::clients::Clients::new(state.store.clone(), state.clock.clone()),
         grants: state.grants.clone(),
+        connections: signet_oauth::connections::Connections::new(
+            state.store.clone(),
+            state.clock.clone(),
+        ),
         identity: state.identity.clone(),
         clock: state.clock.clone(),
     };

@@ -51,6 +51,9 @@ pub enum Command {
     /// Manage the account linked to an organization
     #[command(subcommand)]
     Account(AccountCommand),
+    /// List and disconnect connected applications
+    #[command(subcommand)]
+    Connections(ConnectionsCommand),
     /// Manage the keys that sign access tokens
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -210,6 +213,26 @@ pub enum AccountCommand {
         /// on or off
         #[arg(value_name = "on|off")]
         mode: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConnectionsCommand {
+    /// List connections, of one organization or of all
+    List {
+        /// Organization id or exact name
+        #[arg(long)]
+        org: Option<String>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Disconnect a connection: its next request is refused
+    Revoke {
+        /// The connection id (con_…)
+        #[arg(value_name = "CON_ID")]
+        id: String,
         #[command(flatten)]
         json: JsonFlag,
     },

@@ -10,12 +10,15 @@ use serde_json::json;
 use signet_identity::{
     Account, AccountStatus, Identity, IdentityError, MembershipChange, Password, Role,
 };
-use signet_oauth::{KeyError, KeyRing, KeyStatus};
+use signet_oauth::connections::Connections;
+use signet_oauth::{KeyError, KeyRing, KeyStatus, OAuthError};
 use signet_store::audit::Actor;
 use signet_store::{SharedClock, StoreError, SystemClock};
 use thiserror::Error;
 
-use crate::cli::{AccountCommand, Cli, Command, KeysCommand, OrgCommand, UserCommand};
+use crate::cli::{
+    AccountCommand, Cli, Command, ConnectionsCommand, KeysCommand, OrgCommand, UserCommand,
+};
 use crate::config::{Config, ConfigError};
 use crate::output;
 use crate::serve::{self, ServeError};
@@ -33,6 +36,8 @@ pub enum CommandError {
     Keys(#[from] KeyError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("{}", .0.description())]
+    OAuth(#[from] OAuthError),
     #[error("{0}")]
     Usage(String),
     #[error("cannot write output: {0}")]
@@ -55,6 +60,14 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
         Command::User(command) => with_identity(&config, clock, |id| user(id, command)).await,
         Command::Org(command) => with_identity(&config, clock, |id| org(id, command)).await,
         Command::Account(command) => with_identity(&config, clock, |id| account(id, command)).await,
+        Command::Connections(command) => {
+            let store = serve::open_store(&config).await?;
+            let identity = Identity::new(store.clone(), clock.clone());
+            let connections = Connections::new(store.clone(), clock);
+            let result = run_connections(&identity, &connections, command).await;
+            store.close().await;
+            result
+        }
         Command::Keys(command) => {
             let store = serve::open_store(&config).await?;
             let keys = KeyRing::new(
@@ -437,6 +450,81 @@ async fn account(identity: Identity, command: AccountCommand) -> Result<(), Comm
             result.org_id,
             describe_status(&result)
         ))?;
+    }
+    Ok(())
+}
+
+async fn run_connections(
+    identity: &Identity,
+    connections: &Connections,
+    command: ConnectionsCommand,
+) -> Result<(), CommandError> {
+    match command {
+        ConnectionsCommand::List { org, json } => {
+            let listed = match org {
+                Some(org) => {
+                    let org = identity.resolve_organization(&org).await?;
+                    connections.of_organization(&org.id).await?
+                }
+                None => connections.all().await?,
+            };
+            if json.json {
+                output::json(&listed)?;
+            } else {
+                let rows: Vec<Vec<String>> = listed
+                    .iter()
+                    .map(|c| {
+                        vec![
+                            c.id.clone(),
+                            c.name.clone(),
+                            c.client_id.clone(),
+                            c.user_email.clone(),
+                            c.org_id.clone(),
+                            c.created_at.rfc3339(),
+                            c.last_seen_at.map_or("never".to_owned(), |t| t.rfc3339()),
+                            c.call_count.to_string(),
+                            match c.revoked_at {
+                                None => "active".to_owned(),
+                                Some(at) => format!("disconnected {at}"),
+                            },
+                        ]
+                    })
+                    .collect();
+                output::table(
+                    &[
+                        "ID",
+                        "NAME",
+                        "CLIENT",
+                        "CONNECTED BY",
+                        "ORG",
+                        "CREATED",
+                        "LAST SEEN",
+                        "CALLS",
+                        "STATUS",
+                    ],
+                    &rows,
+                )?;
+            }
+        }
+        ConnectionsCommand::Revoke { id, json } => {
+            let Some(connection) = connections.get(&id).await? else {
+                return Err(CommandError::Usage(format!("no connection {id}")));
+            };
+            let changed = connections
+                .disconnect(&Actor::Cli, &id, "revoked_by_cli")
+                .await?;
+            let connection = connections.get(&id).await?.unwrap_or(connection);
+            if json.json {
+                output::json(&connection)?;
+            } else if changed {
+                output::line(&format!(
+                    "Disconnected {} ({})",
+                    connection.id, connection.name
+                ))?;
+            } else {
+                output::line(&format!("{} was already disconnected", connection.id))?;
+            }
+        }
     }
     Ok(())
 }

@@ -25,18 +25,18 @@ signet_store::store_tests!(
     cookies_are_secure_when_the_public_url_is_https,
 );
 
-const EMAIL: &str = "ada@example.com";
-const PASSWORD: &str = "correct horse battery";
-const CALLBACK: &str = "http://127.0.0.1:7777/callback";
+pub(crate) const EMAIL: &str = "ada@example.com";
+pub(crate) const PASSWORD: &str = "correct horse battery";
+pub(crate) const CALLBACK: &str = "http://127.0.0.1:7777/callback";
 
 /// A browser: keeps cookies, does not follow redirects (tests read them).
-struct Browser {
+pub(crate) struct Browser {
     http: reqwest::Client,
     base: String,
 }
 
 impl Browser {
-    fn new(server: &Server) -> Self {
+    pub(crate) fn new(server: &Server) -> Self {
         let http = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(redirect::Policy::none())
@@ -56,11 +56,11 @@ impl Browser {
         }
     }
 
-    async fn get(&self, path: &str) -> Response {
+    pub(crate) async fn get(&self, path: &str) -> Response {
         self.http.get(self.url(path)).send().await.unwrap()
     }
 
-    async fn post(&self, path: &str, form: &[(String, String)]) -> Response {
+    pub(crate) async fn post(&self, path: &str, form: &[(String, String)]) -> Response {
         self.http
             .post(self.url(path))
             .form(form)
@@ -70,7 +70,7 @@ impl Browser {
     }
 }
 
-fn location(response: &Response) -> String {
+pub(crate) fn location(response: &Response) -> String {
     response
         .headers()
         .get("location")
@@ -80,7 +80,7 @@ fn location(response: &Response) -> String {
         .to_owned()
 }
 
-fn query(url: &str) -> Vec<(String, String)> {
+pub(crate) fn query(url: &str) -> Vec<(String, String)> {
     Url::parse(url)
         .unwrap()
         .query_pairs()
@@ -88,7 +88,7 @@ fn query(url: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn get<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn get<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs
         .iter()
         .find(|(k, _)| k == name)
@@ -106,7 +106,7 @@ fn unescape(text: &str) -> String {
 }
 
 /// Every `<input type="hidden">` of a page, as a browser would submit it.
-fn hidden_inputs(html: &str) -> Vec<(String, String)> {
+pub(crate) fn hidden_inputs(html: &str) -> Vec<(String, String)> {
     html.split("<input type=\"hidden\" name=\"")
         .skip(1)
         .map(|rest| {
@@ -142,12 +142,12 @@ fn org_choices(html: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-struct Pkce {
-    verifier: String,
-    challenge: String,
+pub(crate) struct Pkce {
+    pub(crate) verifier: String,
+    pub(crate) challenge: String,
 }
 
-fn new_pkce() -> Pkce {
+pub(crate) fn new_pkce() -> Pkce {
     let verifier = format!("{}{}", random::token().unwrap(), "-._~");
     let challenge = random::digest(&verifier);
     Pkce {
@@ -157,7 +157,7 @@ fn new_pkce() -> Pkce {
 }
 
 /// Ada, member of Acme and Beta (both with active accounts); returns their ids.
-async fn seed(server: &Server) -> (String, String) {
+pub(crate) async fn seed(server: &Server) -> (String, String) {
     let identity = &server.running.state.identity;
     identity
         .create_user(
@@ -180,7 +180,7 @@ async fn seed(server: &Server) -> (String, String) {
     (ids[0].clone(), ids[1].clone())
 }
 
-async fn register(server: &Server, body: Value) -> Value {
+pub(crate) async fn register(server: &Server, body: Value) -> Value {
     let response = server
         .http
         .post(format!("{}/oauth/register", server.base))
@@ -192,7 +192,7 @@ async fn register(server: &Server, body: Value) -> Value {
     response.json().await.unwrap()
 }
 
-async fn public_client(server: &Server) -> String {
+pub(crate) async fn public_client(server: &Server) -> String {
     let client = register(
         server,
         json!({ "client_name": "Test Agent", "redirect_uris": [CALLBACK], "token_endpoint_auth_method": "none" }),
@@ -201,7 +201,7 @@ async fn public_client(server: &Server) -> String {
     client["client_id"].as_str().unwrap().to_owned()
 }
 
-fn authorize_path(client_id: &str, pkce: &Pkce, extra: &[(&str, &str)]) -> String {
+pub(crate) fn authorize_path(client_id: &str, pkce: &Pkce, extra: &[(&str, &str)]) -> String {
     let mut url = Url::parse("http://x/oauth/authorize").unwrap();
     url.query_pairs_mut()
         .append_pair("response_type", "code")
@@ -216,7 +216,12 @@ fn authorize_path(client_id: &str, pkce: &Pkce, extra: &[(&str, &str)]) -> Strin
 
 /// Signs in through the login page reached from `start`; returns where the
 /// sign-in sent the browser.
-async fn sign_in(browser: &Browser, login_url: &str, email: &str, password: &str) -> Response {
+pub(crate) async fn sign_in(
+    browser: &Browser,
+    login_url: &str,
+    email: &str,
+    password: &str,
+) -> Response {
     let page = browser.get(login_url).await;
     assert_eq!(page.status(), 200);
     let mut form = hidden_inputs(&page.text().await.unwrap());
@@ -228,9 +233,19 @@ async fn sign_in(browser: &Browser, login_url: &str, email: &str, password: &str
 /// Runs authorize → sign-in (if needed) → consent (picking `org`) and
 /// returns the client's callback URL.
 async fn authorize(browser: &Browser, path: &str, org: Option<&str>) -> String {
+    authorize_as(browser, path, org, EMAIL).await
+}
+
+/// [`authorize`] for another user (whose password is [`PASSWORD`]).
+pub(crate) async fn authorize_as(
+    browser: &Browser,
+    path: &str,
+    org: Option<&str>,
+    email: &str,
+) -> String {
     let mut response = browser.get(path).await;
     if response.status() == StatusCode::SEE_OTHER && location(&response).starts_with("/login") {
-        let signed_in = sign_in(browser, &location(&response), EMAIL, PASSWORD).await;
+        let signed_in = sign_in(browser, &location(&response), email, PASSWORD).await;
         assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
         response = browser.get(&location(&signed_in)).await;
     }
@@ -251,7 +266,7 @@ async fn authorize(browser: &Browser, path: &str, org: Option<&str>) -> String {
     location(&decided)
 }
 
-async fn token(server: &Server, form: &[(&str, &str)]) -> Response {
+pub(crate) async fn token(server: &Server, form: &[(&str, &str)]) -> Response {
     server
         .http
         .post(format!("{}/oauth/token", server.base))
@@ -261,14 +276,14 @@ async fn token(server: &Server, form: &[(&str, &str)]) -> Response {
         .unwrap()
 }
 
-async fn token_ok(server: &Server, form: &[(&str, &str)]) -> Value {
+pub(crate) async fn token_ok(server: &Server, form: &[(&str, &str)]) -> Value {
     let response = token(server, form).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["cache-control"], "no-store");
     response.json().await.unwrap()
 }
 
-async fn oauth_error(response: Response, status: u16, code: &str) -> String {
+pub(crate) async fn oauth_error(response: Response, status: u16, code: &str) -> String {
     assert_eq!(response.status(), status);
     assert_eq!(response.headers()["cache-control"], "no-store");
     let body: Value = response.json().await.unwrap();
@@ -934,7 +949,7 @@ async fn the_token_endpoint_checks_everything_before_consuming_a_code(db: TestDb
     server.running.stop().await.unwrap();
 }
 
-async fn public_client_named(server: &Server, name: &str) -> String {
+pub(crate) async fn public_client_named(server: &Server, name: &str) -> String {
     let client = register(server, json!({ "client_name": name, "redirect_uris": [CALLBACK], "token_endpoint_auth_method": "none" })).await;
     client["client_id"].as_str().unwrap().to_owned()
 }

@@ -3,6 +3,7 @@
 //! `SIGNET_TEST_POSTGRES_URL` is set (and always under CI).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod applications;
 mod authorization;
 mod foundation;
 mod support;

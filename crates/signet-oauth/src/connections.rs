@@ -1,0 +1,208 @@
+//! Connected applications: listing, renaming and disconnecting connections.
+//! A disconnected connection stays listed (as disconnected) and refuses its
+//! tokens; reconnecting creates a new connection.
+
+use serde::Serialize;
+use signet_store::audit::{self, Actor, AuditEvent};
+use signet_store::{SharedClock, Store, UnixTime, sqlx};
+
+use crate::OAuthError;
+
+/// A connection as an administrator sees it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Connection {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub user_email: String,
+    pub scopes: String,
+    pub created_at: UnixTime,
+    pub last_seen_at: Option<UnixTime>,
+    pub call_count: i64,
+    pub revoked_at: Option<UnixTime>,
+    pub revoked_reason: Option<String>,
+}
+
+impl Connection {
+    pub fn is_active(&self) -> bool {
+        self.revoked_at.is_none()
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: String,
+    org_id: String,
+    name: String,
+    client_id: String,
+    user_id: String,
+    user_email: String,
+    scopes: String,
+    created_at: i64,
+    last_seen_at: Option<i64>,
+    call_count: i64,
+    revoked_at: Option<i64>,
+    revoked_reason: Option<String>,
+}
+
+impl From<Row> for Connection {
+    fn from(row: Row) -> Self {
+        Self {
+            id: row.id,
+            org_id: row.org_id,
+            name: row.name,
+            client_id: row.client_id,
+            user_id: row.user_id,
+            user_email: row.user_email,
+            scopes: row.scopes,
+            created_at: UnixTime::from_secs(row.created_at),
+            last_seen_at: row.last_seen_at.map(UnixTime::from_secs),
+            call_count: row.call_count,
+            revoked_at: row.revoked_at.map(UnixTime::from_secs),
+            revoked_reason: row.revoked_reason,
+        }
+    }
+}
+
+macro_rules! select_connections {
+    ($rest:literal) => {
+        concat!(
+            "SELECT c.id, c.org_id, c.name, c.client_id, c.user_id, u.email AS user_email, c.scopes, \
+             c.created_at, c.last_seen_at, c.call_count, c.revoked_at, c.revoked_reason \
+             FROM connections c JOIN users u ON u.id = c.user_id ",
+            $rest
+        )
+    };
+}
+
+/// Longest connection name, in characters.
+pub const MAX_NAME_CHARS: usize = 100;
+
+#[derive(Clone, Debug)]
+pub struct Connections {
+    store: Store,
+    clock: SharedClock,
+}
+
+impl Connections {
+    pub fn new(store: Store, clock: SharedClock) -> Self {
+        Self { store, clock }
+    }
+
+    /// An organization's connections, active first, newest first.
+    pub async fn of_organization(&self, org_id: &str) -> Result<Vec<Connection>, OAuthError> {
+        let rows: Vec<Row> = sqlx::query_as(select_connections!(
+            "WHERE c.org_id = $1 ORDER BY CASE WHEN c.revoked_at IS NULL THEN 0 ELSE 1 END, c.created_at DESC, c.id"
+        ))
+        .bind(org_id)
+        .fetch_all(self.store.pool())
+        .await?;
+        Ok(rows.into_iter().map(Connection::from).collect())
+    }
+
+    /// Every connection, newest first (for the CLI without `--org`).
+    pub async fn all(&self) -> Result<Vec<Connection>, OAuthError> {
+        let rows: Vec<Row> =
+            sqlx::query_as(select_connections!("ORDER BY c.created_at DESC, c.id"))
+                .fetch_all(self.store.pool())
+                .await?;
+        Ok(rows.into_iter().map(Connection::from).collect())
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<Connection>, OAuthError> {
+        let row: Option<Row> = sqlx::query_as(select_connections!("WHERE c.id = $1"))
+            .bind(id)
+            .fetch_optional(self.store.pool())
+            .await?;
+        Ok(row.map(Connection::from))
+    }
+
+    /// Renames a connection (a label only; it changes nothing else).
+    pub async fn rename(
+        &self,
+        actor: &Actor,
+        id: &str,
+        name: &str,
+    ) -> Result<Connection, OAuthError> {
+        let name = name.trim();
+        if name.is_empty()
+            || name.chars().count() > MAX_NAME_CHARS
+            || name.chars().any(char::is_control)
+        {
+            return Err(OAuthError::InvalidRequest(format!(
+                "A connection name has 1 to {MAX_NAME_CHARS} characters"
+            )));
+        }
+        let now = self.clock.now();
+        let mut tx = self.store.pool().begin().await?;
+        let updated = sqlx::query("UPDATE connections SET name = $1 WHERE id = $2")
+            .bind(name)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if updated.rows_affected() == 0 {
+            return Err(OAuthError::InvalidRequest(format!("No connection {id}")));
+        }
+        audit::record(
+            &mut tx,
+            actor,
+            now,
+            AuditEvent {
+                action: "connection.renamed",
+                subject_id: Some(id),
+                org_id: None,
+                detail: serde_json::json!({ "name": name }).to_string(),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        self.get(id)
+            .await?
+            .ok_or_else(|| OAuthError::InvalidRequest(format!("No connection {id}")))
+    }
+
+    /// Disconnects a connection: its tokens are refused from the next
+    /// request on and its refresh tokens stop working. Returns `false` if it
+    /// was already disconnected.
+    pub async fn disconnect(
+        &self,
+        actor: &Actor,
+        id: &str,
+        reason: &str,
+    ) -> Result<bool, OAuthError> {
+        let now = self.clock.now();
+        let mut tx = self.store.pool().begin().await?;
+        let updated = sqlx::query(
+            "UPDATE connections SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL",
+        )
+        .bind(now.as_secs())
+        .bind(reason)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Ok(false);
+        }
+        let org_id: Option<String> =
+            sqlx::query_scalar("SELECT org_id FROM connections WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        audit::record(
+            &mut tx,
+            actor,
+            now,
+            AuditEvent {
+                action: "connection.disconnected",
+                subject_id: Some(id),
+                org_id: org_id.as_deref(),
+                detail: serde_json::json!({ "reason": reason }).to_string(),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
