@@ -1,7 +1,15 @@
 //! The protected resource, `P/mcp`.
 //!
-//! So far: its RFC 9728 metadata, which tells an MCP client that meets a 401
-//! where to get a token. The bearer check, the MCP service and its tools
-//! build on this.
+//! Every request passes the [`guard`]: the bearer token is verified (once per
+//! token, then remembered until it expires) and the connection, grant and
+//! account behind it are checked, giving a [`Principal`] or one of the seed's
+//! refusals. The MCP service ([`service`]) then runs the tool with that
+//! principal. [`metadata`] is the RFC 9728 document the 401 points to.
 
+pub mod guard;
+pub mod http;
 pub mod metadata;
+mod principal;
+pub mod service;
+
+pub use principal::Principal;

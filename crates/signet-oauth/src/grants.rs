@@ -55,7 +55,10 @@ pub struct AccessClaims {
     pub iss: String,
     pub aud: String,
     pub sub: String,
-    pub org_id: String,
+    /// Always set on tokens Signet issues; optional so that a token without
+    /// it resolves to the user's only organization (the seed's rule).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
     pub client_id: String,
     pub sid: String,
     pub gid: String,
@@ -545,11 +548,22 @@ impl Grants {
 
     /// Checks an access token's signature, header, issuer, audience and
     /// expiry (by the injected clock). `None` for anything that is not a
-    /// valid token of ours.
+    /// valid, unexpired token of ours.
     pub async fn verify_access_token(
         &self,
         token: &str,
     ) -> Result<Option<AccessClaims>, OAuthError> {
+        let now = self.clock.now().as_secs();
+        Ok(self
+            .verify_signature(token)
+            .await?
+            .filter(|claims| claims.exp > now))
+    }
+
+    /// Checks everything about an access token but its expiry: `typ`
+    /// `at+jwt`, EdDSA, a published key, the signature, `iss` and `aud`.
+    /// Callers compare `exp` with their own clock.
+    pub async fn verify_signature(&self, token: &str) -> Result<Option<AccessClaims>, OAuthError> {
         let Ok(header) = jsonwebtoken::decode_header(token) else {
             return Ok(None);
         };
@@ -565,13 +579,14 @@ impl Grants {
         let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
         validation.set_issuer(&[self.issuer.as_str()]);
         validation.set_audience(&[self.issuer.resource()]);
-        // Expiry is checked below against the injected clock.
+        // Expiry is the caller's, against the injected clock.
         validation.validate_exp = false;
         validation.required_spec_claims.clear();
-        let Ok(data) = jsonwebtoken::decode::<AccessClaims>(token, &key, &validation) else {
-            return Ok(None);
-        };
-        Ok((data.claims.exp > self.clock.now().as_secs()).then_some(data.claims))
+        Ok(
+            jsonwebtoken::decode::<AccessClaims>(token, &key, &validation)
+                .ok()
+                .map(|data| data.claims),
+        )
     }
 
     async fn live_grant(&self, grant_id: &str) -> Result<GrantRow, OAuthError> {
@@ -657,7 +672,7 @@ impl Grants {
             iss: self.issuer.as_str().to_owned(),
             aud: self.issuer.resource(),
             sub: grant.user_id.clone(),
-            org_id: grant.org_id.clone(),
+            org_id: Some(grant.org_id.clone()),
             client_id: client.id.clone(),
             sid: grant.connection_id.clone(),
             gid: grant.grant_id.clone(),

@@ -47,8 +47,18 @@ pub fn router(state: Arc<AppState>) -> Router {
         clock: state.clock.clone(),
     };
     // Documents and APIs that browser-based clients call from script.
+    let mcp = signet_mcp::http::McpState {
+        guard: signet_mcp::guard::Guard::new(
+            state.issuer.clone(),
+            state.grants.clone(),
+            state.store.clone(),
+            state.clock.clone(),
+        ),
+        allowed_origins: Arc::new(state.config.allowed_origins.clone()),
+    };
     let cross_origin = signet_oauth::http::api(oauth.clone())
         .merge(signet_mcp::metadata::router(state.issuer.clone()))
+        .merge(signet_mcp::http::router(mcp))
         .layer(cors());
     let operations = Router::new()
         .route("/healthz", get(healthz))

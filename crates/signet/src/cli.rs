@@ -82,6 +82,9 @@ pub struct ServeArgs {
     /// A replayed refresh token gets the same successor within this window; 0s disables [env: SIGNET_REFRESH_GRACE] [default: 30s]
     #[arg(long, value_name = "DURATION")]
     pub refresh_grace: Option<String>,
+    /// Comma-separated browser origins, besides the public URL's, allowed to call /mcp [env: SIGNET_ALLOWED_ORIGINS]
+    #[arg(long, value_name = "ORIGINS")]
+    pub allowed_origins: Option<String>,
     /// Email of the owner created on first start [env: SIGNET_ADMIN_EMAIL] [default: admin@localhost]
     #[arg(long, value_name = "EMAIL")]
     pub admin_email: Option<String>,
@@ -270,6 +273,7 @@ impl Cli {
             refresh_token_ttl: serve.and_then(|s| s.refresh_token_ttl.clone()),
             refresh_grace: serve.and_then(|s| s.refresh_grace.clone()),
             admin_email: serve.and_then(|s| s.admin_email.clone()),
+            allowed_origins: serve.and_then(|s| s.allowed_origins.clone()),
             key_encryption_key: None,
         }
     }

@@ -27,6 +27,7 @@ pub struct Layer {
     pub refresh_token_ttl: Option<String>,
     pub refresh_grace: Option<String>,
     pub admin_email: Option<String>,
+    pub allowed_origins: Option<String>,
     pub key_encryption_key: Option<String>,
 }
 
@@ -101,6 +102,12 @@ const SETTINGS: &[Setting] = &[
     },
     // A secret: no flag, so it never shows in `ps`.
     Setting {
+        key: "allowed_origins",
+        env: "SIGNET_ALLOWED_ORIGINS",
+        flag: Some("--allowed-origins"),
+        get: |l| &l.allowed_origins,
+    },
+    Setting {
         key: "key_encryption_key",
         env: "SIGNET_KEY_ENCRYPTION_KEY",
         flag: None,
@@ -171,6 +178,9 @@ pub struct Config {
     /// Window in which a replayed refresh token gets the same successor.
     pub refresh_grace: Duration,
     pub admin_email: String,
+    /// Browser origins, besides the public URL's, that may call `/mcp`
+    /// (e.g. MCP Inspector at `http://localhost:6274`).
+    pub allowed_origins: Vec<String>,
     pub key_encryption_key: Option<KeyEncryptionKey>,
 }
 
@@ -187,6 +197,7 @@ impl fmt::Debug for Config {
             .field("refresh_token_ttl", &self.refresh_token_ttl)
             .field("refresh_grace", &self.refresh_grace)
             .field("admin_email", &self.admin_email)
+            .field("allowed_origins", &self.allowed_origins)
             .field(
                 "key_encryption_key",
                 &self.key_encryption_key.as_ref().map(|_| "***"),
@@ -315,6 +326,24 @@ impl Config {
                     .to_owned(),
             })?;
         let (admin_email, _) = or_default("admin_email", DEFAULT_ADMIN_EMAIL);
+        let allowed_origins = match pick("allowed_origins") {
+            Some((list, source)) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|entry| !entry.is_empty())
+                .map(|entry| {
+                    Issuer::parse(entry)
+                        .map(|origin| origin.as_str().to_owned())
+                        .map_err(|e| ConfigError::Invalid {
+                            setting: "allowed origin",
+                            value: entry.to_owned(),
+                            origin: source.clone(),
+                            reason: e.to_string(),
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            None => Vec::new(),
+        };
         let key_encryption_key = match pick("key_encryption_key") {
             Some((raw, source)) => Some(KeyEncryptionKey::parse(&raw).map_err(|reason| {
                 ConfigError::Invalid {
@@ -338,6 +367,7 @@ impl Config {
             refresh_token_ttl,
             refresh_grace,
             admin_email,
+            allowed_origins,
             key_encryption_key,
         })
     }
@@ -432,6 +462,7 @@ mod tests {
         assert_eq!(config.admin_email, "admin@localhost");
         assert_eq!(config.refresh_token_ttl, Duration::from_secs(30 * 86_400));
         assert_eq!(config.refresh_grace, Duration::from_secs(30));
+        assert!(config.allowed_origins.is_empty());
         assert!(config.key_encryption_key.is_none());
     }
 
@@ -530,6 +561,14 @@ mod tests {
             ),
             (
                 Layer::default(),
+                vec![(
+                    "SIGNET_ALLOWED_ORIGINS",
+                    "http://localhost:6274, https://x.example/app",
+                )],
+                "invalid allowed origin \"https://x.example/app\" (from environment variable SIGNET_ALLOWED_ORIGINS): must not have a path, query or fragment (Signet serves from the root of its host)",
+            ),
+            (
+                Layer::default(),
                 vec![("SIGNET_REFRESH_GRACE", "1h")],
                 "invalid refresh grace window \"1h\" (from environment variable SIGNET_REFRESH_GRACE): expected a duration up to 10m, written like 30s (0s disables it)",
             ),
@@ -605,7 +644,7 @@ mod tests {
                 assert_eq!(flag, format!("--{}", setting.key.replace('_', "-")));
             }
         }
-        assert_eq!(SETTINGS.len(), 11, "one row per field of Layer");
+        assert_eq!(SETTINGS.len(), 12, "one row per field of Layer");
     }
 
     #[test]

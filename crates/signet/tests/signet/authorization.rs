@@ -232,7 +232,7 @@ pub(crate) async fn sign_in(
 
 /// Runs authorize → sign-in (if needed) → consent (picking `org`) and
 /// returns the client's callback URL.
-async fn authorize(browser: &Browser, path: &str, org: Option<&str>) -> String {
+pub(crate) async fn authorize(browser: &Browser, path: &str, org: Option<&str>) -> String {
     authorize_as(browser, path, org, EMAIL).await
 }
 
@@ -291,7 +291,7 @@ pub(crate) async fn oauth_error(response: Response, status: u16, code: &str) -> 
     body["error_description"].as_str().unwrap().to_owned()
 }
 
-fn claims(token: &str) -> Value {
+pub(crate) fn claims(token: &str) -> Value {
     let payload = token.split('.').nth(1).unwrap();
     serde_json::from_slice(
         &data_encoding::BASE64URL_NOPAD

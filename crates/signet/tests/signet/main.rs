@@ -6,4 +6,5 @@
 mod applications;
 mod authorization;
 mod foundation;
+mod mcp;
 mod support;

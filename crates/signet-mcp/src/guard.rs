@@ -1,0 +1,245 @@
+//! The bearer check of every `/mcp` request and the seed's 401 table.
+//!
+//! Order (DESIGN §3.3): missing token; invalid token; expired or revoked;
+//! no resolvable organization; account not found; account inactive;
+//! connection disconnected. Signature checks are done once per token and
+//! remembered (by the token's SHA-256) until it expires; the state behind the
+//! token — grant, connection, account — is read on every request, so a
+//! change made by any process is refused on the very next one.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use signet_identity::AccountStatus;
+use signet_oauth::grants::{AccessClaims, Grants};
+use signet_oauth::{Issuer, RESOURCE_SCOPES};
+use signet_store::{SharedClock, Store, UnixTime, random, sqlx};
+use thiserror::Error;
+
+use crate::Principal;
+
+/// Why a request is refused; the messages are the seed's, word for word.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum Refusal {
+    #[error("Missing bearer token")]
+    MissingToken,
+    #[error("Invalid token")]
+    InvalidToken,
+    #[error("Token is revoked or expired")]
+    RevokedOrExpired,
+    #[error("User has no organization")]
+    NoOrganization,
+    #[error("Account not found")]
+    AccountNotFound,
+    #[error("Account is inactive")]
+    AccountInactive,
+    #[error("Application has been disconnected")]
+    Disconnected,
+    /// The token is good but lacks a scope this call needs.
+    #[error("insufficient_scope")]
+    InsufficientScope { required: Vec<String> },
+    /// Our side failed; the client may retry.
+    #[error("The server could not verify the token; try again")]
+    Unavailable,
+}
+
+/// Tokens whose signature has been verified, by digest. Bounded: when full
+/// it is cleared (verification is then redone once per token).
+const CLAIMS_CACHE_LIMIT: usize = 50_000;
+
+#[derive(Clone, Debug)]
+pub struct Guard {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    issuer: Issuer,
+    grants: Grants,
+    store: Store,
+    clock: SharedClock,
+    verified: Mutex<HashMap<String, AccessClaims>>,
+}
+
+#[derive(sqlx::FromRow)]
+struct StateRow {
+    connection_revoked_at: Option<i64>,
+    connection_name: String,
+    grant_revoked_at: Option<i64>,
+    org_id: String,
+    user_id: String,
+}
+
+impl Guard {
+    pub fn new(issuer: Issuer, grants: Grants, store: Store, clock: SharedClock) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                issuer,
+                grants,
+                store,
+                clock,
+                verified: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    pub fn issuer(&self) -> &Issuer {
+        &self.inner.issuer
+    }
+
+    /// Checks an `Authorization` header value and returns the principal.
+    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, Refusal> {
+        let token = bearer_token(authorization).ok_or(Refusal::MissingToken)?;
+        let claims = self.verified_claims(token).await?;
+        let now = self.inner.clock.now();
+        if claims.exp <= now.as_secs() {
+            return Err(Refusal::RevokedOrExpired);
+        }
+        let state: Option<StateRow> = sqlx::query_as(
+            "SELECT c.revoked_at AS connection_revoked_at, c.name AS connection_name, \
+             g.revoked_at AS grant_revoked_at, c.org_id, c.user_id \
+             FROM connections c JOIN oauth_grants g ON g.connection_id = c.id \
+             WHERE c.id = $1 AND g.id = $2",
+        )
+        .bind(&claims.sid)
+        .bind(&claims.gid)
+        .fetch_optional(self.inner.store.pool())
+        .await
+        .map_err(unavailable)?;
+        let Some(state) = state else {
+            return Err(Refusal::RevokedOrExpired);
+        };
+        if state.grant_revoked_at.is_some() || state.user_id != claims.sub {
+            return Err(Refusal::RevokedOrExpired);
+        }
+        let org_id = match &claims.org_id {
+            Some(org_id) => org_id.clone(),
+            None => self.only_organization(&claims.sub).await?,
+        };
+        let account: Option<(String, String, i64)> =
+            sqlx::query_as("SELECT id, status, live_mode FROM accounts WHERE org_id = $1")
+                .bind(&org_id)
+                .fetch_optional(self.inner.store.pool())
+                .await
+                .map_err(unavailable)?;
+        let Some((account_id, status, live_mode)) = account else {
+            return Err(Refusal::AccountNotFound);
+        };
+        let account_status: AccountStatus = status.parse().map_err(|_| Refusal::Unavailable)?;
+        if account_status != AccountStatus::Active {
+            return Err(Refusal::AccountInactive);
+        }
+        if state.connection_revoked_at.is_some() || state.org_id != org_id {
+            return Err(Refusal::Disconnected);
+        }
+        Ok(Principal {
+            user_id: claims.sub.clone(),
+            org_id,
+            account_id,
+            account_status,
+            live_mode: live_mode != 0,
+            client_id: claims.client_id.clone(),
+            connection_id: claims.sid.clone(),
+            connection_name: state.connection_name,
+            scopes: claims
+                .scope
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            token_expires_at: UnixTime::from_secs(claims.exp),
+        })
+    }
+
+    async fn verified_claims(&self, token: &str) -> Result<AccessClaims, Refusal> {
+        let digest = random::digest(token);
+        if let Some(claims) = self
+            .inner
+            .verified
+            .lock()
+            .ok()
+            .and_then(|cache| cache.get(&digest).cloned())
+        {
+            return Ok(claims);
+        }
+        let claims = self
+            .inner
+            .grants
+            .verify_signature(token)
+            .await
+            .map_err(|_| Refusal::Unavailable)?
+            .ok_or(Refusal::InvalidToken)?;
+        if let Ok(mut cache) = self.inner.verified.lock() {
+            if cache.len() >= CLAIMS_CACHE_LIMIT {
+                let now = self.inner.clock.now().as_secs();
+                cache.retain(|_, c| c.exp > now);
+                if cache.len() >= CLAIMS_CACHE_LIMIT {
+                    cache.clear();
+                }
+            }
+            cache.insert(digest, claims.clone());
+        }
+        Ok(claims)
+    }
+
+    async fn only_organization(&self, user_id: &str) -> Result<String, Refusal> {
+        let orgs: Vec<String> =
+            sqlx::query_scalar("SELECT org_id FROM memberships WHERE user_id = $1 LIMIT 2")
+                .bind(user_id)
+                .fetch_all(self.inner.store.pool())
+                .await
+                .map_err(unavailable)?;
+        match orgs.as_slice() {
+            [only] => Ok(only.clone()),
+            _ => Err(Refusal::NoOrganization),
+        }
+    }
+
+    /// The `WWW-Authenticate` value for a refusal (RFC 6750 §3, RFC 9728 §5.1).
+    pub fn challenge(&self, refusal: &Refusal) -> String {
+        let metadata = self.inner.issuer.join(crate::metadata::PATH);
+        let scope = match refusal {
+            Refusal::InsufficientScope { required } => required.join(" "),
+            _ => RESOURCE_SCOPES.join(" "),
+        };
+        let mut value = format!("Bearer resource_metadata=\"{metadata}\", scope=\"{scope}\"");
+        match refusal {
+            Refusal::MissingToken => {}
+            Refusal::InsufficientScope { .. } => {
+                value.push_str(", error=\"insufficient_scope\", error_description=\"The token lacks a scope this call needs\"");
+            }
+            other => value.push_str(&format!(
+                ", error=\"invalid_token\", error_description=\"{other}\""
+            )),
+        }
+        value
+    }
+}
+
+fn unavailable(error: sqlx::Error) -> Refusal {
+    tracing::error!(%error, "bearer check could not read the database");
+    Refusal::Unavailable
+}
+
+/// The token of an `Authorization: Bearer …` header (scheme compared
+/// case-insensitively); nothing else carries tokens.
+fn bearer_token(header: Option<&str>) -> Option<&str> {
+    let (scheme, token) = header?.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_bearer_scheme_carries_tokens() {
+        assert_eq!(bearer_token(Some("Bearer abc")), Some("abc"));
+        assert_eq!(bearer_token(Some("bearer  abc ")), Some("abc"));
+        assert_eq!(bearer_token(Some("Basic abc")), None);
+        assert_eq!(bearer_token(Some("Bearer")), None);
+        assert_eq!(bearer_token(Some("Bearer ")), None);
+        assert_eq!(bearer_token(None), None);
+    }
+}

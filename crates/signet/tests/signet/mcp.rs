@@ -1,0 +1,335 @@
+//! `/mcp`: every row of the seed's 401 table produced by a real scenario,
+//! the Host and Origin checks, and `whoami`.
+
+use std::time::Duration;
+
+use reqwest::Response;
+use serde_json::{Value, json};
+use signet_store::audit::Actor;
+use signet_store::testing::TestDb;
+
+use crate::authorization::{
+    Browser, CALLBACK, authorize, authorize_path, claims, get, new_pkce, public_client, query,
+    seed, token_ok,
+};
+use crate::support::{Server, start};
+
+signet_store::store_tests!(every_row_of_the_401_table, host_and_origin_are_checked);
+
+fn whoami_request() -> Value {
+    json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": { "name": "whoami", "arguments": {} } })
+}
+
+async fn call(server: &Server, token: Option<&str>, body: &Value) -> Response {
+    let mut request = server
+        .http
+        .post(format!("{}/mcp", server.base))
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-11-25")
+        .json(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap()
+}
+
+/// Asserts a refusal: status, the exact `WWW-Authenticate` and the body.
+async fn assert_refused(server: &Server, response: Response, message: &str) {
+    let p = server.running.state.issuer.as_str();
+    assert_eq!(response.status(), 401, "{message}");
+    let challenge = response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let expected = if message == "Missing bearer token" {
+        format!(
+            r#"Bearer resource_metadata="{p}/.well-known/oauth-protected-resource/mcp", scope="envelopes:read envelopes:write""#
+        )
+    } else {
+        format!(
+            r#"Bearer resource_metadata="{p}/.well-known/oauth-protected-resource/mcp", scope="envelopes:read envelopes:write", error="invalid_token", error_description="{message}""#
+        )
+    };
+    assert_eq!(challenge, expected);
+    let body: Value = response.json().await.unwrap();
+    let code = if message == "Missing bearer token" {
+        "invalid_request"
+    } else {
+        "invalid_token"
+    };
+    assert_eq!(body, json!({ "error": code, "error_description": message }));
+}
+
+/// Connects Ada's client to `org` and returns (access token, refresh token).
+async fn connect(
+    server: &Server,
+    browser: &Browser,
+    client_id: &str,
+    org: &str,
+) -> (String, String) {
+    let pkce = new_pkce();
+    let callback = authorize(browser, &authorize_path(client_id, &pkce, &[]), Some(org)).await;
+    let code = get(&query(&callback), "code").unwrap().to_owned();
+    let tokens = token_ok(
+        server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CALLBACK),
+            ("code_verifier", &pkce.verifier),
+            ("client_id", client_id),
+        ],
+    )
+    .await;
+    (
+        tokens["access_token"].as_str().unwrap().to_owned(),
+        tokens["refresh_token"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn whoami(server: &Server, token: &str) -> Value {
+    let response = call(server, Some(token), &whoami_request()).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["result"]["isError"], false, "{body}");
+    body["result"]["structuredContent"].clone()
+}
+
+async fn every_row_of_the_401_table(db: TestDb) {
+    let server = start(db, None).await;
+    let (acme, beta) = seed(&server).await;
+    let identity = &server.running.state.identity;
+    let client_id = public_client(&server).await;
+    let browser = Browser::new(&server);
+
+    // Missing bearer token (a token in the query string does not count).
+    assert_refused(
+        &server,
+        call(&server, None, &whoami_request()).await,
+        "Missing bearer token",
+    )
+    .await;
+    let in_query = server
+        .http
+        .post(format!("{}/mcp?access_token=abc", server.base))
+        .header("accept", "application/json, text/event-stream")
+        .json(&whoami_request())
+        .send()
+        .await
+        .unwrap();
+    assert_refused(&server, in_query, "Missing bearer token").await;
+
+    // Invalid token: garbage, or signed by us for another audience.
+    assert_refused(
+        &server,
+        call(&server, Some("garbage"), &whoami_request()).await,
+        "Invalid token",
+    )
+    .await;
+    let (access, refresh) = connect(&server, &browser, &client_id, &acme).await;
+    let mut forged = claims(&access);
+    forged["aud"] = json!("https://elsewhere.example/mcp");
+    let forged = server
+        .running
+        .state
+        .keys
+        .sign("at+jwt", &forged)
+        .await
+        .unwrap();
+    assert_refused(
+        &server,
+        call(&server, Some(&forged), &whoami_request()).await,
+        "Invalid token",
+    )
+    .await;
+
+    // A good token: whoami tells who and what.
+    let me = whoami(&server, &access).await;
+    assert_eq!(me["organization_id"], acme.as_str());
+    assert_eq!(me["account"]["status"], "active");
+    assert_eq!(me["account"]["live_mode"], false);
+    assert_eq!(me["connection"]["name"], "Test Agent");
+    assert_eq!(me["connection"]["client_id"], client_id.as_str());
+    assert_eq!(me["scopes"], json!(["envelopes:read", "envelopes:write"]));
+    assert!(me["token_expires_at"].as_str().unwrap().ends_with('Z'));
+    let con_id = me["connection"]["id"].as_str().unwrap().to_owned();
+
+    // Expired: by the server's clock.
+    server.clock.advance(Duration::from_secs(3601));
+    assert_refused(
+        &server,
+        call(&server, Some(&access), &whoami_request()).await,
+        "Token is revoked or expired",
+    )
+    .await;
+    let refreshed = token_ok(
+        &server,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh),
+            ("client_id", &client_id),
+        ],
+    )
+    .await;
+    let access = refreshed["access_token"].as_str().unwrap().to_owned();
+    let refresh = refreshed["refresh_token"].as_str().unwrap().to_owned();
+    whoami(&server, &access).await;
+
+    // No org_id and no single organization (Ada has two).
+    let mut orgless = claims(&access);
+    orgless.as_object_mut().unwrap().remove("org_id");
+    let orgless = server
+        .running
+        .state
+        .keys
+        .sign("at+jwt", &orgless)
+        .await
+        .unwrap();
+    assert_refused(
+        &server,
+        call(&server, Some(&orgless), &whoami_request()).await,
+        "User has no organization",
+    )
+    .await;
+
+    // Account inactive, from the CLI in another process; and back.
+    server
+        .cli(
+            &[
+                "account",
+                "set-status",
+                "--org",
+                &acme,
+                "--status",
+                "suspended",
+            ],
+            None,
+        )
+        .await
+        .ok();
+    assert_refused(
+        &server,
+        call(&server, Some(&access), &whoami_request()).await,
+        "Account is inactive",
+    )
+    .await;
+    server
+        .cli(
+            &[
+                "account",
+                "set-status",
+                "--org",
+                &acme,
+                "--status",
+                "active",
+            ],
+            None,
+        )
+        .await
+        .ok();
+    whoami(&server, &access).await;
+
+    // Account not found: an organization never linked to an account.
+    let gamma = identity
+        .create_organization(&Actor::Cli, "Gamma", Some(crate::authorization::EMAIL))
+        .await
+        .unwrap();
+    let (unlinked, _) = connect(&server, &browser, &client_id, &gamma.id).await;
+    assert_refused(
+        &server,
+        call(&server, Some(&unlinked), &whoami_request()).await,
+        "Account not found",
+    )
+    .await;
+
+    // Revoked: the grant's refresh token is revoked; its access token stops too.
+    let revoked = server
+        .http
+        .post(format!("{}/oauth/revoke", server.base))
+        .form(&[
+            ("token", refresh.as_str()),
+            ("client_id", client_id.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    assert_refused(
+        &server,
+        call(&server, Some(&access), &whoami_request()).await,
+        "Token is revoked or expired",
+    )
+    .await;
+
+    // Disconnected, from the CLI: refused on the very next request.
+    let (access, _) = connect(&server, &browser, &client_id, &beta).await;
+    let me = whoami(&server, &access).await;
+    assert_eq!(me["organization_id"], beta.as_str());
+    let beta_con = me["connection"]["id"].as_str().unwrap().to_owned();
+    assert_ne!(beta_con, con_id);
+    server
+        .cli(&["connections", "revoke", &beta_con], None)
+        .await
+        .ok();
+    assert_refused(
+        &server,
+        call(&server, Some(&access), &whoami_request()).await,
+        "Application has been disconnected",
+    )
+    .await;
+
+    // The 401 is readable by browser clients.
+    let response = server
+        .http
+        .post(format!("{}/mcp", server.base))
+        .header("origin", server.running.state.issuer.as_str())
+        .json(&whoami_request())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(
+        response.headers()["access-control-expose-headers"]
+            .to_str()
+            .unwrap()
+            .contains("www-authenticate")
+    );
+    server.running.stop().await.unwrap();
+}
+
+async fn host_and_origin_are_checked(db: TestDb) {
+    let server = start(db, None).await;
+    let foreign_origin = server
+        .http
+        .post(format!("{}/mcp", server.base))
+        .header("origin", "https://evil.example")
+        .json(&whoami_request())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign_origin.status(), 403);
+    assert_eq!(
+        foreign_origin.json::<Value>().await.unwrap()["error"],
+        "forbidden"
+    );
+    let foreign_host = server
+        .http
+        .post(format!("{}/mcp", server.base))
+        .header("host", "evil.example")
+        .json(&whoami_request())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign_host.status(), 403);
+    // Our own origin passes the check and meets the bearer check.
+    let own = server
+        .http
+        .post(format!("{}/mcp", server.base))
+        .header("origin", server.running.state.issuer.as_str())
+        .json(&whoami_request())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), 401);
+    server.running.stop().await.unwrap();
+}
