@@ -26,6 +26,8 @@ pub struct McpState {
     pub guard: Guard,
     /// Origins (`scheme://host[:port]`) allowed besides the public URL's.
     pub allowed_origins: Arc<Vec<String>>,
+    pub usage: crate::usage::Usage,
+    pub clock: signet_store::SharedClock,
 }
 
 pub fn router(state: McpState) -> Router {
@@ -155,6 +157,9 @@ async fn check(State(state): State<McpState>, request: Request, next: Next) -> R
             },
         );
     }
+    state
+        .usage
+        .record(&principal.connection_id, state.clock.now());
     parts.extensions.insert(principal);
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await

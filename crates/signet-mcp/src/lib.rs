@@ -11,5 +11,6 @@ pub mod http;
 pub mod metadata;
 mod principal;
 pub mod service;
+pub mod usage;
 
 pub use principal::Principal;

@@ -31,6 +31,8 @@ pub struct AppState {
     pub identity: Identity,
     pub keys: KeyRing,
     pub grants: Grants,
+    /// Calls counted per connection, flushed in batches.
+    pub usage: signet_mcp::usage::Usage,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -55,6 +57,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             state.clock.clone(),
         ),
         allowed_origins: Arc::new(state.config.allowed_origins.clone()),
+        usage: state.usage.clone(),
+        clock: state.clock.clone(),
     };
     let cross_origin = signet_oauth::http::api(oauth.clone())
         .merge(signet_mcp::metadata::router(state.issuer.clone()))

@@ -53,11 +53,12 @@ pub struct Running {
     pub password_file: Option<PathBuf>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<io::Result<()>>,
+    flusher: JoinHandle<()>,
 }
 
 impl Running {
     /// Stops accepting connections, lets in-flight requests finish (for at
-    /// most 10 s) and closes the database pool.
+    /// most 10 s), writes the pending usage counts and closes the pool.
     pub async fn stop(self) -> Result<(), ServeError> {
         let _ = self.stop.send(());
         let mut task = self.task;
@@ -70,6 +71,10 @@ impl Running {
                 Ok(())
             }
         };
+        self.flusher.abort();
+        if let Err(error) = self.state.usage.flush(&self.state.store).await {
+            tracing::warn!(%error, "could not record connection usage at shutdown");
+        }
         self.state.store.close().await;
         outcome
     }
@@ -144,8 +149,10 @@ pub async fn start(config: Config, clock: SharedClock) -> Result<Running, ServeE
         identity,
         keys,
         grants,
+        usage: signet_mcp::usage::Usage::default(),
     });
     let router = app::router(state.clone());
+    let flusher = tokio::spawn(flush_usage_periodically(state.clone()));
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(
@@ -164,7 +171,22 @@ pub async fn start(config: Config, clock: SharedClock) -> Result<Running, ServeE
         password_file,
         stop,
         task,
+        flusher,
     })
+}
+
+/// How often counted calls reach the database.
+const USAGE_FLUSH_INTERVAL: Duration = Duration::from_secs(30);
+
+async fn flush_usage_periodically(state: Arc<AppState>) {
+    let mut ticks = tokio::time::interval(USAGE_FLUSH_INTERVAL);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        if let Err(error) = state.usage.flush(&state.store).await {
+            tracing::warn!(%error, "could not record connection usage; will retry");
+        }
+    }
 }
 
 /// Opens and migrates the configured database, creating the data directory

@@ -153,6 +153,22 @@ async fn every_row_of_the_401_table(db: TestDb) {
     assert_eq!(me["scopes"], json!(["envelopes:read", "envelopes:write"]));
     assert!(me["token_expires_at"].as_str().unwrap().ends_with('Z'));
     let con_id = me["connection"]["id"].as_str().unwrap().to_owned();
+    // Calls are counted in memory and written in batches, not per request.
+    whoami(&server, &access).await;
+    let listed = server
+        .cli(&["connections", "list", "--json"], None)
+        .await
+        .json();
+    assert_eq!(listed[0]["call_count"], 0, "nothing written yet");
+    let state = &server.running.state;
+    assert_eq!(state.usage.flush(&state.store).await.unwrap(), 1);
+    let listed = server
+        .cli(&["connections", "list", "--json"], None)
+        .await
+        .json();
+    assert_eq!(listed[0]["id"], con_id.as_str());
+    assert_eq!(listed[0]["call_count"], 2);
+    assert_eq!(listed[0]["last_seen_at"], state.clock.now().rfc3339());
 
     // Expired: by the server's clock.
     server.clock.advance(Duration::from_secs(3601));
