@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use signet_identity::AccountStatus;
 use signet_oauth::grants::{AccessClaims, Grants};
 use signet_oauth::{Issuer, RESOURCE_SCOPES};
-use signet_store::{SharedClock, Store, UnixTime, random, sqlx};
+use signet_store::{ChangeToken, SharedClock, Store, UnixTime, random, sqlx};
 use thiserror::Error;
 
 use crate::Principal;
@@ -59,16 +59,33 @@ struct Inner {
     store: Store,
     clock: SharedClock,
     verified: Mutex<HashMap<String, AccessClaims>>,
+    states: Mutex<StateCache>,
 }
 
-#[derive(sqlx::FromRow)]
+/// What stands behind a token: its connection, its grant, and the account
+/// of the organization it acts for.
+#[derive(Clone, Debug, sqlx::FromRow)]
 struct StateRow {
     connection_revoked_at: Option<i64>,
     connection_name: String,
     grant_revoked_at: Option<i64>,
     org_id: String,
     user_id: String,
+    account_id: Option<String>,
+    account_status: Option<String>,
+    live_mode: Option<i64>,
 }
+
+/// Token states read since the database last changed. Valid only while the
+/// store's change token is the one they were read under.
+#[derive(Debug, Default)]
+struct StateCache {
+    token: Option<ChangeToken>,
+    entries: HashMap<(String, String, String), StateRow>,
+}
+
+/// Bounds the state cache; when full it starts over.
+const STATE_CACHE_LIMIT: usize = 100_000;
 
 impl Guard {
     pub fn new(issuer: Issuer, grants: Grants, store: Store, clock: SharedClock) -> Self {
@@ -79,6 +96,7 @@ impl Guard {
                 store,
                 clock,
                 verified: Mutex::new(HashMap::new()),
+                states: Mutex::new(StateCache::default()),
             }),
         }
     }
@@ -95,34 +113,19 @@ impl Guard {
         if claims.exp <= now.as_secs() {
             return Err(Refusal::RevokedOrExpired);
         }
-        let state: Option<StateRow> = sqlx::query_as(
-            "SELECT c.revoked_at AS connection_revoked_at, c.name AS connection_name, \
-             g.revoked_at AS grant_revoked_at, c.org_id, c.user_id \
-             FROM connections c JOIN oauth_grants g ON g.connection_id = c.id \
-             WHERE c.id = $1 AND g.id = $2",
-        )
-        .bind(&claims.sid)
-        .bind(&claims.gid)
-        .fetch_optional(self.inner.store.pool())
-        .await
-        .map_err(unavailable)?;
-        let Some(state) = state else {
+        let org_id = match &claims.org_id {
+            Some(org_id) => org_id.clone(),
+            None => self.only_organization(&claims.sub).await?,
+        };
+        let Some(state) = self.state(&claims.sid, &claims.gid, &org_id).await? else {
             return Err(Refusal::RevokedOrExpired);
         };
         if state.grant_revoked_at.is_some() || state.user_id != claims.sub {
             return Err(Refusal::RevokedOrExpired);
         }
-        let org_id = match &claims.org_id {
-            Some(org_id) => org_id.clone(),
-            None => self.only_organization(&claims.sub).await?,
-        };
-        let account: Option<(String, String, i64)> =
-            sqlx::query_as("SELECT id, status, live_mode FROM accounts WHERE org_id = $1")
-                .bind(&org_id)
-                .fetch_optional(self.inner.store.pool())
-                .await
-                .map_err(unavailable)?;
-        let Some((account_id, status, live_mode)) = account else {
+        let (Some(account_id), Some(status)) =
+            (state.account_id.clone(), state.account_status.as_deref())
+        else {
             return Err(Refusal::AccountNotFound);
         };
         let account_status: AccountStatus = status.parse().map_err(|_| Refusal::Unavailable)?;
@@ -137,10 +140,10 @@ impl Guard {
             org_id,
             account_id,
             account_status,
-            live_mode: live_mode != 0,
+            live_mode: state.live_mode.unwrap_or(0) != 0,
             client_id: claims.client_id.clone(),
             connection_id: claims.sid.clone(),
-            connection_name: state.connection_name,
+            connection_name: state.connection_name.clone(),
             scopes: claims
                 .scope
                 .split(' ')
@@ -149,6 +152,45 @@ impl Guard {
                 .collect(),
             token_expires_at: UnixTime::from_secs(claims.exp),
         })
+    }
+
+    /// The state behind a token. On SQLite it is remembered until the next
+    /// commit anywhere (the store's change token moves), so an unchanged
+    /// database costs no query; on PostgreSQL it is read every time, because
+    /// another instance may have changed it a moment ago.
+    async fn state(&self, sid: &str, gid: &str, org_id: &str) -> Result<Option<StateRow>, Refusal> {
+        let key = (sid.to_owned(), gid.to_owned(), org_id.to_owned());
+        // Read the token before the database: a commit in between moves the
+        // token again, so nothing older than the token is ever kept under it.
+        let token = self.inner.store.changes().current();
+        if let (Some(token), Ok(cache)) = (token, self.inner.states.lock())
+            && cache.token == Some(token)
+            && let Some(row) = cache.entries.get(&key)
+        {
+            return Ok(Some(row.clone()));
+        }
+        let row: Option<StateRow> = sqlx::query_as(
+            "SELECT c.revoked_at AS connection_revoked_at, c.name AS connection_name, \
+             g.revoked_at AS grant_revoked_at, c.org_id, c.user_id, \
+             a.id AS account_id, a.status AS account_status, a.live_mode \
+             FROM connections c JOIN oauth_grants g ON g.connection_id = c.id \
+             LEFT JOIN accounts a ON a.org_id = $3 \
+             WHERE c.id = $1 AND g.id = $2",
+        )
+        .bind(sid)
+        .bind(gid)
+        .bind(org_id)
+        .fetch_optional(self.inner.store.pool())
+        .await
+        .map_err(unavailable)?;
+        if let (Some(token), Some(row), Ok(mut cache)) = (token, &row, self.inner.states.lock()) {
+            if cache.token != Some(token) || cache.entries.len() >= STATE_CACHE_LIMIT {
+                cache.entries.clear();
+                cache.token = Some(token);
+            }
+            cache.entries.insert(key, row.clone());
+        }
+        Ok(row)
     }
 
     async fn verified_claims(&self, token: &str) -> Result<AccessClaims, Refusal> {

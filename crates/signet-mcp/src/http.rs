@@ -1,6 +1,7 @@
 //! `/mcp`: Host and Origin checks, the bearer guard, the scope check, then
 //! the rmcp Streamable HTTP service (stateless, JSON responses).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::Router;
@@ -11,7 +12,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
-use serde_json::{Value, json};
+use serde_json::json;
 use url::Url;
 
 use crate::guard::{Guard, Refusal};
@@ -95,6 +96,36 @@ fn origin_of(text: &str) -> Option<String> {
         .filter(|o| o != "null")
 }
 
+/// The two fields of a JSON-RPC request the scope check needs, read
+/// without building a tree of the body. Escaped strings are decoded, and a
+/// repeated `method`, `params` or `name` is a parse error: a request the
+/// check cannot read exactly does not reach a tool.
+#[derive(serde::Deserialize)]
+struct Peek<'a> {
+    #[serde(borrow)]
+    method: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    params: Option<PeekParams<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct PeekParams<'a> {
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
+}
+
+fn parse_error() -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        axum::Json(json!({
+            "jsonrpc": "2.0",
+            "id": null,
+            "error": { "code": -32700, "message": "Parse error: expected one JSON-RPC request object" },
+        })),
+    )
+        .into_response()
+}
+
 async fn check(State(state): State<McpState>, request: Request, next: Next) -> Response {
     let issuer = state.guard.issuer().as_str();
     let allowed =
@@ -144,18 +175,26 @@ async fn check(State(state): State<McpState>, request: Request, next: Next) -> R
             .into_response();
     };
     // The scope a tools/call needs is known from its name: refuse before
-    // the tool runs.
-    if let Ok(message) = serde_json::from_slice::<Value>(&bytes)
-        && message["method"] == "tools/call"
-        && let Some(scope) = message["params"]["name"].as_str().and_then(required_scope)
-        && !principal.has_scope(scope)
-    {
-        return refuse(
-            &state.guard,
-            &Refusal::InsufficientScope {
-                required: vec![scope.to_owned()],
-            },
-        );
+    // the tool runs. Only `method` and `params.name` are looked at.
+    if !bytes.is_empty() {
+        let Ok(peek) = serde_json::from_slice::<Peek<'_>>(&bytes) else {
+            return parse_error();
+        };
+        if peek.method.as_deref() == Some("tools/call")
+            && let Some(scope) = peek
+                .params
+                .and_then(|p| p.name)
+                .as_deref()
+                .and_then(required_scope)
+            && !principal.has_scope(scope)
+        {
+            return refuse(
+                &state.guard,
+                &Refusal::InsufficientScope {
+                    required: vec![scope.to_owned()],
+                },
+            );
+        }
     }
     state
         .usage

@@ -51,16 +51,16 @@ impl Usage {
             return Ok(0);
         }
         let written = write(store, &batch).await;
-        if written.is_err() {
-            if let Ok(mut pending) = self.pending.lock() {
-                for (id, entry) in batch {
-                    let slot = pending.entry(id).or_insert(Pending {
-                        calls: 0,
-                        last_seen: entry.last_seen,
-                    });
-                    slot.calls += entry.calls;
-                    slot.last_seen = slot.last_seen.max(entry.last_seen);
-                }
+        if written.is_err()
+            && let Ok(mut pending) = self.pending.lock()
+        {
+            for (id, entry) in batch {
+                let slot = pending.entry(id).or_insert(Pending {
+                    calls: 0,
+                    last_seen: entry.last_seen,
+                });
+                slot.calls += entry.calls;
+                slot.last_seen = slot.last_seen.max(entry.last_seen);
             }
         }
         written

@@ -39,6 +39,7 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     display_url: String,
+    changes: std::sync::Arc<crate::ChangeDetector>,
 }
 
 /// How long a writer waits for SQLite's lock before giving up (10 s): long
@@ -87,10 +88,15 @@ impl Store {
                     url: display_url.clone(),
                     source,
                 })?;
+        let sqlite_path = match backend {
+            Backend::Sqlite => sqlite_file(url),
+            Backend::Postgres => None,
+        };
         Ok(Self {
             pool,
             backend,
             display_url,
+            changes: std::sync::Arc::new(crate::ChangeDetector::new(sqlite_path)),
         })
     }
 
@@ -131,6 +137,11 @@ impl Store {
         &self.display_url
     }
 
+    /// Sees commits without a query (SQLite); see [`crate::ChangeDetector`].
+    pub fn changes(&self) -> &crate::ChangeDetector {
+        &self.changes
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }
@@ -142,6 +153,16 @@ pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     error
         .as_database_error()
         .is_some_and(|e| e.is_unique_violation())
+}
+
+/// The file a `sqlite:` URL names (`sqlite://PATH`, `sqlite:PATH`, with or
+/// without a query); `None` for in-memory databases.
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
 }
 
 fn sqlite_url_with_create(url: &str) -> String {
@@ -192,6 +213,16 @@ mod tests {
             "postgres://signet:***@db:5432/signet"
         );
         assert_eq!(redact("sqlite://data/signet.db"), "sqlite://data/signet.db");
+    }
+
+    #[test]
+    fn sqlite_paths_come_from_the_url() {
+        assert_eq!(
+            sqlite_file("sqlite://data/s.db?mode=rwc"),
+            Some("data/s.db".into())
+        );
+        assert_eq!(sqlite_file("sqlite:///abs/s.db"), Some("/abs/s.db".into()));
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! text possible.
 
 pub mod audit;
+mod changes;
 mod clock;
 mod db;
 mod error;
@@ -16,6 +17,7 @@ pub mod random;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use changes::{ChangeDetector, ChangeToken};
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock, UnixTime};
 pub use db::{Backend, Store, is_unique_violation};
 pub use error::StoreError;

@@ -11,6 +11,7 @@ signet_store::store_tests!(
     foreign_keys_are_enforced,
     one_query_text_round_trips_every_column_type,
     a_second_pool_sees_writes_at_once,
+    commits_from_any_process_move_the_change_token,
 );
 
 async fn migrations_create_every_table_and_are_idempotent(db: TestDb) {
@@ -152,4 +153,36 @@ async fn a_missing_sqlite_directory_is_a_clear_error() {
             .starts_with("cannot open database sqlite:///nonexistent-dir-for-signet/x.db"),
         "{err}"
     );
+}
+
+async fn commits_from_any_process_move_the_change_token(db: TestDb) {
+    let before = db.store.changes().current();
+    if db.store.backend() == Backend::Postgres {
+        assert_eq!(
+            before, None,
+            "PostgreSQL offers no token: callers must query"
+        );
+        return;
+    }
+    let before = before.expect("a token on SQLite in WAL mode");
+    // Reads do not move it.
+    let _: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(db.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(db.store.changes().current(), Some(before));
+    // A commit through another pool (as the CLI would make) does, every time.
+    let other = Store::connect(&db.url).await.unwrap();
+    let mut seen = vec![before];
+    for i in 0..3 {
+        sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, 'x', 1)")
+            .bind(format!("org_{i}"))
+            .execute(other.pool())
+            .await
+            .unwrap();
+        let now = db.store.changes().current().unwrap();
+        assert!(!seen.contains(&now), "commit {i} moved the token");
+        seen.push(now);
+    }
+    other.close().await;
 }

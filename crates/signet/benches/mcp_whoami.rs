@@ -10,7 +10,12 @@
 //! for each concurrency drives `GET /healthz` and `POST /mcp` (`tools/call
 //! whoami`) for a fixed time, and prints requests/s, p50, p99, errors and
 //! the server's peak RSS.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -30,14 +35,26 @@ struct Options {
 }
 
 fn options() -> Options {
-    let mut options = Options { database_url: None, seconds: 10, concurrency: vec![16, 64] };
+    let mut options = Options {
+        database_url: None,
+        seconds: 10,
+        concurrency: vec![16, 64],
+    };
     let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--seconds" => options.seconds = args.next().and_then(|v| v.parse().ok()).unwrap_or(options.seconds),
+            "--seconds" => {
+                options.seconds = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(options.seconds)
+            }
             "--concurrency" => {
                 if let Some(list) = args.next() {
-                    options.concurrency = list.split(',').filter_map(|c| c.trim().parse().ok()).collect();
+                    options.concurrency = list
+                        .split(',')
+                        .filter_map(|c| c.trim().parse().ok())
+                        .collect();
                 }
             }
             url if url.contains("://") => options.database_url = Some(url.to_owned()),
@@ -47,20 +64,34 @@ fn options() -> Options {
     options
 }
 
-async fn cli(data_dir: &std::path::Path, database_url: &Option<String>, args: &[&str], stdin: Option<&str>) -> String {
+async fn cli(
+    data_dir: &std::path::Path,
+    database_url: &Option<String>,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> String {
     let mut command = tokio::process::Command::new(BIN);
     command.args(args).arg("--data-dir").arg(data_dir);
     if let Some(url) = database_url {
         command.arg("--database-url").arg(url);
     }
-    let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut input = child.stdin.take().unwrap();
     if let Some(text) = stdin {
         input.write_all(text.as_bytes()).await.unwrap();
     }
     drop(input);
     let output = child.wait_with_output().await.unwrap();
-    assert!(output.status.success(), "signet {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "signet {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
 
@@ -69,8 +100,19 @@ fn hidden_inputs(html: &str) -> Vec<(String, String)> {
         .skip(1)
         .map(|rest| {
             let (name, rest) = rest.split_once('"').unwrap();
-            let value = rest.split_once("value=\"").unwrap().1.split_once('"').unwrap().0;
-            let unescape = |s: &str| s.replace("&#38;", "&").replace("&amp;", "&").replace("&#34;", "\"").replace("&quot;", "\"");
+            let value = rest
+                .split_once("value=\"")
+                .unwrap()
+                .1
+                .split_once('"')
+                .unwrap()
+                .0;
+            let unescape = |s: &str| {
+                s.replace("&#38;", "&")
+                    .replace("&amp;", "&")
+                    .replace("&#34;", "\"")
+                    .replace("&quot;", "\"")
+            };
             (unescape(name), unescape(value))
         })
         .collect()
@@ -82,7 +124,11 @@ fn location(response: &reqwest::Response) -> String {
 
 /// The whole OAuth flow as a client and a person would go through it.
 async fn real_token(base: &str) -> String {
-    let browser = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let client: Value = browser
         .post(format!("{base}/oauth/register"))
         .json(&json!({ "client_name": "signet-bench", "redirect_uris": [CALLBACK], "token_endpoint_auth_method": "none" }))
@@ -104,19 +150,55 @@ async fn real_token(base: &str) -> String {
         .append_pair("code_challenge_method", "S256")
         .append_pair("resource", &format!("{base}/mcp"));
     let to_login = browser.get(url.as_str()).send().await.unwrap();
-    let login_page = browser.get(format!("{base}{}", location(&to_login))).send().await.unwrap().text().await.unwrap();
+    let login_page = browser
+        .get(format!("{base}{}", location(&to_login)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let mut form = hidden_inputs(&login_page);
     form.push(("email".into(), EMAIL.into()));
     form.push(("password".into(), PASSWORD.into()));
-    let signed_in = browser.post(format!("{base}/login")).form(&form).send().await.unwrap();
-    let consent = browser.get(format!("{base}{}", location(&signed_in))).send().await.unwrap().text().await.unwrap();
-    let org = consent.split("name=\"org_id\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let signed_in = browser
+        .post(format!("{base}/login"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let consent = browser
+        .get(format!("{base}{}", location(&signed_in)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let org = consent
+        .split("name=\"org_id\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
     let mut form = hidden_inputs(&consent);
     form.push(("org_id".into(), org));
     form.push(("decision".into(), "approve".into()));
-    let approved = browser.post(format!("{base}/oauth/authorize")).form(&form).send().await.unwrap();
+    let approved = browser
+        .post(format!("{base}/oauth/authorize"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     let callback = url::Url::parse(&location(&approved)).unwrap();
-    let code = callback.query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
+    let code = callback
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
     let tokens: Value = browser
         .post(format!("{base}/oauth/token"))
         .form(&[
@@ -150,7 +232,10 @@ struct Run {
 }
 
 async fn drive(base: &str, token: &str, target: Target, concurrency: usize, seconds: u64) -> Run {
-    let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().unwrap();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .unwrap();
     let body = serde_json::to_vec(&json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": { "name": "whoami", "arguments": {} } })).unwrap();
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
@@ -179,7 +264,9 @@ async fn drive(base: &str, token: &str, target: Target, concurrency: usize, seco
                 match response {
                     Ok(r) if r.status().is_success() => {
                         let bytes = r.bytes().await.unwrap_or_default();
-                        if matches!(target, Target::Whoami) && !bytes.windows(9).any(|w| w == b"\"isError\"") {
+                        if matches!(target, Target::Whoami)
+                            && !bytes.windows(9).any(|w| w == b"\"isError\"")
+                        {
                             errors += 1;
                         } else {
                             latencies.push(sent.elapsed());
@@ -200,14 +287,29 @@ async fn drive(base: &str, token: &str, target: Target, concurrency: usize, seco
     }
     let seconds = started.elapsed().as_secs_f64();
     latencies.sort();
-    let at = |p: f64| latencies.get(((latencies.len().max(1) - 1) as f64 * p).round() as usize).copied().unwrap_or_default();
-    Run { ok: latencies.len(), errors, seconds, p50: at(0.5), p99: at(0.99) }
+    let at = |p: f64| {
+        latencies
+            .get(((latencies.len().max(1) - 1) as f64 * p).round() as usize)
+            .copied()
+            .unwrap_or_default()
+    };
+    Run {
+        ok: latencies.len(),
+        errors,
+        seconds,
+        p50: at(0.5),
+        p99: at(0.99),
+    }
 }
 
 fn peak_rss_mib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
         .unwrap_or(0)
         / 1024
 }
@@ -218,16 +320,48 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path();
     // The bench's own user, organization and account, made with the CLI.
-    cli(data_dir, &options.database_url, &["user", "add", "--email", EMAIL, "--password-stdin"], Some(&format!("{PASSWORD}\n"))).await;
-    let org = cli(data_dir, &options.database_url, &["org", "add", "--name", "Bench", "--owner", EMAIL], None).await;
-    cli(data_dir, &options.database_url, &["account", "link", "--org", &org], None).await;
+    cli(
+        data_dir,
+        &options.database_url,
+        &["user", "add", "--email", EMAIL, "--password-stdin"],
+        Some(&format!("{PASSWORD}\n")),
+    )
+    .await;
+    let org = cli(
+        data_dir,
+        &options.database_url,
+        &["org", "add", "--name", "Bench", "--owner", EMAIL],
+        None,
+    )
+    .await;
+    cli(
+        data_dir,
+        &options.database_url,
+        &["account", "link", "--org", &org],
+        None,
+    )
+    .await;
 
     let mut serve = tokio::process::Command::new(BIN);
-    serve.args(["serve", "--listen", "127.0.0.1:0", "--log-level", "warn", "--data-dir"]).arg(data_dir);
+    serve
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-level",
+            "warn",
+            "--data-dir",
+        ])
+        .arg(data_dir);
     if let Some(url) = &options.database_url {
         serve.arg("--database-url").arg(url);
     }
-    let mut server = serve.stdout(Stdio::piped()).stderr(Stdio::null()).kill_on_drop(true).spawn().unwrap();
+    let mut server = serve
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
     let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
     let mut address = String::new();
     while let Some(line) = lines.next_line().await.unwrap() {
@@ -242,11 +376,24 @@ async fn main() {
     let pid = server.id().unwrap();
     let token = real_token(&base).await;
 
-    println!("signet /mcp benchmark: {} s per run, server pid {pid}, {}", options.seconds, options.database_url.as_deref().map_or("SQLite", |_| "PostgreSQL"));
-    println!("{:<34} {:>11} {:>9} {:>9} {:>7}", "run", "requests/s", "p50 ms", "p99 ms", "errors");
+    println!(
+        "signet /mcp benchmark: {} s per run, server pid {pid}, {}",
+        options.seconds,
+        options
+            .database_url
+            .as_deref()
+            .map_or("SQLite", |_| "PostgreSQL")
+    );
+    println!(
+        "{:<34} {:>11} {:>9} {:>9} {:>7}",
+        "run", "requests/s", "p50 ms", "p99 ms", "errors"
+    );
     for &concurrency in &options.concurrency {
         let mut healthz_rps = 0.0;
-        for (name, target) in [("GET /healthz", Target::Healthz), ("POST /mcp tools/call whoami", Target::Whoami)] {
+        for (name, target) in [
+            ("GET /healthz", Target::Healthz),
+            ("POST /mcp tools/call whoami", Target::Whoami),
+        ] {
             let run = drive(&base, &token, target, concurrency, options.seconds).await;
             let rps = run.ok as f64 / run.seconds;
             let ratio = if matches!(target, Target::Whoami) && healthz_rps > 0.0 {
@@ -266,6 +413,8 @@ async fn main() {
         }
     }
     println!("server peak RSS: {} MiB", peak_rss_mib(pid));
-    let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
     let _ = server.wait().await;
 }

@@ -153,6 +153,45 @@ async fn every_row_of_the_401_table(db: TestDb) {
     assert_eq!(me["scopes"], json!(["envelopes:read", "envelopes:write"]));
     assert!(me["token_expires_at"].as_str().unwrap().ends_with('Z'));
     let con_id = me["connection"]["id"].as_str().unwrap().to_owned();
+    // Requests the scope check cannot read exactly never reach a tool;
+    // escaped strings are read as what they mean.
+    for body in [
+        r#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami"}}]"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","name":"other"}}"#,
+        "{not json",
+    ] {
+        let response = server
+            .http
+            .post(format!("{}/mcp", server.base))
+            .bearer_auth(&access)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{body}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["error"]["code"], -32700, "{body}");
+    }
+    let escaped = server
+        .http
+        .post(format!("{}/mcp", server.base))
+        .bearer_auth(&access)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-11-25")
+        .body(r#"{"jsonrpc":"2.0","id":7,"method":"tools\/call","params":{"name":"whoami","arguments":{}}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(escaped.status(), 200);
+    let escaped: Value = escaped.json().await.unwrap();
+    assert_eq!(
+        escaped["result"]["structuredContent"]["organization_id"],
+        acme.as_str()
+    );
+
     // Calls are counted in memory and written in batches, not per request.
     whoami(&server, &access).await;
     let listed = server
@@ -167,7 +206,7 @@ async fn every_row_of_the_401_table(db: TestDb) {
         .await
         .json();
     assert_eq!(listed[0]["id"], con_id.as_str());
-    assert_eq!(listed[0]["call_count"], 2);
+    assert_eq!(listed[0]["call_count"], 3, "calls that reached the service");
     assert_eq!(listed[0]["last_seen_at"], state.clock.now().rfc3339());
 
     // Expired: by the server's clock.
