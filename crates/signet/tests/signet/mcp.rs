@@ -14,7 +14,11 @@ use crate::authorization::{
 };
 use crate::support::{Server, start};
 
-signet_store::store_tests!(every_row_of_the_401_table, host_and_origin_are_checked);
+signet_store::store_tests!(
+    every_row_of_the_401_table,
+    host_and_origin_are_checked,
+    the_rmcp_client_connects_refreshes_and_is_disconnected,
+);
 
 fn whoami_request() -> Value {
     json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": { "name": "whoami", "arguments": {} } })
@@ -386,5 +390,85 @@ async fn host_and_origin_are_checked(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(own.status(), 401);
+    server.running.stop().await.unwrap();
+}
+
+/// rmcp's own client, given only the server URL: discovery from the 401,
+/// registration, PKCE, the forms (filled by this test as a person would),
+/// `tools/call whoami`, a refresh, then a Disconnect on the web page.
+async fn the_rmcp_client_connects_refreshes_and_is_disconnected(db: TestDb) {
+    use rmcp::ServiceExt;
+    use rmcp::model::CallToolRequestParams;
+    use rmcp::transport::auth::{AuthClient, AuthorizationRequest, OAuthState};
+    use rmcp::transport::streamable_http_client::{
+        StreamableHttpClientTransport, StreamableHttpClientTransportConfig,
+    };
+
+    let server = start(db, None).await;
+    let (acme, _beta) = seed(&server).await;
+    let mcp_url = format!("{}/mcp", server.running.state.issuer);
+    let mut oauth = OAuthState::new(mcp_url.as_str(), None).await.unwrap();
+    oauth
+        .start_authorization(
+            AuthorizationRequest::new(CALLBACK).with_client_name("rmcp test client"),
+        )
+        .await
+        .unwrap();
+    let url = oauth.get_authorization_url().await.unwrap();
+    let browser = Browser::new(&server);
+    let callback = authorize(&browser, &url, Some(&acme)).await;
+    oauth.handle_callback_url(&callback).await.unwrap();
+    let manager = oauth.into_authorization_manager().expect("authorized");
+    let first_token = manager.get_access_token().await.unwrap();
+    manager.refresh_token().await.unwrap();
+    let token = manager.get_access_token().await.unwrap();
+    assert_ne!(token, first_token, "the refresh gave a new access token");
+
+    let client = AuthClient::new(reqwest::Client::new(), manager);
+    let transport = StreamableHttpClientTransport::with_client(
+        client,
+        StreamableHttpClientTransportConfig::with_uri(mcp_url.as_str()),
+    );
+    let service = ().serve(transport).await.unwrap();
+    let tools = service.list_all_tools().await.unwrap();
+    assert!(tools.iter().any(|t| t.name == "whoami"));
+    let result = service
+        .call_tool(CallToolRequestParams::new("whoami"))
+        .await
+        .unwrap();
+    let me = result.structured_content.unwrap();
+    assert_eq!(me["organization_id"], acme.as_str());
+    assert_eq!(me["connection"]["name"], "rmcp test client");
+    let con_id = me["connection"]["id"].as_str().unwrap().to_owned();
+
+    // Disconnect on the web page, through the confirmation step.
+    let confirm = browser
+        .get(&format!("/settings/applications/{con_id}/disconnect"))
+        .await;
+    let form = crate::authorization::hidden_inputs(&confirm.text().await.unwrap());
+    let done = browser
+        .post(
+            &format!("/settings/applications/{con_id}/disconnect"),
+            &form,
+        )
+        .await;
+    assert_eq!(done.status(), 303);
+
+    // The client's next call is refused, with the seed's message.
+    let refused = service
+        .call_tool(CallToolRequestParams::new("whoami"))
+        .await;
+    let refusal = format!("{:?}", refused.unwrap_err());
+    assert!(
+        refusal.contains(r#"error_description=\"Application has been disconnected\""#),
+        "{refusal}"
+    );
+    assert_refused(
+        &server,
+        call(&server, Some(&token), &whoami_request()).await,
+        "Application has been disconnected",
+    )
+    .await;
+    let _ = service.cancel().await;
     server.running.stop().await.unwrap();
 }
