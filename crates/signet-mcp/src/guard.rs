@@ -237,25 +237,30 @@ impl Guard {
         }
     }
 
-    /// The `WWW-Authenticate` value for a refusal (RFC 6750 §3, RFC 9728 §5.1).
+    /// The `WWW-Authenticate` value for a refusal.
     pub fn challenge(&self, refusal: &Refusal) -> String {
-        let metadata = self.inner.issuer.join(crate::metadata::PATH);
-        let scope = match refusal {
-            Refusal::InsufficientScope { required } => required.join(" "),
-            _ => RESOURCE_SCOPES.join(" "),
-        };
-        let mut value = format!("Bearer resource_metadata=\"{metadata}\", scope=\"{scope}\"");
-        match refusal {
-            Refusal::MissingToken => {}
-            Refusal::InsufficientScope { .. } => {
-                value.push_str(", error=\"insufficient_scope\", error_description=\"The token lacks a scope this call needs\"");
-            }
-            other => value.push_str(&format!(
-                ", error=\"invalid_token\", error_description=\"{other}\""
-            )),
-        }
-        value
+        challenge(&self.inner.issuer, refusal)
     }
+}
+
+/// The `WWW-Authenticate` value for a refusal (RFC 6750 §3, RFC 9728 §5.1):
+/// always the absolute metadata URL and the scopes; `error` only when a
+/// token was presented (none for a missing token, nor for our own outage).
+pub fn challenge(issuer: &Issuer, refusal: &Refusal) -> String {
+    let metadata = issuer.join(crate::metadata::PATH);
+    let scope = match refusal {
+        Refusal::InsufficientScope { required } => required.join(" "),
+        _ => RESOURCE_SCOPES.join(" "),
+    };
+    let mut value = format!("Bearer resource_metadata=\"{metadata}\", scope=\"{scope}\"");
+    match refusal {
+        Refusal::MissingToken | Refusal::Unavailable => {}
+        Refusal::InsufficientScope { .. } => value.push_str(
+            ", error=\"insufficient_scope\", error_description=\"The token lacks a scope this call needs\"",
+        ),
+        other => value.push_str(&format!(", error=\"invalid_token\", error_description=\"{other}\"")),
+    }
+    value
 }
 
 fn unavailable(error: sqlx::Error) -> Refusal {
@@ -274,6 +279,34 @@ fn bearer_token(header: Option<&str>) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn challenges_follow_rfc_6750_and_9728() {
+        let p = Issuer::parse("https://s.example").unwrap();
+        let base = r#"Bearer resource_metadata="https://s.example/.well-known/oauth-protected-resource/mcp""#;
+        assert_eq!(
+            challenge(&p, &Refusal::MissingToken),
+            format!(r#"{base}, scope="envelopes:read envelopes:write""#)
+        );
+        assert_eq!(
+            challenge(&p, &Refusal::Disconnected),
+            format!(
+                r#"{base}, scope="envelopes:read envelopes:write", error="invalid_token", error_description="Application has been disconnected""#
+            )
+        );
+        assert_eq!(
+            challenge(
+                &p,
+                &Refusal::InsufficientScope {
+                    required: vec!["envelopes:write".into()]
+                }
+            ),
+            format!(
+                r#"{base}, scope="envelopes:write", error="insufficient_scope", error_description="The token lacks a scope this call needs""#
+            )
+        );
+        assert!(!challenge(&p, &Refusal::Unavailable).contains("error="));
+    }
 
     #[test]
     fn only_the_bearer_scheme_carries_tokens() {
