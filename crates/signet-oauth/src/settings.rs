@@ -185,20 +185,34 @@ fn csrf_ok(form: &[(String, String)], session: &Session) -> bool {
 const EXPIRED: &str =
     "This form expired or did not come from Signet. Go back, reload the page and try again.";
 
+/// [`authorised`] for a form post: also reads the form and checks its CSRF
+/// token, refusing with a page titled `refused` if it does not match.
+async fn authorised_form(
+    state: &OAuthState,
+    headers: &HeaderMap,
+    id: &str,
+    body: Body,
+    refused: &str,
+) -> Result<(Session, Connection, Vec<(String, String)>), Response> {
+    let (session, connection) = authorised(state, headers, id).await?;
+    let form = read_form(body).await.unwrap_or_default();
+    if !csrf_ok(&form, &session) {
+        return Err(message(StatusCode::FORBIDDEN, refused, EXPIRED));
+    }
+    Ok((session, connection, form))
+}
+
 async fn rename(
     State(state): State<OAuthState>,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Body,
 ) -> Response {
-    let (session, connection) = match authorised(&state, &headers, &id).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
-    let form = read_form(body).await.unwrap_or_default();
-    if !csrf_ok(&form, &session) {
-        return message(StatusCode::FORBIDDEN, "Not renamed", EXPIRED);
-    }
+    let (session, connection, form) =
+        match authorised_form(&state, &headers, &id, body, "Not renamed").await {
+            Ok(found) => found,
+            Err(response) => return response,
+        };
     match state
         .connections
         .rename(
@@ -244,14 +258,11 @@ async fn disconnect(
     Path(id): Path<String>,
     body: Body,
 ) -> Response {
-    let (session, connection) = match authorised(&state, &headers, &id).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
-    let form = read_form(body).await.unwrap_or_default();
-    if !csrf_ok(&form, &session) {
-        return message(StatusCode::FORBIDDEN, "Not disconnected", EXPIRED);
-    }
+    let (session, connection, _) =
+        match authorised_form(&state, &headers, &id, body, "Not disconnected").await {
+            Ok(found) => found,
+            Err(response) => return response,
+        };
     match state
         .connections
         .disconnect(&Actor::User(session.user.id.clone()), &id, "disconnected")
