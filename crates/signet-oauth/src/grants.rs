@@ -380,7 +380,8 @@ impl Grants {
             },
         )
         .await?;
-        self.respond(client, &grant, refresh, now).await
+        self.respond(client, &grant, refresh, &grant.scopes, now)
+            .await
     }
 
     /// The `refresh_token` grant, with rotation, the grace window and reuse
@@ -463,14 +464,19 @@ impl Grants {
         let successor = self
             .new_refresh_token(&grant_id, &client.id, now, Some(token))
             .await?;
-        let mut response = self.respond(client, &grant, Some(successor), now).await?;
-        if let Some(requested) = scope {
-            let narrowed: Vec<&str> = requested.split(' ').filter(|s| !s.is_empty()).collect();
-            if !narrowed.is_empty() {
-                response.scope = narrowed.join(" ");
-            }
-        }
-        Ok(response)
+        // A narrower `scope` narrows this access token; the grant keeps its own.
+        let narrowed = scope
+            .map(|requested| {
+                requested
+                    .split(' ')
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .filter(|narrowed| !narrowed.is_empty());
+        let scopes = narrowed.unwrap_or_else(|| grant.scopes.clone());
+        self.respond(client, &grant, Some(successor), &scopes, now)
+            .await
     }
 
     /// RFC 7009: revokes the grant behind a refresh or access token of this
@@ -666,6 +672,7 @@ impl Grants {
         client: &Client,
         grant: &GrantRow,
         refresh_token: Option<String>,
+        scopes: &str,
         now: UnixTime,
     ) -> Result<TokenResponse, OAuthError> {
         let claims = AccessClaims {
@@ -676,7 +683,7 @@ impl Grants {
             client_id: client.id.clone(),
             sid: grant.connection_id.clone(),
             gid: grant.grant_id.clone(),
-            scope: grant.scopes.clone(),
+            scope: scopes.to_owned(),
             jti: random::token().map_err(server)?,
             iat: now.as_secs(),
             exp: now.plus(self.settings.access_token_ttl).as_secs(),
@@ -687,7 +694,7 @@ impl Grants {
             token_type: "Bearer",
             expires_in: self.settings.access_token_ttl.as_secs(),
             refresh_token,
-            scope: grant.scopes.clone(),
+            scope: scopes.to_owned(),
         })
     }
 

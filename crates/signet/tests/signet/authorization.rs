@@ -474,6 +474,33 @@ async fn the_whole_journey_with_two_organizations(db: TestDb) {
         ],
     )
     .await;
+    // A refresh may narrow the access token's scope, never widen it.
+    let widened = token(
+        &server,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ("client_id", &client_id),
+            ("scope", "envelopes:read admin"),
+        ],
+    )
+    .await;
+    oauth_error(widened, 400, "invalid_scope").await;
+    let tokens = token_ok(
+        &server,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ("client_id", &client_id),
+            ("scope", "envelopes:read"),
+        ],
+    )
+    .await;
+    assert_eq!(tokens["scope"], "envelopes:read");
+    assert_eq!(
+        claims(tokens["access_token"].as_str().unwrap())["scope"],
+        "envelopes:read"
+    );
     let confidential = register(
         &server,
         json!({ "redirect_uris": ["https://rs.example/cb"] }),
@@ -502,7 +529,7 @@ async fn the_whole_journey_with_two_organizations(db: TestDb) {
     let active = introspect(access_token.clone()).await;
     assert_eq!(active["active"], true);
     assert_eq!(active["org_id"], beta.as_str());
-    assert_eq!(active["scope"], "envelopes:read envelopes:write");
+    assert_eq!(active["scope"], "envelopes:read");
     let revoked = server
         .http
         .post(format!("{}/oauth/revoke", server.base))
