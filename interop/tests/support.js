@@ -1,0 +1,159 @@
+// A real Signet for the interop tests: the release binary (SIGNET_BIN, else
+// ../target/release/signet) on a free loopback port with a fresh database,
+// and a tiny cookie-keeping browser that fills Signet's forms as a person.
+import { spawn, execFile } from 'node:child_process';
+import { mkdtempSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export const CALLBACK = 'http://127.0.0.1:53682/callback';
+
+export function signetBinary() {
+  const bin = process.env.SIGNET_BIN ?? resolve(import.meta.dirname, '../../target/release/signet');
+  if (!existsSync(bin)) {
+    throw new Error(`no Signet binary at ${bin}: run \`cargo build --release\` or set SIGNET_BIN`);
+  }
+  return bin;
+}
+
+/** Starts `signet serve` and resolves once its banner says where it is. */
+export async function startSignet() {
+  const bin = signetBinary();
+  const dataDir = mkdtempSync(join(tmpdir(), 'signet-interop-'));
+  const child = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--log-level', 'warn'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const banner = {};
+  const lines = createInterface({ input: child.stdout });
+  await new Promise((ready, failed) => {
+    const timer = setTimeout(() => failed(new Error('Signet did not start within 30 s')), 30_000);
+    child.on('exit', (code) => failed(new Error(`Signet exited with ${code}`)));
+    lines.on('line', (line) => {
+      const [key, ...rest] = line.trim().split(/:\s+/);
+      if (rest.length) banner[key] = rest.join(': ');
+      if (line.startsWith('Connect an MCP client')) {
+        clearTimeout(timer);
+        ready();
+      }
+    });
+  });
+  const base = `http://${banner['Listening on']}`;
+  return {
+    base,
+    email: banner.Email,
+    password: banner.Password,
+    async cli(...args) {
+      const { stdout } = await run(bin, [...args, '--data-dir', dataDir]);
+      return stdout.trim();
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((done) => child.on('exit', done));
+    },
+  };
+}
+
+/** A browser that keeps cookies and lets the test follow each redirect. */
+export class Browser {
+  constructor(base) {
+    this.base = base;
+    this.cookies = new Map();
+  }
+
+  async request(url, init = {}) {
+    const target = new URL(url, this.base);
+    const headers = new Headers(init.headers);
+    if (this.cookies.size) {
+      headers.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '));
+    }
+    const response = await fetch(target, { ...init, headers, redirect: 'manual' });
+    for (const cookie of response.headers.getSetCookie()) {
+      const [pair] = cookie.split(';');
+      const at = pair.indexOf('=');
+      this.cookies.set(pair.slice(0, at), pair.slice(at + 1));
+    }
+    return response;
+  }
+
+  get(url) {
+    return this.request(url);
+  }
+
+  post(url, form) {
+    return this.request(url, { method: 'POST', body: new URLSearchParams(form) });
+  }
+
+  /**
+   * From an authorization URL to the client's callback URL: sign in if
+   * asked, pick an organization (the first unless named), approve.
+   */
+  async consent(authorizationUrl, { email, password, org } = {}) {
+    let response = await this.get(authorizationUrl);
+    if (response.status === 303 && response.headers.get('location').startsWith('/login')) {
+      const login = await (await this.get(response.headers.get('location'))).text();
+      const signedIn = await this.post('/login', [...hiddenInputs(login), ['email', email], ['password', password]]);
+      if (signedIn.status !== 303) throw new Error(`sign-in failed: ${signedIn.status}`);
+      response = await this.get(signedIn.headers.get('location'));
+    }
+    if (response.status === 303) return response.headers.get('location');
+    if (response.status !== 200) throw new Error(`consent page: ${response.status} ${await response.text()}`);
+    const page = await response.text();
+    const choice = org ?? page.match(/name="org_id" value="([^"]+)"/)[1];
+    const decided = await this.post('/oauth/authorize', [...hiddenInputs(page), ['org_id', choice], ['decision', 'approve']]);
+    if (decided.status !== 303) throw new Error(`approval failed: ${decided.status}`);
+    return decided.headers.get('location');
+  }
+}
+
+const entities = { '&#38;': '&', '&amp;': '&', '&#34;': '"', '&quot;': '"', '&#39;': "'", '&#60;': '<', '&#62;': '>' };
+const unescape = (text) => text.replace(/&#38;|&amp;|&#34;|&quot;|&#39;|&#60;|&#62;/g, (e) => entities[e]);
+
+/** Every hidden input of a page, as a browser would submit it. */
+export function hiddenInputs(html) {
+  return [...html.matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)">/g)].map(([, name, value]) => [
+    unescape(name),
+    unescape(value),
+  ]);
+}
+
+/** An OAuthClientProvider that keeps everything in memory, as a CLI would. */
+export class MemoryProvider {
+  constructor(clientMetadata) {
+    this._metadata = clientMetadata;
+    this._client = undefined;
+    this._tokens = undefined;
+    this._verifier = undefined;
+    this.authorizationUrl = undefined;
+  }
+  get redirectUrl() {
+    return CALLBACK;
+  }
+  get clientMetadata() {
+    return this._metadata;
+  }
+  clientInformation() {
+    return this._client;
+  }
+  saveClientInformation(info) {
+    this._client = info;
+  }
+  tokens() {
+    return this._tokens;
+  }
+  saveTokens(tokens) {
+    this._tokens = tokens;
+  }
+  redirectToAuthorization(url) {
+    this.authorizationUrl = url;
+  }
+  saveCodeVerifier(verifier) {
+    this._verifier = verifier;
+  }
+  codeVerifier() {
+    return this._verifier;
+  }
+}
