@@ -2,6 +2,7 @@
 // ../target/release/signet) on a free loopback port with a fresh database,
 // and a tiny cookie-keeping browser that fills Signet's forms as a person.
 import { spawn, execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -21,10 +22,11 @@ export function signetBinary() {
 }
 
 /** Starts `signet serve` and resolves once its banner says where it is. */
-export async function startSignet() {
+export async function startSignet(...extraArgs) {
   const bin = signetBinary();
   const dataDir = mkdtempSync(join(tmpdir(), 'signet-interop-'));
-  const child = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--log-level', 'warn'], {
+  const args = ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--log-level', 'warn', ...extraArgs];
+  const child = spawn(bin, args, {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const banner = {};
@@ -111,6 +113,47 @@ export class Browser {
 
 const entities = { '&#38;': '&', '&amp;': '&', '&#34;': '"', '&quot;': '"', '&#39;': "'", '&#60;': '<', '&#62;': '>' };
 const unescape = (text) => text.replace(/&#38;|&amp;|&#34;|&quot;|&#39;|&#60;|&#62;/g, (e) => entities[e]);
+
+/** A PKCE verifier and its S256 challenge. */
+export function pkce() {
+  const verifier = randomBytes(32).toString('base64url');
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+}
+
+/** Registers a client by DCR and returns the registration response. */
+export async function register(base, metadata) {
+  const response = await fetch(new URL('/oauth/register', base), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(metadata),
+  });
+  if (response.status !== 201) throw new Error(`registration: ${response.status} ${await response.text()}`);
+  return response.json();
+}
+
+/** An authorization URL as a client would build it; `resource` omitted when null. */
+export function authorizationUrl(base, { clientId, redirectUri, challenge, resource = `${base}/mcp`, state = 'xyz' }) {
+  const url = new URL('/oauth/authorize', base);
+  url.searchParams.set('response_type', 'code');
+  url.searchParams.set('client_id', clientId);
+  url.searchParams.set('redirect_uri', redirectUri);
+  url.searchParams.set('code_challenge', challenge);
+  url.searchParams.set('code_challenge_method', 'S256');
+  url.searchParams.set('state', state);
+  if (resource !== null) url.searchParams.set('resource', resource);
+  return url;
+}
+
+/** POSTs a form to the token endpoint and returns status and JSON. */
+export async function tokenRequest(base, form) {
+  const response = await fetch(new URL('/oauth/token', base), { method: 'POST', body: new URLSearchParams(form) });
+  return { status: response.status, body: await response.json() };
+}
+
+/** The claims of a JWT, unverified (the server verifies; tests only read). */
+export function jwtClaims(token) {
+  return JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString());
+}
 
 /** Every hidden input of a page, as a browser would submit it. */
 export function hiddenInputs(html) {
