@@ -27,7 +27,7 @@ pub struct McpState {
     pub guard: Guard,
     /// Origins (`scheme://host[:port]`) allowed besides the public URL's.
     pub allowed_origins: Arc<Vec<String>>,
-    pub usage: crate::usage::Usage,
+    pub usage: signet_oauth::usage::Usage,
     pub clock: signet_store::SharedClock,
 }
 

@@ -11,6 +11,5 @@ pub mod http;
 pub mod metadata;
 mod principal;
 pub mod service;
-pub mod usage;
 
 pub use principal::Principal;

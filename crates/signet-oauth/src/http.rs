@@ -29,6 +29,9 @@ pub struct OAuthState {
     pub clients: Clients,
     pub grants: Grants,
     pub connections: crate::connections::Connections,
+    /// Calls counted by `/mcp`, written on a timer; the Applications page
+    /// writes them first so it shows the latest.
+    pub usage: crate::usage::Usage,
     pub identity: Identity,
     pub clock: SharedClock,
 }

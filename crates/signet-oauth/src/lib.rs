@@ -21,6 +21,7 @@ pub mod metadata;
 mod oauth_error;
 pub mod redirect_uri;
 mod settings;
+pub mod usage;
 
 pub use error::KeyError;
 pub use issuer::{Issuer, IssuerError};

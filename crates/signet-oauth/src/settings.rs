@@ -127,6 +127,9 @@ async fn list(
             "You are not a member of this organization, or of any.",
         );
     };
+    if let Err(error) = state.usage.flush(state.identity.store()).await {
+        tracing::warn!(%error, "could not record connection usage before listing");
+    }
     let connections = match state.connections.of_organization(&current.id).await {
         Ok(connections) => connections,
         Err(error) => return error_page(&error.to_string()),

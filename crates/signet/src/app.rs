@@ -32,7 +32,7 @@ pub struct AppState {
     pub keys: KeyRing,
     pub grants: Grants,
     /// Calls counted per connection, flushed in batches.
-    pub usage: signet_mcp::usage::Usage,
+    pub usage: signet_oauth::usage::Usage,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -45,6 +45,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             state.store.clone(),
             state.clock.clone(),
         ),
+        usage: state.usage.clone(),
         identity: state.identity.clone(),
         clock: state.clock.clone(),
     };

@@ -149,7 +149,7 @@ pub async fn start(config: Config, clock: SharedClock) -> Result<Running, ServeE
         identity,
         keys,
         grants,
-        usage: signet_mcp::usage::Usage::default(),
+        usage: signet_oauth::usage::Usage::default(),
     });
     let router = app::router(state.clone());
     let flusher = tokio::spawn(flush_usage_periodically(state.clone()));
