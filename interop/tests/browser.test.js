@@ -130,8 +130,20 @@ test('sign in, consent for the second organization, manage and disconnect the ap
   assert.match(await card.locator('dt:text("Calls") + dd').innerText(), /^2$/);
   assert.match(await card.locator('dt:text("Last seen") + dd').innerText(), /^\d{4}-\d\d-\d\dT/);
   await fitsNarrowScreen(page, 'applications');
-  await page.locator('input[name=name]').first().fill('  My research agent  ');
-  await page.locator('input[name=name]').first().press('Enter');
+  // Rename with the keyboard; a bad name is refused next to the field.
+  await tabTo(page, () => document.activeElement?.name === 'name', 'the name field');
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type('   ');
+  await page.keyboard.press('Enter');
+  const fieldError = page.locator('section.conn .field-error').first();
+  await fieldError.waitFor();
+  assert.match(await fieldError.innerText(), /1 to 100 characters/);
+  const describedBy = await page.locator('input[name=name]').first().getAttribute('aria-describedby');
+  assert.equal(describedBy, await fieldError.getAttribute('id'), 'the error is tied to its field');
+  await tabTo(page, () => document.activeElement?.name === 'name', 'the name field');
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type('  My research agent  ');
+  await page.keyboard.press('Enter');
   await page.waitForSelector('text=The connection was renamed.');
   assert.match(await page.locator('section.conn h2').first().innerText(), /^My research agent/);
 

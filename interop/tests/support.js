@@ -1,7 +1,7 @@
 // A real Signet for the interop tests: the release binary (SIGNET_BIN, else
 // ../target/release/signet) on a free loopback port with a fresh database,
 // and a tiny cookie-keeping browser that fills Signet's forms as a person.
-import { spawn, execFile } from 'node:child_process';
+import { spawn, execFile, execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,10 +13,13 @@ const run = promisify(execFile);
 
 export const CALLBACK = 'http://127.0.0.1:53682/callback';
 
+/** SIGNET_BIN, else the workspace's release binary, built if absent. */
 export function signetBinary() {
-  const bin = process.env.SIGNET_BIN ?? resolve(import.meta.dirname, '../../target/release/signet');
+  if (process.env.SIGNET_BIN) return process.env.SIGNET_BIN;
+  const workspace = resolve(import.meta.dirname, '../..');
+  const bin = join(workspace, 'target/release/signet');
   if (!existsSync(bin)) {
-    throw new Error(`no Signet binary at ${bin}: run \`cargo build --release\` or set SIGNET_BIN`);
+    execFileSync('cargo', ['build', '--release', '--bin', 'signet'], { cwd: workspace, stdio: 'inherit' });
   }
   return bin;
 }

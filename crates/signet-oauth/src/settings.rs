@@ -15,8 +15,9 @@ use signet_store::random;
 use signet_web::{ApplicationsPage, ConnectionRow, DisconnectPage, OrgLink, render};
 use url::form_urlencoded;
 
+use crate::OAuthError;
 use crate::browser::{field, message, page, read_form, see_other};
-use crate::connections::Connection;
+use crate::connections::{Connection, MAX_NAME_CHARS};
 use crate::http::OAuthState;
 
 const PATH: &str = "/settings/applications";
@@ -38,6 +39,8 @@ pub fn router() -> Router<OAuthState> {
 struct ListQuery {
     org: Option<String>,
     notice: Option<String>,
+    /// The connection whose rename was refused, to show the error by it.
+    rename_error: Option<String>,
 }
 
 fn to_login(return_to: &str) -> Response {
@@ -139,6 +142,8 @@ async fn list(
         .filter(|c| current.role.is_manager() || c.user_id == session.user.id)
         .map(|c| ConnectionRow {
             can_manage: c.is_active() && may_manage(&session, current, &c),
+            rename_error: (query.rename_error.as_deref() == Some(c.id.as_str()))
+                .then(|| format!("A name has 1 to {MAX_NAME_CHARS} characters.")),
             active: c.is_active(),
             disconnected: c.revoked_at.map(|t| t.rfc3339()),
             created: c.created_at.rfc3339(),
@@ -226,7 +231,14 @@ async fn rename(
         .await
     {
         Ok(_) => back_to(&connection.org_id, "renamed"),
-        Err(error) => message(StatusCode::BAD_REQUEST, "Not renamed", &error.description()),
+        Err(OAuthError::InvalidRequest(_)) => {
+            let query = form_urlencoded::Serializer::new(String::new())
+                .append_pair("org", &connection.org_id)
+                .append_pair("rename_error", &connection.id)
+                .finish();
+            see_other(&format!("{PATH}?{query}"))
+        }
+        Err(error) => error_page(&error.to_string()),
     }
 }
 

@@ -67,6 +67,8 @@ pub struct ConnectionRow {
     pub disconnected: Option<String>,
     /// Whether the viewer may rename and disconnect it.
     pub can_manage: bool,
+    /// Why the last rename of this row was refused, shown by its field.
+    pub rename_error: Option<String>,
 }
 
 /// An organization in the page's switcher.

@@ -172,7 +172,15 @@ async fn connected_applications_are_listed_renamed_and_disconnected(db: TestDb) 
             ],
         )
         .await;
-    assert_eq!(too_long.status(), 400);
+    // Refused, and shown next to the field it concerns; the name is kept.
+    assert_eq!(too_long.status(), StatusCode::SEE_OTHER);
+    let html = ada.get(&location(&too_long)).await.text().await.unwrap();
+    assert!(
+        html.contains(&format!(r#"aria-describedby="rename-error-{bob_con}""#))
+            && html.contains("A name has 1 to 100 characters."),
+        "{html}"
+    );
+    assert!(html.contains("Bob&#39;s Cursor"));
     let forged = ada
         .post(
             &format!("/settings/applications/{bob_con}/rename"),
