@@ -78,7 +78,9 @@ test('sign in, consent for the second organization, manage and disconnect the ap
   // The client's loopback callback, as a native app would listen for it.
   let callback;
   const listener = createServer((request, response) => {
-    callback = new URL(request.url, CALLBACK);
+    // Only the redirect itself; the browser also asks for /favicon.ico.
+    const url = new URL(request.url, CALLBACK);
+    if (url.pathname === new URL(CALLBACK).pathname) callback = url;
     response.end('You may close this window.');
   });
   await new Promise((ready) => listener.listen(Number(new URL(CALLBACK).port), '127.0.0.1', ready));
