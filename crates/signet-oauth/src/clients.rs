@@ -93,14 +93,6 @@ struct ClientRow {
     last_used_at: Option<i64>,
 }
 
-/// The outcome of a registration: the metadata to echo with 201.
-#[derive(Debug)]
-pub struct Registered {
-    pub response: Value,
-    /// False when an identical earlier registration was returned.
-    pub created: bool,
-}
-
 /// Registration, look-up and authentication of clients.
 #[derive(Clone, Debug)]
 pub struct Clients {
@@ -115,12 +107,14 @@ impl Clients {
         Self { store, clock }
     }
 
-    /// Registers a client from an RFC 7591 request body.
+    /// Registers a client from an RFC 7591 request body and returns the
+    /// metadata to echo (an identical public re-registration returns the
+    /// existing client).
     pub async fn register(
         &self,
         request: &Value,
         client_ip: Option<&str>,
-    ) -> Result<Registered, OAuthError> {
+    ) -> Result<Value, OAuthError> {
         let metadata = normalise(request)?;
         let auth_method = metadata.auth_method;
         let canonical = metadata.echo.to_string();
@@ -141,10 +135,7 @@ impl Clients {
                     serde_json::from_str(&stored).map_err(|e| OAuthError::Server(e.to_string()))?;
                 response["client_id"] = json!(id);
                 response["client_id_issued_at"] = json!(created_at);
-                return Ok(Registered {
-                    response,
-                    created: false,
-                });
+                return Ok(response);
             }
         }
         let id = ids::new(ids::CLIENT).map_err(|e| OAuthError::Server(e.to_string()))?;
@@ -196,10 +187,7 @@ impl Clients {
             response["client_secret"] = json!(secret);
             response["client_secret_expires_at"] = json!(0);
         }
-        Ok(Registered {
-            response,
-            created: true,
-        })
+        Ok(response)
     }
 
     pub async fn get(&self, client_id: &str) -> Result<Option<Client>, OAuthError> {

@@ -105,9 +105,7 @@ async fn register(
     match outcome {
         // 201 also when an identical registration is returned: clients
         // check for it.
-        Ok(registered) => {
-            no_store((StatusCode::CREATED, Json(registered.response)).into_response())
-        }
+        Ok(registered) => no_store((StatusCode::CREATED, Json(registered)).into_response()),
         Err(error) => error.into_response(),
     }
 }
