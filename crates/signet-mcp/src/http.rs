@@ -16,7 +16,7 @@ use serde_json::json;
 use url::Url;
 
 use crate::guard::{Guard, Refusal};
-use crate::service::{SignetMcp, required_scope};
+use crate::service::{SignetMcp, required_scope, required_scope_for_method};
 
 /// Largest JSON-RPC request accepted on `/mcp`.
 const BODY_LIMIT: usize = 4 * 1024 * 1024;
@@ -29,6 +29,8 @@ pub struct McpState {
     pub allowed_origins: Arc<Vec<String>>,
     pub usage: signet_oauth::usage::Usage,
     pub clock: signet_store::SharedClock,
+    /// The e-signature engine the tools call.
+    pub esign: signet_esign::Esign,
 }
 
 pub fn router(state: McpState) -> Router {
@@ -39,8 +41,9 @@ pub fn router(state: McpState) -> Router {
         // URL and the configured allow-list.
         .disable_allowed_hosts()
         .with_max_request_body_bytes(BODY_LIMIT);
+    let prototype = SignetMcp::new(state.esign.clone());
     let service = StreamableHttpService::new(
-        || Ok(SignetMcp::new()),
+        move || Ok(prototype.clone()),
         Arc::new(NeverSessionManager::default()),
         config,
     );
@@ -180,12 +183,16 @@ async fn check(State(state): State<McpState>, request: Request, next: Next) -> R
         let Ok(peek) = serde_json::from_slice::<Peek<'_>>(&bytes) else {
             return parse_error();
         };
-        if peek.method.as_deref() == Some("tools/call")
-            && let Some(scope) = peek
+        let scope = match peek.method.as_deref() {
+            Some("tools/call") => peek
                 .params
                 .and_then(|p| p.name)
                 .as_deref()
-                .and_then(required_scope)
+                .and_then(required_scope),
+            Some(method) => required_scope_for_method(method),
+            None => None,
+        };
+        if let Some(scope) = scope
             && !principal.has_scope(scope)
         {
             return refuse(

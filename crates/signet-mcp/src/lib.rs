@@ -10,6 +10,7 @@ pub mod guard;
 pub mod http;
 pub mod metadata;
 mod principal;
+pub mod schemas;
 pub mod service;
 
 pub use principal::Principal;

@@ -18,6 +18,7 @@ pub const DOCUMENT: &str = "doc";
 pub const EVENT: &str = "evt";
 pub const UPLOAD: &str = "upl";
 pub const DELIVERABLE: &str = "del";
+pub const EMAIL: &str = "eml";
 
 fn base32_lower() -> &'static Encoding {
     static ENCODING: OnceLock<Encoding> = OnceLock::new();

@@ -103,6 +103,40 @@ pub struct DisconnectPage<'a> {
     pub csrf: &'a str,
 }
 
+/// A document listed on the signing page.
+#[derive(Debug)]
+pub struct SigningDocument {
+    pub name: String,
+    pub pages: Option<i64>,
+    pub view_href: String,
+    pub download_href: String,
+}
+
+/// Whether the signing page offers the form or says how things stand.
+#[derive(Debug)]
+pub enum SigningState {
+    Open,
+    Done(String),
+}
+
+#[derive(Debug, Template)]
+#[template(path = "signing.html")]
+pub struct SigningPage<'a> {
+    pub title: &'a str,
+    pub message: Option<&'a str>,
+    pub recipient_name: &'a str,
+    pub recipient_email: &'a str,
+    pub test_mode: bool,
+    pub documents: Vec<SigningDocument>,
+    pub state: SigningState,
+    /// "sign" or "approve".
+    pub verb: &'a str,
+    pub verb_title: &'a str,
+    pub error: Option<&'a str>,
+    /// What was typed, kept when the form comes back with an error.
+    pub typed: &'a str,
+}
+
 /// Renders a template; a rendering failure (which askama's compile-time
 /// checks make unlikely) becomes a plain, safe page.
 pub fn render(page: &impl Template) -> String {

@@ -33,6 +33,8 @@ pub struct AppState {
     pub grants: Grants,
     /// Calls counted per connection, flushed in batches.
     pub usage: signet_oauth::usage::Usage,
+    /// The e-signature engine behind the tools and the signing page.
+    pub esign: signet_esign::Esign,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -60,11 +62,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         allowed_origins: Arc::new(state.config.allowed_origins.clone()),
         usage: state.usage.clone(),
         clock: state.clock.clone(),
+        esign: state.esign.clone(),
     };
     let cross_origin = signet_oauth::http::api(oauth.clone())
         .merge(signet_mcp::metadata::router(state.issuer.clone()))
         .merge(signet_mcp::http::router(mcp))
         .layer(cors());
+    let esign_pages = signet_esign::http::router(state.esign.clone());
     let operations = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -72,6 +76,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(cross_origin)
         .merge(signet_oauth::http::pages(oauth))
+        .merge(esign_pages)
         .merge(operations)
         .fallback(not_found)
         .layer(SetResponseHeaderLayer::if_not_present(

@@ -88,6 +88,12 @@ pub struct ServeArgs {
     /// Email of the owner created on first start [env: SIGNET_ADMIN_EMAIL] [default: admin@localhost]
     #[arg(long, value_name = "EMAIL")]
     pub admin_email: Option<String>,
+    /// Comma-separated host or host:port entries the document fetcher may reach over http or on private addresses [env: SIGNET_FETCH_ALLOW_HOSTS]
+    #[arg(long, value_name = "HOSTS")]
+    pub fetch_allow_hosts: Option<String>,
+    /// Sender of the emails Signet sends [env: SIGNET_EMAIL_FROM] [default: Signet <signet@HOST of the public URL>]
+    #[arg(long, value_name = "MAILBOX")]
+    pub email_from: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -275,6 +281,9 @@ impl Cli {
             admin_email: serve.and_then(|s| s.admin_email.clone()),
             allowed_origins: serve.and_then(|s| s.allowed_origins.clone()),
             key_encryption_key: None,
+            fetch_allow_hosts: serve.and_then(|s| s.fetch_allow_hosts.clone()),
+            email_from: serve.and_then(|s| s.email_from.clone()),
+            smtp_url: None,
         }
     }
 }

@@ -29,6 +29,9 @@ pub struct Layer {
     pub admin_email: Option<String>,
     pub allowed_origins: Option<String>,
     pub key_encryption_key: Option<String>,
+    pub fetch_allow_hosts: Option<String>,
+    pub email_from: Option<String>,
+    pub smtp_url: Option<String>,
 }
 
 /// One setting: its TOML key, environment variable and flag (if any).
@@ -113,6 +116,25 @@ const SETTINGS: &[Setting] = &[
         flag: None,
         get: |l| &l.key_encryption_key,
     },
+    Setting {
+        key: "fetch_allow_hosts",
+        env: "SIGNET_FETCH_ALLOW_HOSTS",
+        flag: Some("--fetch-allow-hosts"),
+        get: |l| &l.fetch_allow_hosts,
+    },
+    Setting {
+        key: "email_from",
+        env: "SIGNET_EMAIL_FROM",
+        flag: Some("--email-from"),
+        get: |l| &l.email_from,
+    },
+    // May carry a password: no flag.
+    Setting {
+        key: "smtp_url",
+        env: "SIGNET_SMTP_URL",
+        flag: None,
+        get: |l| &l.smtp_url,
+    },
 ];
 
 /// The environment variable naming the config file (twin of `--config`).
@@ -182,6 +204,12 @@ pub struct Config {
     /// (e.g. MCP Inspector at `http://localhost:6274`).
     pub allowed_origins: Vec<String>,
     pub key_encryption_key: Option<KeyEncryptionKey>,
+    /// Hosts the fetcher may reach over http or on private addresses.
+    pub fetch_allow_hosts: Vec<signet_fetch::AllowedHost>,
+    /// Sender of outgoing email; `None` derives it from the public URL.
+    pub email_from: Option<String>,
+    /// SMTP server for live mode; without it live envelopes are refused.
+    pub smtp_url: Option<String>,
 }
 
 impl fmt::Debug for Config {
@@ -198,6 +226,9 @@ impl fmt::Debug for Config {
             .field("refresh_grace", &self.refresh_grace)
             .field("admin_email", &self.admin_email)
             .field("allowed_origins", &self.allowed_origins)
+            .field("fetch_allow_hosts", &self.fetch_allow_hosts)
+            .field("email_from", &self.email_from)
+            .field("smtp_url", &self.smtp_url.as_ref().map(|_| "<redacted>"))
             .field(
                 "key_encryption_key",
                 &self.key_encryption_key.as_ref().map(|_| "***"),
@@ -356,6 +387,46 @@ impl Config {
             })?),
             None => None,
         };
+        let fetch_allow_hosts = match pick("fetch_allow_hosts") {
+            Some((list, source)) => {
+                signet_fetch::AllowedHost::parse_list(&list).map_err(|reason| {
+                    ConfigError::Invalid {
+                        setting: "fetch allow-list",
+                        value: list.clone(),
+                        origin: source,
+                        reason,
+                    }
+                })?
+            }
+            None => Vec::new(),
+        };
+        let email_from = match pick("email_from") {
+            Some((from, source)) => {
+                signet_esign::Mailer::new(None, &from).map_err(|reason| ConfigError::Invalid {
+                    setting: "email sender",
+                    value: from.clone(),
+                    origin: source,
+                    reason,
+                })?;
+                Some(from)
+            }
+            None => None,
+        };
+        let smtp_url = match pick("smtp_url") {
+            Some((url, source)) => {
+                signet_esign::Mailer::new(Some(&url), "Signet <signet@localhost>").map_err(
+                    |reason| ConfigError::Invalid {
+                        setting: "SMTP URL",
+                        // It may carry a password.
+                        value: "***".to_owned(),
+                        origin: source,
+                        reason,
+                    },
+                )?;
+                Some(url)
+            }
+            None => None,
+        };
         Ok(Self {
             data_dir,
             database_url,
@@ -369,6 +440,9 @@ impl Config {
             admin_email,
             allowed_origins,
             key_encryption_key,
+            fetch_allow_hosts,
+            email_from,
+            smtp_url,
         })
     }
 

@@ -38,6 +38,8 @@ pub enum ServeError {
     Keys(#[from] KeyError),
     #[error("first-start bootstrap failed: {0}")]
     Bootstrap(#[from] IdentityError),
+    #[error("cannot start the e-signature engine: {0}")]
+    Engine(String),
     #[error("server failed: {0}")]
     Server(io::Error),
 }
@@ -141,7 +143,12 @@ pub async fn start(config: Config, clock: SharedClock) -> Result<Running, ServeE
             refresh_grace: config.refresh_grace,
         },
     );
+    let esign = engine(&config, &store, &clock, &issuer)?;
+    if let Err(error) = esign.resume().await {
+        tracing::warn!(%error, "could not resume unfinished envelopes");
+    }
     let state = Arc::new(AppState {
+        esign,
         config,
         issuer,
         store,
@@ -191,6 +198,41 @@ async fn flush_usage_periodically(state: Arc<AppState>) {
 
 /// Opens and migrates the configured database, creating the data directory
 /// (which also holds the SQLite file) if needed.
+/// The e-signature engine with its fetcher and mailer. On PostgreSQL it
+/// also listens for events other instances commit, to wake long-polls.
+fn engine(
+    config: &Config,
+    store: &Store,
+    clock: &SharedClock,
+    issuer: &signet_oauth::Issuer,
+) -> Result<signet_esign::Esign, ServeError> {
+    let fetcher = signet_fetch::Fetcher::new(config.fetch_allow_hosts.clone())
+        .map_err(|e| ServeError::Engine(e.to_string()))?;
+    let from = config.email_from.clone().unwrap_or_else(|| {
+        let host = url::Url::parse(issuer.as_str())
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .filter(|h| h.contains('.') && !h.starts_with('['))
+            .unwrap_or_else(|| "localhost".to_owned());
+        format!("Signet <signet@{host}>")
+    });
+    let mailer =
+        signet_esign::Mailer::new(config.smtp_url.as_deref(), &from).map_err(ServeError::Engine)?;
+    let esign = signet_esign::Esign::new(
+        store.clone(),
+        clock.clone(),
+        issuer.as_str(),
+        fetcher,
+        mailer,
+    );
+    if store.backend() == signet_store::Backend::Postgres {
+        esign
+            .notifier()
+            .listen_postgres(config.database_url.clone());
+    }
+    Ok(esign)
+}
+
 pub async fn open_store(config: &Config) -> Result<Store, ServeError> {
     ensure_dir(&config.data_dir)?;
     let store = Store::connect(&config.database_url).await?;

@@ -1,0 +1,312 @@
+//! The signing ceremony: what a recipient's link opens, and signing or
+//! declining. The link's secret is the recipient's only credential; only
+//! its hash is stored.
+
+use serde_json::json;
+use signet_store::random;
+use signet_store::sqlx;
+
+use crate::Esign;
+use crate::error::EsignError;
+use crate::events::{self, NewEvent};
+use crate::flow;
+use crate::model::{EnvelopeStatus, RecipientStatus};
+use crate::rows::{self, DocumentRow, EnvelopeRow, RecipientRow};
+
+pub const MAX_SIGNATURE: usize = 200;
+pub const MAX_REJECTION_REASON: usize = 2000;
+
+/// What the signing page shows.
+#[derive(Debug)]
+pub struct Ceremony {
+    pub envelope: EnvelopeView,
+    pub recipient_name: String,
+    pub recipient_email: String,
+    pub recipient_type: String,
+    pub state: CeremonyState,
+    pub documents: Vec<DocumentView>,
+}
+
+#[derive(Debug)]
+pub struct EnvelopeView {
+    pub title: String,
+    pub message: Option<String>,
+    pub test_mode: bool,
+}
+
+#[derive(Debug)]
+pub struct DocumentView {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub pages: Option<i64>,
+}
+
+/// Where this recipient stands, as the page tells them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CeremonyState {
+    /// The link works: sign or decline.
+    Open,
+    Completed,
+    Rejected,
+    /// The envelope was canceled or failed, or the link was superseded.
+    Closed,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CeremonyError {
+    #[error(
+        "This signing link is not valid. It may have been replaced by a newer one; check your latest email."
+    )]
+    UnknownLink,
+    #[error("{0}")]
+    Invalid(String),
+    #[error("This request can no longer be signed: {0}")]
+    Closed(String),
+    #[error(transparent)]
+    Engine(#[from] EsignError),
+}
+
+impl From<sqlx::Error> for CeremonyError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Engine(error.into())
+    }
+}
+
+/// How the signer acted, for the audit trail.
+#[derive(Debug)]
+pub struct Evidence<'a> {
+    pub ip_address: &'a str,
+    pub user_agent: Option<&'a str>,
+}
+
+impl Esign {
+    async fn by_token(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        token: &str,
+    ) -> Result<(EnvelopeRow, RecipientRow), CeremonyError> {
+        if token.is_empty() || token.len() > 100 {
+            return Err(CeremonyError::UnknownLink);
+        }
+        let recipient_id: Option<(String, String)> = sqlx::query_as(
+            "SELECT r.id, e.org_id FROM envelope_recipients r JOIN envelopes e ON e.id = r.envelope_id \
+             WHERE r.signing_token_hash = $1",
+        )
+        .bind(random::digest(token))
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some((recipient_id, org_id)) = recipient_id else {
+            return Err(CeremonyError::UnknownLink);
+        };
+        let recipient = sqlx::query_as::<_, RecipientRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {} FROM envelope_recipients WHERE id = $1",
+            rows::RECIPIENT_COLUMNS
+        )))
+        .bind(&recipient_id)
+        .fetch_one(&mut *conn)
+        .await?;
+        let envelope = rows::envelope(conn, &org_id, &recipient.envelope_id).await?;
+        Ok((envelope, recipient))
+    }
+
+    /// Opens the page; the first opening records `recipient.viewed`.
+    pub async fn open_ceremony(&self, token: &str) -> Result<Ceremony, CeremonyError> {
+        let now = self.now();
+        let mut tx = self.store().pool().begin().await?;
+        let (envelope, recipient) = self.by_token(&mut tx, token).await?;
+        let status = recipient.status()?;
+        let envelope_status = envelope.status()?;
+        let state = match (envelope_status, status) {
+            (_, RecipientStatus::Completed) => CeremonyState::Completed,
+            (_, RecipientStatus::Rejected) => CeremonyState::Rejected,
+            (EnvelopeStatus::InProgress, s) if s.is_open() => CeremonyState::Open,
+            _ => CeremonyState::Closed,
+        };
+        if state == CeremonyState::Open && recipient.viewed_at.is_none() {
+            sqlx::query(
+                "UPDATE envelope_recipients SET viewed_at = $1 WHERE id = $2 AND viewed_at IS NULL",
+            )
+            .bind(now.as_secs())
+            .bind(&recipient.id)
+            .execute(&mut *tx)
+            .await?;
+            events::record(
+                &mut tx,
+                self.store().backend(),
+                NewEvent {
+                    org_id: &envelope.org_id,
+                    envelope_id: &envelope.id,
+                    recipient_id: Some(&recipient.id),
+                    kind: "recipient.viewed",
+                    data: json!({}),
+                },
+                now,
+            )
+            .await?;
+        }
+        let documents = rows::documents(&mut tx, &envelope.id).await?;
+        tx.commit().await?;
+        self.notifier().notify();
+        Ok(Ceremony {
+            envelope: EnvelopeView {
+                test_mode: envelope.mode == "test",
+                title: envelope.title,
+                message: envelope.message,
+            },
+            recipient_name: recipient.name,
+            recipient_email: recipient.email,
+            recipient_type: recipient.kind,
+            state,
+            documents: documents
+                .into_iter()
+                .map(|d: DocumentRow| DocumentView {
+                    id: d.id,
+                    name: d.name,
+                    kind: d.kind.unwrap_or_default(),
+                    pages: d.pages,
+                })
+                .collect(),
+        })
+    }
+
+    /// The bytes of one document, for a recipient holding a valid link.
+    pub async fn ceremony_document(
+        &self,
+        token: &str,
+        document_id: &str,
+    ) -> Result<(String, String, Vec<u8>), CeremonyError> {
+        let mut conn = self.store().pool().acquire().await?;
+        let (envelope, _) = self.by_token(&mut conn, token).await?;
+        let row: Option<(String, Option<String>, Option<Vec<u8>>)> = sqlx::query_as(
+            "SELECT name, kind, content FROM envelope_documents WHERE id = $1 AND envelope_id = $2",
+        )
+        .bind(document_id)
+        .bind(&envelope.id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        match row {
+            Some((name, Some(kind), Some(content))) => Ok((name, kind, content)),
+            _ => Err(CeremonyError::UnknownLink),
+        }
+    }
+
+    /// Signs (or approves) with a typed signature, or declines.
+    pub async fn act(
+        &self,
+        token: &str,
+        decision: Decision<'_>,
+        evidence: Evidence<'_>,
+    ) -> Result<(), CeremonyError> {
+        let now = self.now();
+        let mut tx = self.store().pool().begin().await?;
+        let (envelope, recipient) = self.by_token(&mut tx, token).await?;
+        if envelope.status()? != EnvelopeStatus::InProgress {
+            return Err(CeremonyError::Closed(format!(
+                "the envelope is {}",
+                envelope.status.replace('_', " ")
+            )));
+        }
+        if !recipient.status()?.is_open() {
+            return Err(CeremonyError::Closed(format!(
+                "you have already {}",
+                match recipient.status.as_str() {
+                    "completed" => "signed",
+                    "rejected" => "declined",
+                    other => other,
+                }
+            )));
+        }
+        let backend = self.store().backend();
+        let step = match decision {
+            Decision::Sign { typed_signature } => {
+                let signature = typed_signature.trim();
+                if signature.is_empty() {
+                    return Err(CeremonyError::Invalid(
+                        "Type your full name to sign.".to_owned(),
+                    ));
+                }
+                if signature.chars().count() > MAX_SIGNATURE {
+                    return Err(CeremonyError::Invalid(format!(
+                        "The signature may be at most {MAX_SIGNATURE} characters."
+                    )));
+                }
+                let moved = sqlx::query(
+                    "UPDATE envelope_recipients SET status = 'completed', completed_at = $1, typed_signature = $2, \
+                     ip_address = $3, user_agent = $4 WHERE id = $5 AND status IN ('awaiting', 'sent')",
+                )
+                .bind(now.as_secs())
+                .bind(signature)
+                .bind(evidence.ip_address)
+                .bind(evidence.user_agent)
+                .bind(&recipient.id)
+                .execute(&mut *tx)
+                .await?;
+                if moved.rows_affected() == 0 {
+                    return Err(CeremonyError::Closed("it was just completed".to_owned()));
+                }
+                events::record(
+                    &mut tx,
+                    backend,
+                    NewEvent {
+                        org_id: &envelope.org_id,
+                        envelope_id: &envelope.id,
+                        recipient_id: Some(&recipient.id),
+                        kind: "recipient.completed",
+                        data: json!({ "key": recipient.key, "type": recipient.kind, "typed_signature": signature, "ip_address": evidence.ip_address }),
+                    },
+                    now,
+                )
+                .await?;
+                flow::advance(self, &mut tx, &envelope, now).await?
+            }
+            Decision::Reject { reason } => {
+                let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+                if reason.is_some_and(|r| r.chars().count() > MAX_REJECTION_REASON) {
+                    return Err(CeremonyError::Invalid(format!(
+                        "The reason may be at most {MAX_REJECTION_REASON} characters."
+                    )));
+                }
+                let moved = sqlx::query(
+                    "UPDATE envelope_recipients SET status = 'rejected', rejected_at = $1, rejection_reason = $2, \
+                     ip_address = $3, user_agent = $4 WHERE id = $5 AND status IN ('awaiting', 'sent')",
+                )
+                .bind(now.as_secs())
+                .bind(reason)
+                .bind(evidence.ip_address)
+                .bind(evidence.user_agent)
+                .bind(&recipient.id)
+                .execute(&mut *tx)
+                .await?;
+                if moved.rows_affected() == 0 {
+                    return Err(CeremonyError::Closed("it was just completed".to_owned()));
+                }
+                events::record(
+                    &mut tx,
+                    backend,
+                    NewEvent {
+                        org_id: &envelope.org_id,
+                        envelope_id: &envelope.id,
+                        recipient_id: Some(&recipient.id),
+                        kind: "recipient.rejected",
+                        data: json!({ "key": recipient.key, "reason": reason, "ip_address": evidence.ip_address }),
+                    },
+                    now,
+                )
+                .await?;
+                // The envelope stays in progress until someone cancels it
+                // or replaces the recipient.
+                flow::Step::default()
+            }
+        };
+        tx.commit().await?;
+        step.after_commit(self);
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+pub enum Decision<'a> {
+    Sign { typed_signature: &'a str },
+    Reject { reason: Option<&'a str> },
+}

@@ -1,0 +1,326 @@
+//! The deliverable: on completion, one PDF of the documents followed by an
+//! audit trail (events, signers with their typed signatures and addresses,
+//! document hashes), stored once and downloaded through signed links.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use signet_store::{UnixTime, ids, sqlx};
+
+use crate::error::EsignError;
+use crate::events::{self, NewEvent};
+use crate::flow::{Step, sha256_hex};
+use crate::outbox::{self, EmailKind};
+use crate::pdf::{
+    self, AuditDocument, AuditEvent, AuditSigner, AuditTrail, DocumentKind, SourceDocument,
+};
+use crate::rows::{self, EnvelopeRow};
+use crate::{Caller, Esign};
+
+/// How long a `get_deliverables` download URL works.
+pub const DOWNLOAD_TTL: Duration = Duration::from_secs(3600);
+/// How long the link in the completion email works.
+pub const EMAILED_DOWNLOAD_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
+pub(crate) fn spawn_generation(esign: Esign, envelope_id: String) {
+    tokio::spawn(async move {
+        if let Err(error) = generate(&esign, &envelope_id).await {
+            tracing::error!(%error, envelope_id, "generating a deliverable failed");
+        }
+    });
+}
+
+fn stamp(secs: Option<i64>) -> String {
+    secs.map(|s| UnixTime::from_secs(s).rfc3339())
+        .unwrap_or_default()
+}
+
+fn describe(kind: &str, data: &Value) -> String {
+    let field = |name: &str| {
+        data.get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    match kind {
+        "recipient.completed" => format!(
+            "{} signed as \"{}\" from {}",
+            field("key"),
+            field("typed_signature"),
+            field("ip_address")
+        ),
+        "recipient.rejected" => format!("{} declined from {}", field("key"), field("ip_address")),
+        "recipient.sent" => format!("request sent to {}", field("to")),
+        "recipient.released" => format!("{} released", field("key")),
+        "recipient.replaced" => format!("{} replaced by {}", field("key"), field("email")),
+        "envelope.canceled" | "envelope.failed" => field("reason"),
+        _ => String::new(),
+    }
+}
+
+async fn generate(esign: &Esign, envelope_id: &str) -> Result<(), EsignError> {
+    let mut conn = esign.store().pool().acquire().await?;
+    let Some(envelope) = sqlx::query_as::<_, EnvelopeRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {} FROM envelopes WHERE id = $1 AND status = 'completed'",
+        rows::ENVELOPE_COLUMNS
+    )))
+    .bind(envelope_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(());
+    };
+    let exists: Option<String> =
+        sqlx::query_scalar("SELECT id FROM deliverables WHERE envelope_id = $1")
+            .bind(envelope_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if exists.is_some() {
+        return Ok(());
+    }
+    let contents: Vec<(String, Option<String>, Option<String>, Option<i64>, Option<Vec<u8>>)> = sqlx::query_as(
+        "SELECT name, kind, sha256, pages, content FROM envelope_documents WHERE envelope_id = $1 ORDER BY position",
+    )
+    .bind(envelope_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let recipients = rows::recipients(&mut conn, envelope_id).await?;
+    let history = events::after(&mut conn, &envelope.org_id, Some(envelope_id), 0, 10_000).await?;
+    drop(conn);
+
+    let trail = AuditTrail {
+        title: envelope.title.clone(),
+        envelope_id: envelope.id.clone(),
+        completed_at: stamp(envelope.completed_at),
+        events: history
+            .iter()
+            .map(|e| AuditEvent {
+                at: stamp(Some(e.created_at)),
+                kind: e.kind.clone(),
+                detail: describe(
+                    &e.kind,
+                    &serde_json::from_str(&e.data).unwrap_or(Value::Null),
+                ),
+            })
+            .collect(),
+        signers: recipients
+            .iter()
+            .filter(|r| r.status == "completed")
+            .map(|r| AuditSigner {
+                name: r.name.clone(),
+                email: r.email.clone(),
+                role: r.kind.clone(),
+                outcome: if r.kind == "approver" {
+                    "approved"
+                } else {
+                    "signed"
+                }
+                .to_owned(),
+                typed_signature: r.typed_signature.clone().unwrap_or_default(),
+                at: stamp(r.completed_at),
+                ip_address: r.ip_address.clone().unwrap_or_default(),
+            })
+            .collect(),
+        documents: contents
+            .iter()
+            .map(|(name, _, sha, pages, _)| AuditDocument {
+                name: name.clone(),
+                pages: pages.and_then(|p| u32::try_from(p).ok()),
+                sha256_hex: sha.clone().unwrap_or_default(),
+            })
+            .collect(),
+    };
+    // PDF assembly is CPU work: keep it off the request threads.
+    let documents = trail.documents.clone();
+    let sources: Vec<(Option<String>, Vec<u8>)> = contents
+        .into_iter()
+        .map(|(_, kind, _, _, bytes)| (kind, bytes.unwrap_or_default()))
+        .collect();
+    let bytes = tokio::task::spawn_blocking(move || {
+        let borrowed: Vec<SourceDocument<'_>> = sources
+            .iter()
+            .zip(&documents)
+            .map(|((kind, bytes), doc)| SourceDocument {
+                name: &doc.name,
+                bytes,
+                kind: if kind.as_deref() == Some("docx") {
+                    DocumentKind::Docx
+                } else {
+                    DocumentKind::Pdf
+                },
+                sha256_hex: &doc.sha256_hex,
+                pages: doc.pages,
+            })
+            .collect();
+        pdf::deliverable(&borrowed, &trail)
+    })
+    .await
+    .map_err(|e| EsignError::Internal(format!("deliverable task failed: {e}")))?
+    .map_err(|e| EsignError::Internal(format!("deliverable could not be built: {e}")))?;
+    let pages = pdf::page_count(&bytes).unwrap_or(0);
+
+    let now = esign.now();
+    let deliverable_id = ids::new(ids::DELIVERABLE)?;
+    let mut tx = esign.store().pool().begin().await?;
+    let inserted = sqlx::query(
+        "INSERT INTO deliverables (id, envelope_id, org_id, sha256, size_bytes, pages, content, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (envelope_id) DO NOTHING",
+    )
+    .bind(&deliverable_id)
+    .bind(envelope_id)
+    .bind(&envelope.org_id)
+    .bind(sha256_hex(&bytes))
+    .bind(bytes.len() as i64)
+    .bind(i64::from(pages))
+    .bind(bytes.as_slice())
+    .bind(now.as_secs())
+    .execute(&mut *tx)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Ok(());
+    }
+    events::record(
+        &mut tx,
+        esign.store().backend(),
+        NewEvent {
+            org_id: &envelope.org_id,
+            envelope_id,
+            recipient_id: None,
+            kind: "deliverable.generated",
+            data: json!({ "deliverable_id": deliverable_id, "pages": pages, "size_bytes": bytes.len() }),
+        },
+        now,
+    )
+    .await?;
+    let mut step = Step::default();
+    let link = esign
+        .download_url(&deliverable_id, now.plus(EMAILED_DOWNLOAD_TTL))
+        .await?;
+    for recipient in recipients.iter().filter(|r| r.status == "completed") {
+        let body = format!(
+            "Hello {},\n\n\"{}\" has been signed by everyone. Download the signed documents with their audit trail (the link works for 7 days):\n{link}\n\n— Signet\n",
+            recipient.name, envelope.title
+        );
+        if let Some(p) = outbox::write(
+            &mut tx,
+            outbox::Draft {
+                org_id: &envelope.org_id,
+                envelope_id,
+                recipient_id: Some(&recipient.id),
+                mode: envelope.mode()?,
+                kind: EmailKind::Completed,
+                to_name: &recipient.name,
+                to_email: &recipient.email,
+                subject: format!("Completed: {}", envelope.title),
+                body,
+                link: Some(link.clone()),
+            },
+            now,
+        )
+        .await?
+        {
+            step.pending.push(p);
+        }
+    }
+    tx.commit().await?;
+    step.after_commit(esign);
+    Ok(())
+}
+
+impl Esign {
+    async fn download_url(
+        &self,
+        deliverable_id: &str,
+        expires: UnixTime,
+    ) -> Result<String, EsignError> {
+        let proof = self.inner.links.sign(deliverable_id, expires).await?;
+        Ok(format!(
+            "{}/deliverables/{deliverable_id}?{proof}",
+            self.inner.public_url
+        ))
+    }
+
+    pub async fn get_deliverables(
+        &self,
+        caller: &Caller,
+        envelope_id: &str,
+    ) -> Result<Value, EsignError> {
+        let envelope = self.get_envelope(caller, envelope_id).await?;
+        if envelope.status != crate::model::EnvelopeStatus::Completed {
+            return Err(EsignError::EnvelopeNotCompleted(
+                envelope.status.to_string(),
+            ));
+        }
+        let row: Option<(String, String, i64, i64, i64)> = sqlx::query_as(
+            "SELECT id, sha256, size_bytes, pages, created_at FROM deliverables WHERE envelope_id = $1 AND org_id = $2",
+        )
+        .bind(envelope_id)
+        .bind(&caller.org_id)
+        .fetch_optional(self.store().pool())
+        .await?;
+        let Some((id, sha256, size, pages, created)) = row else {
+            return Err(EsignError::DeliverableNotReady);
+        };
+        let expires = self.now().plus(DOWNLOAD_TTL);
+        let url = self.download_url(&id, expires).await?;
+        Ok(json!({
+            "envelope_id": envelope_id,
+            "deliverables": [{
+                "deliverable_id": id,
+                "type": "signed_pdf",
+                "name": format!("{}-signed.pdf", file_stem(&envelope.title)),
+                "content_type": "application/pdf",
+                "pages": pages,
+                "size_bytes": size,
+                "sha256": sha256,
+                "created_at": UnixTime::from_secs(created),
+                "download_url": url,
+                "expires_at": expires,
+            }],
+        }))
+    }
+
+    /// The deliverable's bytes for a genuine, unexpired link.
+    pub async fn download_deliverable(
+        &self,
+        deliverable_id: &str,
+        expires: i64,
+        signature: &str,
+    ) -> Result<Option<(String, Vec<u8>)>, EsignError> {
+        if !self
+            .inner
+            .links
+            .verify(deliverable_id, expires, signature)
+            .await?
+        {
+            return Ok(None);
+        }
+        let row: Option<(String, Vec<u8>)> = sqlx::query_as(
+            "SELECT e.title, d.content FROM deliverables d JOIN envelopes e ON e.id = d.envelope_id WHERE d.id = $1",
+        )
+        .bind(deliverable_id)
+        .fetch_optional(self.store().pool())
+        .await?;
+        Ok(row.map(|(title, bytes)| (format!("{}-signed.pdf", file_stem(&title)), bytes)))
+    }
+}
+
+/// A title made safe for a file name.
+pub(crate) fn file_stem(title: &str) -> String {
+    let stem: String = title
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let stem = stem.trim_matches('-');
+    if stem.is_empty() {
+        "envelope".to_owned()
+    } else {
+        stem.chars().take(80).collect()
+    }
+}

@@ -1,0 +1,105 @@
+//! The embedded e-signature engine: envelopes and their documents and
+//! recipients, the signing ceremony, events to wait on, the email outbox,
+//! uploads and deliverables. Everything lives in the database (document
+//! bytes included), so any instance of a PostgreSQL deployment can serve
+//! any request.
+//!
+//! Tools call [`Esign`] with a [`Caller`] (the principal's organization,
+//! user and connection); the signing page, uploads and deliverable
+//! downloads are served by [`http::router`].
+
+mod ceremony;
+mod deliverables;
+mod envelopes;
+pub mod error;
+pub mod events;
+mod flow;
+pub mod http;
+pub mod input;
+mod links;
+pub mod model;
+pub mod outbox;
+pub mod pdf;
+mod rows;
+mod uploads;
+
+use std::sync::Arc;
+
+use signet_fetch::Fetcher;
+use signet_store::{SharedClock, Store};
+
+pub use error::{EsignError, FieldError};
+pub use events::Notifier;
+pub use outbox::Mailer;
+pub use uploads::MintedUpload;
+
+/// Who is asking: tools act within one organization, as one user, through
+/// one connection.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub org_id: String,
+    pub user_id: String,
+    pub connection_id: Option<String>,
+    /// Whether the organization's account may create live envelopes.
+    pub live_mode: bool,
+}
+
+/// The engine handle, cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Esign {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    clock: SharedClock,
+    /// The public URL (no trailing slash) links are built from.
+    public_url: String,
+    fetcher: Fetcher,
+    mailer: Mailer,
+    notifier: Notifier,
+    links: links::LinkSigner,
+}
+
+impl Esign {
+    pub fn new(
+        store: Store,
+        clock: SharedClock,
+        public_url: &str,
+        fetcher: Fetcher,
+        mailer: Mailer,
+    ) -> Self {
+        let links = links::LinkSigner::new(store.clone(), clock.clone());
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                clock,
+                public_url: public_url.trim_end_matches('/').to_owned(),
+                fetcher,
+                mailer,
+                notifier: Notifier::default(),
+                links,
+            }),
+        }
+    }
+
+    /// Wakes long-polls; on PostgreSQL also for events other instances commit.
+    pub fn notifier(&self) -> &Notifier {
+        &self.inner.notifier
+    }
+
+    /// Work left unfinished by a previous run (a stop while documents were
+    /// being fetched, or before a deliverable was written) is picked up.
+    pub async fn resume(&self) -> Result<(), EsignError> {
+        flow::resume(self).await
+    }
+
+    fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    fn now(&self) -> signet_store::UnixTime {
+        self.inner.clock.now()
+    }
+}

@@ -1,0 +1,196 @@
+//! Email: every message is written to the outbox in the transaction that
+//! causes it. Test-mode messages stop there (the agent reads them with
+//! `list_emails`); live-mode ones are then sent through SMTP.
+
+use lettre::message::Mailbox;
+use lettre::transport::smtp::AsyncSmtpTransport;
+use lettre::{AsyncTransport, Message, Tokio1Executor};
+use signet_store::sqlx::{self, AnyConnection};
+use signet_store::{UnixTime, ids};
+
+use crate::error::EsignError;
+use crate::model::Mode;
+
+/// What kind of message, as `list_emails` shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmailKind {
+    SigningRequest,
+    Reminder,
+    Completed,
+    Canceled,
+}
+
+impl EmailKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SigningRequest => "signing_request",
+            Self::Reminder => "reminder",
+            Self::Completed => "completed",
+            Self::Canceled => "canceled",
+        }
+    }
+}
+
+/// The SMTP side. Without `SIGNET_SMTP_URL` there is none, and live mode
+/// is refused rather than silently dropping mail.
+#[derive(Clone)]
+pub struct Mailer {
+    transport: Option<AsyncSmtpTransport<Tokio1Executor>>,
+    from: Mailbox,
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The SMTP URL may carry a password: show only whether one is set.
+        f.debug_struct("Mailer")
+            .field("smtp", &self.transport.is_some())
+            .field("from", &self.from.to_string())
+            .finish()
+    }
+}
+
+impl Mailer {
+    /// `smtp_url` as lettre reads it: `smtp://host:port` (plain, for local
+    /// relays), `smtp://user:pass@host:587?tls=required` (STARTTLS),
+    /// `smtps://host:465` (TLS).
+    pub fn new(smtp_url: Option<&str>, from: &str) -> Result<Self, String> {
+        let from: Mailbox = from
+            .parse()
+            .map_err(|e| format!("the sender address {from:?} is not valid: {e}"))?;
+        let transport = match smtp_url {
+            None => None,
+            Some(url) => Some(
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                    .map_err(|e| format!("the SMTP URL is not valid: {e}"))?
+                    .build(),
+            ),
+        };
+        Ok(Self { transport, from })
+    }
+
+    pub fn can_send(&self) -> bool {
+        self.transport.is_some()
+    }
+
+    async fn send(
+        &self,
+        to_name: &str,
+        to_email: &str,
+        subject: &str,
+        body: &str,
+    ) -> Result<(), String> {
+        let Some(transport) = &self.transport else {
+            return Err("no SMTP server is configured".to_owned());
+        };
+        let to = Mailbox::new(
+            Some(to_name.to_owned()),
+            to_email
+                .parse()
+                .map_err(|e| format!("bad recipient address: {e}"))?,
+        );
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(subject)
+            .body(body.to_owned())
+            .map_err(|e| format!("could not build the message: {e}"))?;
+        transport
+            .send(message)
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("SMTP delivery failed: {e}"))
+    }
+}
+
+/// One message to write.
+pub(crate) struct Draft<'a> {
+    pub org_id: &'a str,
+    pub envelope_id: &'a str,
+    pub recipient_id: Option<&'a str>,
+    pub mode: Mode,
+    pub kind: EmailKind,
+    pub to_name: &'a str,
+    pub to_email: &'a str,
+    pub subject: String,
+    pub body: String,
+    /// The link the body carries (a bearer secret for signing requests).
+    pub link: Option<String>,
+}
+
+/// A live message written to the outbox, to send after commit.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    pub email_id: String,
+    pub org_id: String,
+    pub envelope_id: String,
+    pub recipient_id: Option<String>,
+    pub kind: EmailKind,
+    pub to_name: String,
+    pub to_email: String,
+    pub subject: String,
+    pub body: String,
+}
+
+/// Writes the message in the caller's transaction. A test-mode message is
+/// complete here; a live one is returned for sending after commit, and
+/// its stored copy has the link masked, so the database never holds a
+/// live signing link.
+pub(crate) async fn write(
+    conn: &mut AnyConnection,
+    draft: Draft<'_>,
+    now: UnixTime,
+) -> Result<Option<Pending>, EsignError> {
+    let email_id = ids::new(ids::EMAIL)?;
+    let (stored_body, stored_link, status) = match (draft.mode, &draft.link) {
+        (Mode::Test, _) => (draft.body.clone(), draft.link.clone(), "captured"),
+        (Mode::Live, Some(link)) => (
+            draft.body.replace(link, "[link sent to the recipient]"),
+            None,
+            "sending",
+        ),
+        (Mode::Live, None) => (draft.body.clone(), None, "sending"),
+    };
+    sqlx::query(
+        "INSERT INTO envelope_emails (id, org_id, envelope_id, recipient_id, mode, kind, to_name, to_email, \
+         subject, body, link, status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(&email_id)
+    .bind(draft.org_id)
+    .bind(draft.envelope_id)
+    .bind(draft.recipient_id)
+    .bind(draft.mode.as_str())
+    .bind(draft.kind.as_str())
+    .bind(draft.to_name)
+    .bind(draft.to_email)
+    .bind(&draft.subject)
+    .bind(&stored_body)
+    .bind(stored_link)
+    .bind(status)
+    .bind(now.as_secs())
+    .execute(&mut *conn)
+    .await?;
+    Ok((draft.mode == Mode::Live).then(|| Pending {
+        email_id,
+        org_id: draft.org_id.to_owned(),
+        envelope_id: draft.envelope_id.to_owned(),
+        recipient_id: draft.recipient_id.map(str::to_owned),
+        kind: draft.kind,
+        to_name: draft.to_name.to_owned(),
+        to_email: draft.to_email.to_owned(),
+        subject: draft.subject,
+        body: draft.body,
+    }))
+}
+
+impl Mailer {
+    /// Sends one live message; the outcome is for the caller to record.
+    pub(crate) async fn deliver(&self, pending: &Pending) -> Result<(), String> {
+        self.send(
+            &pending.to_name,
+            &pending.to_email,
+            &pending.subject,
+            &pending.body,
+        )
+        .await
+    }
+}

@@ -1,0 +1,220 @@
+//! Database rows and their conversion into the shapes tools return.
+
+use serde_json::{Map, Value};
+use signet_store::UnixTime;
+use signet_store::sqlx::{self, AnyConnection};
+
+use crate::error::EsignError;
+use crate::model::{
+    Document, Envelope, EnvelopeStatus, Mode, Recipient, RecipientStatus, RecipientType, Routing,
+};
+
+fn time(secs: Option<i64>) -> Option<UnixTime> {
+    secs.map(UnixTime::from_secs)
+}
+
+/// A stored enum that no longer parses is corruption, not a client error.
+fn corrupt(what: &str, value: &str) -> EsignError {
+    tracing::error!(what, value, "unexpected value in the e-signature tables");
+    EsignError::Internal(format!("unexpected {what} {value:?}"))
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub(crate) struct EnvelopeRow {
+    pub id: String,
+    pub org_id: String,
+    pub mode: String,
+    pub status: String,
+    pub title: String,
+    pub message: Option<String>,
+    pub label: Option<String>,
+    pub routing: String,
+    pub topics: String,
+    pub metadata: String,
+    pub failure_reason: Option<String>,
+    pub cancel_reason: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub completed_at: Option<i64>,
+    pub canceled_at: Option<i64>,
+}
+
+pub(crate) const ENVELOPE_COLUMNS: &str = "id, org_id, mode, status, title, message, label, routing, topics, metadata, \
+     failure_reason, cancel_reason, created_at, updated_at, completed_at, canceled_at";
+
+impl EnvelopeRow {
+    pub fn status(&self) -> Result<EnvelopeStatus, EsignError> {
+        EnvelopeStatus::parse(&self.status).ok_or_else(|| corrupt("envelope status", &self.status))
+    }
+    pub fn mode(&self) -> Result<Mode, EsignError> {
+        Mode::parse(&self.mode).ok_or_else(|| corrupt("mode", &self.mode))
+    }
+    pub fn routing(&self) -> Result<Routing, EsignError> {
+        Routing::parse(&self.routing).ok_or_else(|| corrupt("routing", &self.routing))
+    }
+    pub fn topics(&self) -> Vec<String> {
+        serde_json::from_str(&self.topics).unwrap_or_default()
+    }
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub(crate) struct RecipientRow {
+    pub id: String,
+    pub envelope_id: String,
+    pub position: i64,
+    pub key: String,
+    #[sqlx(rename = "type")]
+    pub kind: String,
+    pub name: String,
+    pub email: String,
+    pub delivery_type: String,
+    pub status: String,
+    pub released_at: Option<i64>,
+    pub sent_at: Option<i64>,
+    pub viewed_at: Option<i64>,
+    pub completed_at: Option<i64>,
+    pub rejected_at: Option<i64>,
+    pub rejection_reason: Option<String>,
+    pub replaced_by: Option<String>,
+    pub typed_signature: Option<String>,
+    pub ip_address: Option<String>,
+    pub resend_count: i64,
+    pub last_sent_at: Option<i64>,
+}
+
+pub(crate) const RECIPIENT_COLUMNS: &str = "id, envelope_id, position, key, type, name, email, delivery_type, status, \
+     released_at, sent_at, viewed_at, completed_at, rejected_at, rejection_reason, replaced_by, \
+     typed_signature, ip_address, resend_count, last_sent_at";
+
+impl RecipientRow {
+    pub fn status(&self) -> Result<RecipientStatus, EsignError> {
+        RecipientStatus::parse(&self.status)
+            .ok_or_else(|| corrupt("recipient status", &self.status))
+    }
+    pub fn kind(&self) -> Result<RecipientType, EsignError> {
+        RecipientType::parse(&self.kind).ok_or_else(|| corrupt("recipient type", &self.kind))
+    }
+    fn view(&self) -> Result<Recipient, EsignError> {
+        Ok(Recipient {
+            recipient_id: self.id.clone(),
+            key: self.key.clone(),
+            kind: self.kind()?,
+            name: self.name.clone(),
+            email: self.email.clone(),
+            delivery_type: self.delivery_type.clone(),
+            status: self.status()?,
+            order: self.position + 1,
+            released_at: time(self.released_at),
+            sent_at: time(self.sent_at),
+            viewed_at: time(self.viewed_at),
+            completed_at: time(self.completed_at),
+            rejected_at: time(self.rejected_at),
+            rejection_reason: self.rejection_reason.clone(),
+            replaced_by: self.replaced_by.clone(),
+            resend_count: self.resend_count,
+        })
+    }
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub(crate) struct DocumentRow {
+    pub id: String,
+    pub position: i64,
+    pub name: String,
+    pub source_url: String,
+    pub upload_id: Option<String>,
+    pub kind: Option<String>,
+    pub size_bytes: Option<i64>,
+    pub sha256: Option<String>,
+    pub pages: Option<i64>,
+}
+
+pub(crate) const DOCUMENT_COLUMNS: &str =
+    "id, position, name, source_url, upload_id, kind, size_bytes, sha256, pages";
+
+impl DocumentRow {
+    fn view(&self) -> Document {
+        Document {
+            document_id: self.id.clone(),
+            name: self.name.clone(),
+            source_url: self.source_url.clone(),
+            kind: self.kind.clone(),
+            pages: self.pages,
+            size_bytes: self.size_bytes,
+            sha256: self.sha256.clone(),
+        }
+    }
+}
+
+/// An envelope of this organization, or `not-found` — also for another
+/// organization's id, so ids reveal nothing across organizations.
+pub(crate) async fn envelope(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    envelope_id: &str,
+) -> Result<EnvelopeRow, EsignError> {
+    sqlx::query_as::<_, EnvelopeRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {ENVELOPE_COLUMNS} FROM envelopes WHERE id = $1 AND org_id = $2"
+    )))
+    .bind(envelope_id)
+    .bind(org_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(EsignError::NotFound("envelope"))
+}
+
+/// Recipients in routing order.
+pub(crate) async fn recipients(
+    conn: &mut AnyConnection,
+    envelope_id: &str,
+) -> Result<Vec<RecipientRow>, EsignError> {
+    Ok(sqlx::query_as::<_, RecipientRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {RECIPIENT_COLUMNS} FROM envelope_recipients WHERE envelope_id = $1 ORDER BY position, created_at"
+    )))
+    .bind(envelope_id)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+pub(crate) async fn documents(
+    conn: &mut AnyConnection,
+    envelope_id: &str,
+) -> Result<Vec<DocumentRow>, EsignError> {
+    Ok(sqlx::query_as::<_, DocumentRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {DOCUMENT_COLUMNS} FROM envelope_documents WHERE envelope_id = $1 ORDER BY position"
+    )))
+    .bind(envelope_id)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// The full envelope as `get_envelope` returns it.
+pub(crate) async fn full(
+    conn: &mut AnyConnection,
+    row: EnvelopeRow,
+) -> Result<Envelope, EsignError> {
+    let documents = documents(conn, &row.id).await?;
+    let recipients = recipients(conn, &row.id).await?;
+    Ok(Envelope {
+        envelope_id: row.id.clone(),
+        mode: row.mode()?,
+        status: row.status()?,
+        routing: row.routing()?,
+        topics: row.topics(),
+        metadata: serde_json::from_str::<Map<String, Value>>(&row.metadata).unwrap_or_default(),
+        title: row.title,
+        message: row.message,
+        label: row.label,
+        failure_reason: row.failure_reason,
+        cancel_reason: row.cancel_reason,
+        documents: documents.iter().map(DocumentRow::view).collect(),
+        recipients: recipients
+            .iter()
+            .map(RecipientRow::view)
+            .collect::<Result<_, _>>()?,
+        created_at: UnixTime::from_secs(row.created_at),
+        updated_at: UnixTime::from_secs(row.updated_at),
+        completed_at: time(row.completed_at),
+        canceled_at: time(row.canceled_at),
+    })
+}

@@ -1,0 +1,161 @@
+//! Input schemas that `tools/list` advertises. Tools read their arguments
+//! as plain JSON and validate them in the engine, so that every problem of
+//! a call is reported at once as a `validation-error` (a typed decoder
+//! would stop at the first and answer with a protocol error instead).
+
+#![allow(dead_code, missing_debug_implementations)]
+
+use rmcp::schemars::JsonSchema;
+use std::collections::BTreeMap;
+
+#[derive(JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+pub struct CreateEnvelope {
+    /// `test` (default: no email is sent; read it with `list_emails`) or `live`.
+    pub mode: Option<Mode>,
+    /// Shown to recipients; at most 200 characters.
+    pub title: String,
+    /// A note to the recipients, shown in the email and on the signing page (at most 5000 characters).
+    pub message: Option<String>,
+    /// Your own label for the envelope (at most 100 characters).
+    pub label: Option<String>,
+    /// `sequential` (default: one recipient at a time, in order) or `parallel`.
+    pub routing: Option<Routing>,
+    /// Up to 10 topics to filter by, each matching `^[a-z][a-z0-9_]{0,31}$`.
+    pub topics: Option<Vec<String>>,
+    /// Up to 10 string pairs kept with the envelope.
+    pub metadata: Option<BTreeMap<String, String>>,
+    /// 1 to 10 documents (PDF or DOCX), by https URL or by the `url` returned by `mint_upload_url`.
+    pub documents: Vec<DocumentInput>,
+    /// 1 to 10 recipients, asked in this order when routing is sequential.
+    pub recipients: Vec<RecipientInput>,
+}
+
+#[derive(JsonSchema)]
+#[schemars(crate = "rmcp::schemars", rename_all = "snake_case")]
+pub enum Mode {
+    Test,
+    Live,
+}
+
+#[derive(JsonSchema)]
+#[schemars(crate = "rmcp::schemars", rename_all = "snake_case")]
+pub enum Routing {
+    Sequential,
+    Parallel,
+}
+
+#[derive(JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+pub struct DocumentInput {
+    /// An https URL of a PDF or DOCX (at most 10 MB), or an upload URL from `mint_upload_url`.
+    pub url: String,
+    /// The name shown to recipients; defaults to the URL's file name.
+    pub name: Option<String>,
+}
+
+#[derive(JsonSchema)]
+#[schemars(crate = "rmcp::schemars", rename_all = "snake_case")]
+pub enum RecipientType {
+    Signer,
+    Approver,
+}
+
+#[derive(JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+pub struct RecipientInput {
+    /// Your key for this recipient, unique in the envelope (letters, digits, `_`, `-`).
+    pub key: String,
+    /// `signer` (default) or `approver`.
+    #[serde(rename = "type")]
+    pub kind: Option<RecipientType>,
+    pub name: String,
+    pub email: String,
+    /// `email` (the default and only delivery).
+    pub delivery_type: Option<String>,
+}
+
+#[derive(JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+pub struct EnvelopeId {
+    pub envelope_id: String,
+}
+
+#[derive(JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+pub struct ListEnvelopes {
+    /// Only envelopes in this status: processing, in_progress, completed, canceled, failed.
+    pub status: Option<String>,
+    /// Only envelopes with this topic.
+    pub topic: Option<String>,
+    /// Only `test` or only `live` envelopes.
+    pub mode: Option<Mode>,
+    /// Page size, 1 to 100 (default 20).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+pub struct CancelEnvelope {
+    pub envelope_id: String,
+    /// Why, told to the recipients (at most 2000 characters).
+    pub reason: Option<String>,
+}
+
+#[derive(JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+pub struct MintUploadUrl {
+    /// `application/pdf` (default) or `application/vnd.openxmlformats-officedocument.wordprocessingml.document`.
+    pub content_type: Option<String>,
+    /// The file's name, shown to recipients.
+    pub filename: Option<String>,
+}
+
+#[derive(JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+pub struct ListEvents {
+    /// Only this envelope's events.
+    pub envelope_id: Option<String>,
+    /// `next_cursor` of the previous call: only newer events.
+    pub after: Option<String>,
+    /// Wait up to this many seconds (0 to 30) for a new event when there is none yet.
+    pub wait_seconds: Option<i64>,
+    /// At most this many events, 1 to 100 (default 100).
+    pub limit: Option<i64>,
+}
+
+#[derive(JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+pub struct ListEmails {
+    /// Only this envelope's emails.
+    pub envelope_id: Option<String>,
+    /// At most this many, 1 to 100 (default 50).
+    pub limit: Option<i64>,
+}
+
+#[derive(JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+pub struct EmailId {
+    pub email_id: String,
+}
+
+#[derive(JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+pub struct RecipientRef {
+    pub envelope_id: String,
+    pub recipient_id: String,
+}
+
+#[derive(JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+pub struct ReplaceRecipient {
+    pub envelope_id: String,
+    /// The recipient to replace; the new one keeps its key, type and turn.
+    pub recipient_id: String,
+    pub name: String,
+    pub email: String,
+    /// `email` (the default and only delivery).
+    pub delivery_type: Option<String>,
+}
