@@ -113,7 +113,7 @@ impl Esign {
     /// Opens the page; the first opening records `recipient.viewed`.
     pub async fn open_ceremony(&self, token: &str) -> Result<Ceremony, CeremonyError> {
         let now = self.now();
-        let mut tx = self.store().pool().begin().await?;
+        let mut tx = self.store().begin_write().await?;
         let (envelope, recipient) = self.by_token(&mut tx, token).await?;
         let status = recipient.status()?;
         let envelope_status = envelope.status()?;
@@ -199,7 +199,7 @@ impl Esign {
         evidence: Evidence<'_>,
     ) -> Result<(), CeremonyError> {
         let now = self.now();
-        let mut tx = self.store().pool().begin().await?;
+        let mut tx = self.store().begin_write().await?;
         let (envelope, recipient) = self.by_token(&mut tx, token).await?;
         if envelope.status()? != EnvelopeStatus::InProgress {
             return Err(CeremonyError::Closed(format!(

@@ -161,7 +161,12 @@ async fn generate(esign: &Esign, envelope_id: &str) -> Result<(), EsignError> {
 
     let now = esign.now();
     let deliverable_id = ids::new(ids::DELIVERABLE)?;
-    let mut tx = esign.store().pool().begin().await?;
+    // The link key may need a write of its own: fetch it before this
+    // transaction takes the write lock.
+    let link = esign
+        .download_url(&deliverable_id, now.plus(EMAILED_DOWNLOAD_TTL))
+        .await?;
+    let mut tx = esign.store().begin_write().await?;
     let inserted = sqlx::query(
         "INSERT INTO deliverables (id, envelope_id, org_id, sha256, size_bytes, pages, content, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (envelope_id) DO NOTHING",

@@ -100,7 +100,7 @@ impl Esign {
         }
 
         let envelope_id = new_envelope_id()?;
-        let mut tx = self.store().pool().begin().await?;
+        let mut tx = self.store().begin_write().await?;
         sqlx::query(
             "INSERT INTO envelopes (id, org_id, mode, status, title, message, label, routing, topics, metadata, \
              created_by, connection_id, created_at, updated_at) \
@@ -316,7 +316,7 @@ impl Esign {
             return Err(EsignError::NotFound("envelope"));
         }
         let now = self.now();
-        let mut tx = self.store().pool().begin().await?;
+        let mut tx = self.store().begin_write().await?;
         let envelope = rows::envelope(&mut tx, &caller.org_id, envelope_id).await?;
         let updated = sqlx::query(
             "UPDATE envelopes SET status = 'canceled', cancel_reason = $1, canceled_at = $2, updated_at = $2 \
@@ -392,7 +392,7 @@ impl Esign {
         if !plausible_id(envelope_id) {
             return Err(EsignError::NotFound("envelope"));
         }
-        let mut tx = self.store().pool().begin().await?;
+        let mut tx = self.store().begin_write().await?;
         let envelope = rows::envelope(&mut tx, &caller.org_id, envelope_id).await?;
         if !envelope.status()?.is_final() {
             return Err(EsignError::CannotDelete(envelope.status));
@@ -462,7 +462,10 @@ impl Esign {
                 let timed_out = found.is_empty() && wait > 0;
                 return Ok(events_page(found, after_seq, limit, timed_out));
             }
-            match tokio::time::timeout_at(deadline, ticks.changed()).await {
+            let parked = self.notifier().park();
+            let woken = tokio::time::timeout_at(deadline, ticks.changed()).await;
+            drop(parked);
+            match woken {
                 Ok(Ok(())) => continue,
                 // Timed out, or the notifier is gone (shutting down).
                 _ => return Ok(events_page(Vec::new(), after_seq, limit, true)),

@@ -7,6 +7,8 @@
 //! `list_events` re-reads the database only when a tick arrives, never on a
 //! timer.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use data_encoding::BASE64URL_NOPAD;
@@ -26,17 +28,39 @@ pub const MAX_WAIT_SECONDS: i64 = 30;
 #[derive(Clone, Debug)]
 pub struct Notifier {
     sender: watch::Sender<u64>,
+    /// Long-polls parked right now; lets tests (and metrics) see a waiter.
+    waiting: Arc<AtomicUsize>,
 }
 
 impl Default for Notifier {
     fn default() -> Self {
         Self {
             sender: watch::channel(0).0,
+            waiting: Arc::default(),
         }
     }
 }
 
+/// Counts a parked long-poll for as long as it lives.
+pub(crate) struct Parked(Arc<AtomicUsize>);
+
+impl Drop for Parked {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl Notifier {
+    /// How many `list_events` calls are parked waiting for an event.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn park(&self) -> Parked {
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        Parked(self.waiting.clone())
+    }
+
     pub fn notify(&self) {
         self.sender.send_modify(|n| *n = n.wrapping_add(1));
     }

@@ -45,7 +45,7 @@ pub(crate) fn send_later(esign: Esign, pending: Vec<Pending>) {
 async fn deliver(esign: &Esign, message: &Pending) -> Result<(), EsignError> {
     let outcome = esign.inner.mailer.deliver(message).await;
     let now = esign.now();
-    let mut tx = esign.store().pool().begin().await?;
+    let mut tx = esign.store().begin_write().await?;
     match &outcome {
         Ok(()) => {
             sqlx::query("UPDATE envelope_emails SET status = 'sent', sent_at = $1 WHERE id = $2")
@@ -191,7 +191,7 @@ async fn process(esign: &Esign, envelope_id: &str) -> Result<(), EsignError> {
         }
     }
     let now = esign.now();
-    let mut tx = esign.store().pool().begin().await?;
+    let mut tx = esign.store().begin_write().await?;
     let backend = esign.store().backend();
     if let Some(reason) = failure {
         let moved = sqlx::query(
@@ -466,7 +466,7 @@ impl Esign {
         recipient_id: &str,
     ) -> Result<Envelope, EsignError> {
         let now = self.now();
-        let mut tx = self.store().pool().begin().await?;
+        let mut tx = self.store().begin_write().await?;
         let envelope = rows::envelope(&mut tx, &caller.org_id, envelope_id).await?;
         if envelope.status()? != EnvelopeStatus::InProgress {
             return Err(EsignError::CannotResend(format!(
@@ -577,7 +577,7 @@ impl Esign {
         };
         c.finish(())?;
         let now = self.now();
-        let mut tx = self.store().pool().begin().await?;
+        let mut tx = self.store().begin_write().await?;
         let envelope = rows::envelope(&mut tx, &caller.org_id, &envelope_id).await?;
         if !matches!(
             envelope.status()?,

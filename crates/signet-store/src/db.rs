@@ -128,6 +128,17 @@ impl Store {
         &self.pool
     }
 
+    /// A transaction that will write. On SQLite it takes the write lock at
+    /// `BEGIN` (waiting out the busy timeout), so a transaction that reads
+    /// and then writes cannot fail half-way because another connection
+    /// committed in between; PostgreSQL locks rows as it goes.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }

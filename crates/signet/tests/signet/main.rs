@@ -5,6 +5,7 @@
 
 mod applications;
 mod authorization;
+mod esign;
 mod foundation;
 mod mcp;
 mod support;

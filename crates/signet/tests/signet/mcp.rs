@@ -24,7 +24,7 @@ fn whoami_request() -> Value {
     json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": { "name": "whoami", "arguments": {} } })
 }
 
-async fn call(server: &Server, token: Option<&str>, body: &Value) -> Response {
+pub(crate) async fn call(server: &Server, token: Option<&str>, body: &Value) -> Response {
     let mut request = server
         .http
         .post(format!("{}/mcp", server.base))
@@ -65,7 +65,7 @@ async fn assert_refused(server: &Server, response: Response, message: &str) {
 }
 
 /// Connects Ada's client to `org` and returns (access token, refresh token).
-async fn connect(
+pub(crate) async fn connect(
     server: &Server,
     browser: &Browser,
     client_id: &str,

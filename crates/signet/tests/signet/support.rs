@@ -24,15 +24,35 @@ pub struct Server {
 }
 
 pub async fn start(db: TestDb, public_url: Option<&str>) -> Server {
+    start_with(
+        db,
+        |flags| flags.public_url = public_url.map(str::to_owned),
+        Vec::new(),
+    )
+    .await
+}
+
+/// Starts a server with extra settings: flags, and environment variables
+/// for the settings that have no flag (secrets such as the SMTP URL).
+pub async fn start_with(
+    db: TestDb,
+    settings: impl FnOnce(&mut Layer),
+    env: Vec<(&'static str, String)>,
+) -> Server {
     let data_dir = tempfile::tempdir().unwrap();
-    let flags = Layer {
+    let mut flags = Layer {
         data_dir: Some(data_dir.path().display().to_string()),
         database_url: Some(db.url.clone()),
         listen: Some("127.0.0.1:0".into()),
-        public_url: public_url.map(str::to_owned),
         ..Layer::default()
     };
-    let config = Config::resolve(&flags, None, &|_| None).unwrap();
+    settings(&mut flags);
+    let config = Config::resolve(&flags, None, &|name| {
+        env.iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.clone())
+    })
+    .unwrap();
     let clock = Arc::new(ManualClock::starting_now());
     let running = serve::start(config, clock.clone()).await.unwrap();
     let base = format!("http://{}", running.local_addr);
