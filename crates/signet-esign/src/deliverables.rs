@@ -30,6 +30,15 @@ pub(crate) fn spawn_generation(esign: Esign, envelope_id: String) {
     });
 }
 
+/// A stored document: name, kind, SHA-256, pages, bytes.
+type StoredDocument = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<Vec<u8>>,
+);
+
 fn stamp(secs: Option<i64>) -> String {
     secs.map(|s| UnixTime::from_secs(s).rfc3339())
         .unwrap_or_default()
@@ -78,7 +87,7 @@ async fn generate(esign: &Esign, envelope_id: &str) -> Result<(), EsignError> {
     if exists.is_some() {
         return Ok(());
     }
-    let contents: Vec<(String, Option<String>, Option<String>, Option<i64>, Option<Vec<u8>>)> = sqlx::query_as(
+    let contents: Vec<StoredDocument> = sqlx::query_as(
         "SELECT name, kind, sha256, pages, content FROM envelope_documents WHERE envelope_id = $1 ORDER BY position",
     )
     .bind(envelope_id)
@@ -198,9 +207,6 @@ async fn generate(esign: &Esign, envelope_id: &str) -> Result<(), EsignError> {
     )
     .await?;
     let mut step = Step::default();
-    let link = esign
-        .download_url(&deliverable_id, now.plus(EMAILED_DOWNLOAD_TTL))
-        .await?;
     for recipient in recipients.iter().filter(|r| r.status == "completed") {
         let body = format!(
             "Hello {},\n\n\"{}\" has been signed by everyone. Download the signed documents with their audit trail (the link works for 7 days):\n{link}\n\n— Signet\n",

@@ -15,7 +15,7 @@ use signet_oauth::{Issuer, KeyRing};
 use signet_store::{SharedClock, Store};
 use tower_http::cors::{AllowHeaders, Any, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::config::Config;
@@ -89,9 +89,28 @@ pub fn router(state: Arc<AppState>) -> Router {
         ))
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .make_span_with(|request: &axum::http::Request<_>| {
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %loggable_path(request.uri().path()),
+                    )
+                })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
+}
+
+/// The path as logs may show it. Query strings are never logged (upload
+/// tokens, link signatures, a misplaced `access_token` travel there), and
+/// a signing link's path is itself the recipient's secret.
+fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    match path.strip_prefix("/sign/") {
+        Some(rest) => {
+            let after_token = rest.find('/').map(|i| &rest[i..]).unwrap_or("");
+            format!("/sign/<redacted>{after_token}").into()
+        }
+        None => path.into(),
+    }
 }
 
 /// Any origin, never credentials: these endpoints authenticate with tokens,
@@ -135,4 +154,19 @@ async fn not_found() -> Response {
         Json(json!({ "error": "not_found", "error_description": "No such endpoint" })),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn signing_links_are_not_logged() {
+        assert_eq!(loggable_path("/sign/s3cret"), "/sign/<redacted>");
+        assert_eq!(
+            loggable_path("/sign/s3cret/documents/doc_1"),
+            "/sign/<redacted>/documents/doc_1"
+        );
+        assert_eq!(loggable_path("/mcp"), "/mcp");
+    }
 }

@@ -718,7 +718,7 @@ mod tests {
                 assert_eq!(flag, format!("--{}", setting.key.replace('_', "-")));
             }
         }
-        assert_eq!(SETTINGS.len(), 12, "one row per field of Layer");
+        assert_eq!(SETTINGS.len(), 15, "one row per field of Layer");
     }
 
     #[test]
