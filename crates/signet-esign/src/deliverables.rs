@@ -10,11 +10,12 @@ use signet_store::{UnixTime, ids, sqlx};
 use crate::error::EsignError;
 use crate::events::{self, NewEvent};
 use crate::flow::{Step, sha256_hex};
+use crate::model::EnvelopeStatus;
 use crate::outbox::{self, EmailKind};
 use crate::pdf::{
     self, AuditDocument, AuditEvent, AuditSigner, AuditTrail, DocumentKind, SourceDocument,
 };
-use crate::rows::{self, EnvelopeRow};
+use crate::rows;
 use crate::{Caller, Esign};
 
 /// How long a `get_deliverables` download URL works.
@@ -69,13 +70,8 @@ fn describe(kind: &str, data: &Value) -> String {
 
 async fn generate(esign: &Esign, envelope_id: &str) -> Result<(), EsignError> {
     let mut conn = esign.store().pool().acquire().await?;
-    let Some(envelope) = sqlx::query_as::<_, EnvelopeRow>(sqlx::AssertSqlSafe(format!(
-        "SELECT {} FROM envelopes WHERE id = $1 AND status = 'completed'",
-        rows::ENVELOPE_COLUMNS
-    )))
-    .bind(envelope_id)
-    .fetch_optional(&mut *conn)
-    .await?
+    let Some(envelope) =
+        rows::envelope_in_status(&mut conn, envelope_id, EnvelopeStatus::Completed).await?
     else {
         return Ok(());
     };
@@ -257,7 +253,7 @@ impl Esign {
         envelope_id: &str,
     ) -> Result<Value, EsignError> {
         let envelope = self.get_envelope(caller, envelope_id).await?;
-        if envelope.status != crate::model::EnvelopeStatus::Completed {
+        if envelope.status != EnvelopeStatus::Completed {
             return Err(EsignError::EnvelopeNotCompleted(
                 envelope.status.to_string(),
             ));

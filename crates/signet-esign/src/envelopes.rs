@@ -99,6 +99,21 @@ impl Esign {
             }
         }
 
+        // Names first: an upload's own file name beats "Document N".
+        let mut names = Vec::with_capacity(new.documents.len());
+        for (position, document) in new.documents.iter().enumerate() {
+            let name = match (
+                &document.name,
+                uploads::upload_id_of(&self.inner.public_url, &document.url),
+            ) {
+                (Some(name), _) => name.clone(),
+                (None, Some(upload_id)) => uploads::filename(self, &caller.org_id, upload_id)
+                    .await?
+                    .unwrap_or_else(|| format!("Document {}", position + 1)),
+                (None, None) => name_from_url(&document.url, position),
+            };
+            names.push(name);
+        }
         let envelope_id = new_envelope_id()?;
         let mut tx = self.store().begin_write().await?;
         sqlx::query(
@@ -127,11 +142,7 @@ impl Esign {
                 .execute(&mut *tx)
                 .await?;
         }
-        for (position, document) in new.documents.iter().enumerate() {
-            let name = document
-                .name
-                .clone()
-                .unwrap_or_else(|| name_from_url(&document.url, position));
+        for ((position, document), name) in new.documents.iter().enumerate().zip(names) {
             sqlx::query(
                 "INSERT INTO envelope_documents (id, envelope_id, position, name, source_url, upload_id) \
                  VALUES ($1, $2, $3, $4, $5, $6)",

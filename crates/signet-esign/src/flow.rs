@@ -160,13 +160,8 @@ async fn fetch_document(
 async fn process(esign: &Esign, envelope_id: &str) -> Result<(), EsignError> {
     let (org_id, documents) = {
         let mut conn = esign.store().pool().acquire().await?;
-        let Some(row) = sqlx::query_as::<_, EnvelopeRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {} FROM envelopes WHERE id = $1 AND status = 'processing'",
-            rows::ENVELOPE_COLUMNS
-        )))
-        .bind(envelope_id)
-        .fetch_optional(&mut *conn)
-        .await?
+        let Some(row) =
+            rows::envelope_in_status(&mut conn, envelope_id, EnvelopeStatus::Processing).await?
         else {
             return Ok(());
         };

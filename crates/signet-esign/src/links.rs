@@ -4,8 +4,7 @@
 
 use aws_lc_rs::hmac;
 use data_encoding::BASE64URL_NOPAD;
-use signet_store::sqlx;
-use signet_store::{SharedClock, Store, UnixTime, random};
+use signet_store::{SharedClock, Store, UnixTime};
 use tokio::sync::OnceCell;
 
 use crate::error::EsignError;
@@ -31,22 +30,9 @@ impl LinkSigner {
     async fn key(&self) -> Result<&hmac::Key, EsignError> {
         self.key
             .get_or_try_init(|| async {
-                let fresh = random::bytes::<32>()?;
-                sqlx::query(
-                    "INSERT INTO instance_state (key, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING",
-                )
-                .bind(KEY_NAME)
-                .bind(BASE64URL_NOPAD.encode(&fresh))
-                .bind(self.clock.now().as_secs())
-                .execute(self.store.pool())
-                .await?;
-                let stored: String = sqlx::query_scalar("SELECT value FROM instance_state WHERE key = $1")
-                    .bind(KEY_NAME)
-                    .fetch_one(self.store.pool())
-                    .await?;
-                let bytes = BASE64URL_NOPAD
-                    .decode(stored.as_bytes())
-                    .map_err(|e| EsignError::Internal(format!("stored link key is not base64: {e}")))?;
+                let bytes = signet_store::instance_secret(&self.store, KEY_NAME, self.clock.now())
+                    .await
+                    .map_err(|e| EsignError::Internal(e.to_string()))?;
                 Ok(hmac::Key::new(hmac::HMAC_SHA256, &bytes))
             })
             .await

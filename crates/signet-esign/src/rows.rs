@@ -163,6 +163,24 @@ pub(crate) async fn envelope(
     .ok_or(EsignError::NotFound("envelope"))
 }
 
+/// An envelope by id alone, if it is in `status` — for background work,
+/// which acts on whichever organization's envelope it was given.
+pub(crate) async fn envelope_in_status(
+    conn: &mut AnyConnection,
+    envelope_id: &str,
+    status: EnvelopeStatus,
+) -> Result<Option<EnvelopeRow>, EsignError> {
+    Ok(
+        sqlx::query_as::<_, EnvelopeRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {ENVELOPE_COLUMNS} FROM envelopes WHERE id = $1 AND status = $2"
+        )))
+        .bind(envelope_id)
+        .bind(status.as_str())
+        .fetch_optional(&mut *conn)
+        .await?,
+    )
+}
+
 /// Recipients in routing order.
 pub(crate) async fn recipients(
     conn: &mut AnyConnection,

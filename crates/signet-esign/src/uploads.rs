@@ -84,6 +84,21 @@ pub(crate) async fn check_reference(
     })
 }
 
+/// The name given when the upload URL was minted, if any.
+pub(crate) async fn filename(
+    esign: &Esign,
+    org_id: &str,
+    upload_id: &str,
+) -> Result<Option<String>, EsignError> {
+    let name: Option<Option<String>> =
+        sqlx::query_scalar("SELECT filename FROM uploads WHERE id = $1 AND org_id = $2")
+            .bind(upload_id)
+            .bind(org_id)
+            .fetch_optional(esign.store().pool())
+            .await?;
+    Ok(name.flatten())
+}
+
 /// The uploaded bytes, when still valid.
 pub(crate) async fn content(
     esign: &Esign,

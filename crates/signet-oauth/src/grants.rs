@@ -649,21 +649,10 @@ impl Grants {
     /// The instance-wide secret that derives successors, created by the
     /// first instance that needs it and shared by all.
     async fn load_rotation_key(&self) -> Result<hmac::Key, OAuthError> {
-        const KEY: &str = "refresh_rotation_key";
-        let fresh = random::bytes::<32>().map_err(server)?;
-        sqlx::query(
-            "INSERT INTO instance_state (key, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING",
-        )
-        .bind(KEY)
-        .bind(BASE64URL_NOPAD.encode(&fresh))
-        .bind(self.clock.now().as_secs())
-        .execute(self.store.pool())
-        .await?;
-        let stored: String = sqlx::query_scalar("SELECT value FROM instance_state WHERE key = $1")
-            .bind(KEY)
-            .fetch_one(self.store.pool())
-            .await?;
-        let bytes = BASE64URL_NOPAD.decode(stored.as_bytes()).map_err(server)?;
+        let bytes =
+            signet_store::instance_secret(&self.store, "refresh_rotation_key", self.clock.now())
+                .await
+                .map_err(server)?;
         Ok(hmac::Key::new(hmac::HMAC_SHA256, &bytes))
     }
 

@@ -18,4 +18,6 @@ pub enum StoreError {
     Randomness(String),
     #[error("database error: {0}")]
     Query(#[from] sqlx::Error),
+    #[error("stored data is damaged: {0}")]
+    Corrupt(String),
 }

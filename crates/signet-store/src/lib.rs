@@ -14,6 +14,7 @@ mod db;
 mod error;
 pub mod ids;
 pub mod random;
+mod secrets;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -21,6 +22,7 @@ pub use changes::{ChangeDetector, ChangeToken};
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock, UnixTime};
 pub use db::{Backend, Store, is_unique_violation};
 pub use error::StoreError;
+pub use secrets::instance_secret;
 
 /// Re-exported so dependants write queries against the same sqlx version.
 pub use sqlx;

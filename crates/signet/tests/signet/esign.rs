@@ -20,7 +20,7 @@ use crate::authorization::{
     seed, token_ok,
 };
 use crate::mcp::{call, connect};
-use crate::support::{Server, start_with};
+use crate::support::{Server, start_instance, start_with};
 
 signet_store::store_tests!(
     the_agent_story_from_envelope_to_deliverable,
@@ -31,6 +31,7 @@ signet_store::store_tests!(
     uploads_are_single_use_and_checked,
     resend_replace_and_reject,
     a_waiting_list_events_returns_when_an_event_arrives,
+    an_event_committed_by_another_instance_wakes_the_long_poll,
     a_token_without_the_scope_is_refused_with_403,
 );
 
@@ -234,6 +235,37 @@ async fn wait_for(server: &Server, token: &str, envelope_id: &str, kind: &str) -
         }
     }
     panic!("no {kind} event: {seen:?}");
+}
+
+/// Starts `list_events` with a 30 s wait in the background; the task ends
+/// with the result and how long the call took.
+fn long_poll(
+    base: &str,
+    token: &str,
+    envelope_id: &str,
+    after: &Value,
+) -> tokio::task::JoinHandle<(Value, Duration)> {
+    let url = format!("{base}/mcp");
+    let token = token.to_owned();
+    let request = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": { "name": "list_events", "arguments": { "envelope_id": envelope_id, "after": after, "wait_seconds": 30 } } });
+    tokio::spawn(async move {
+        let started = Instant::now();
+        let body: Value = reqwest::Client::new()
+            .post(url)
+            .header("accept", "application/json, text/event-stream")
+            .bearer_auth(token)
+            .json(&request)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (
+            body["result"]["structuredContent"].clone(),
+            started.elapsed(),
+        )
+    })
 }
 
 fn types(events: &[Value]) -> Vec<&str> {
@@ -1215,6 +1247,10 @@ async fn uploads_are_single_use_and_checked(db: TestDb) {
     let id = created_in_progress(&f, args.clone()).await;
     let envelope = ok(server, t, "get_envelope", json!({ "envelope_id": id })).await;
     assert_eq!(envelope["documents"][0]["pages"], 3);
+    assert_eq!(
+        envelope["documents"][0]["name"], "Offer.pdf",
+        "the upload's own name"
+    );
     assert_eq!(envelope["documents"][0]["kind"], "pdf");
 
     // An unused PUT URL expires after five minutes, the document URL after a day.
@@ -1431,29 +1467,7 @@ async fn a_waiting_list_events_returns_when_an_event_arrives(db: TestDb) {
 
     // A parked long-poll wakes as soon as the signature lands.
     let notifier = server.running.state.esign.notifier().clone();
-    let base = server.base.clone();
-    let waiter = {
-        let (id, cursor, token) = (id.clone(), cursor.clone(), t.clone());
-        tokio::spawn(async move {
-            let started = Instant::now();
-            let request = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": { "name": "list_events", "arguments": { "envelope_id": id, "after": cursor, "wait_seconds": 30 } } });
-            let body: Value = reqwest::Client::new()
-                .post(format!("{base}/mcp"))
-                .header("accept", "application/json, text/event-stream")
-                .bearer_auth(token)
-                .json(&request)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            (
-                body["result"]["structuredContent"].clone(),
-                started.elapsed(),
-            )
-        })
-    };
+    let waiter = long_poll(&server.base, &t, &id, &cursor);
     while notifier.waiting() == 0 {
         tokio::task::yield_now().await;
     }
@@ -1521,5 +1535,46 @@ async fn a_token_without_the_scope_is_refused_with_403(db: TestDb) {
     .await;
     let listed: Value = listed.json().await.unwrap();
     assert_eq!(listed["result"]["tools"].as_array().unwrap().len(), 13);
+    f.server.running.stop().await.unwrap();
+}
+
+/// Several instances on one PostgreSQL database: a long-poll parked on one
+/// wakes when another commits the event (LISTEN/NOTIFY), without polling.
+/// SQLite deployments are a single instance, so there is nothing to test.
+async fn an_event_committed_by_another_instance_wakes_the_long_poll(db: TestDb) {
+    if !db.url.starts_with("postgres") {
+        return;
+    }
+    let f = fixture(db, None).await;
+    let server = &f.server;
+    let t = f.token.clone();
+    let id = created_in_progress(&f, envelope_args(&f.docs, "sequential", two_signers())).await;
+    let cursor =
+        ok(server, &t, "list_events", json!({ "envelope_id": id })).await["next_cursor"].clone();
+    let link = link_for(server, &t, &id, "alice@example.com").await;
+    let allow = f.docs.authority.clone();
+    let (other, _dir) = start_instance(&server.db.url, |flags| {
+        flags.fetch_allow_hosts = Some(allow)
+    })
+    .await;
+
+    let notifier = server.running.state.esign.notifier().clone();
+    let waiter = long_poll(&server.base, &t, &id, &cursor);
+    while notifier.waiting() == 0 {
+        tokio::task::yield_now().await;
+    }
+    // The recipient opens the link on the other instance.
+    let page = reqwest::get(format!("http://{}{}", other.local_addr, path_of(&link)))
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let (events, waited) = waiter.await.unwrap();
+    assert_eq!(events["timed_out"], false, "{events}");
+    assert_eq!(events["events"][0]["type"], "recipient.viewed");
+    assert!(
+        waited < Duration::from_secs(15),
+        "woken through NOTIFY: {waited:?}"
+    );
+    other.stop().await.unwrap();
     f.server.running.stop().await.unwrap();
 }

@@ -66,6 +66,27 @@ pub async fn start_with(
     }
 }
 
+/// Another instance on the same database (a second replica behind a load
+/// balancer): its own data directory and port.
+pub async fn start_instance(
+    db_url: &str,
+    settings: impl FnOnce(&mut Layer),
+) -> (Running, tempfile::TempDir) {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut flags = Layer {
+        data_dir: Some(data_dir.path().display().to_string()),
+        database_url: Some(db_url.to_owned()),
+        listen: Some("127.0.0.1:0".into()),
+        ..Layer::default()
+    };
+    settings(&mut flags);
+    let config = Config::resolve(&flags, None, &|_| None).unwrap();
+    let running = serve::start(config, Arc::new(ManualClock::starting_now()))
+        .await
+        .unwrap();
+    (running, data_dir)
+}
+
 impl Server {
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.http
