@@ -93,6 +93,41 @@ struct ClientRow {
     last_used_at: Option<i64>,
 }
 
+/// A client as `signet clients list` shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClientSummary {
+    pub id: String,
+    /// `dcr`, `cimd` or `manual`.
+    pub kind: String,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub token_endpoint_auth_method: String,
+    pub created_at: UnixTime,
+    pub last_used_at: Option<UnixTime>,
+    pub live_connections: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    id: String,
+    kind: String,
+    client_name: String,
+    redirect_uris: String,
+    token_endpoint_auth_method: String,
+    created_at: i64,
+    last_used_at: Option<i64>,
+    live_connections: i64,
+}
+
+/// What one clean-up pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CleanUp {
+    /// Clients that never connected anyone, deleted.
+    pub deleted: u64,
+    /// Clients with only past connections, marked removed.
+    pub retired: u64,
+}
+
 /// Registration, look-up and authentication of clients.
 #[derive(Clone, Debug)]
 pub struct Clients {
@@ -125,7 +160,7 @@ impl Clients {
         if !auth_method.is_confidential() {
             let existing: Option<(String, i64, String)> = sqlx::query_as(
                 "SELECT id, created_at, metadata FROM oauth_clients \
-                 WHERE registration_hash = $1 AND kind = 'dcr' ORDER BY created_at LIMIT 1",
+                 WHERE registration_hash = $1 AND kind = 'dcr' AND removed_at IS NULL ORDER BY created_at LIMIT 1",
             )
             .bind(&registration_hash)
             .fetch_optional(self.store.pool())
@@ -138,6 +173,22 @@ impl Clients {
                 return Ok(response);
             }
         }
+        self.insert("dcr", metadata, client_ip, &Actor::System)
+            .await
+    }
+
+    /// Stores a checked registration of the given kind and returns the
+    /// metadata to show, with the id and (once) the secret.
+    async fn insert(
+        &self,
+        kind: &'static str,
+        metadata: Metadata,
+        client_ip: Option<&str>,
+        actor: &Actor,
+    ) -> Result<Value, OAuthError> {
+        let auth_method = metadata.auth_method;
+        let canonical = metadata.echo.to_string();
+        let registration_hash = random::digest(&canonical);
         let id = ids::new(ids::CLIENT).map_err(|e| OAuthError::Server(e.to_string()))?;
         let secret = if auth_method.is_confidential() {
             Some(random::token().map_err(|e| OAuthError::Server(e.to_string()))?)
@@ -149,9 +200,10 @@ impl Clients {
         sqlx::query(
             "INSERT INTO oauth_clients (id, kind, client_name, redirect_uris, token_endpoint_auth_method, \
              metadata, registration_hash, secret_hash, created_at) \
-             VALUES ($1, 'dcr', $2, $3, $4, $5, $6, $7, $8)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&id)
+        .bind(kind)
         .bind(&metadata.name)
         .bind(json!(metadata.redirect_uris).to_string())
         .bind(auth_method.as_str())
@@ -163,7 +215,7 @@ impl Clients {
         .await?;
         audit::record(
             &mut tx,
-            &Actor::System,
+            actor,
             now,
             AuditEvent {
                 action: "client.registered",
@@ -174,6 +226,7 @@ impl Clients {
                     "auth_method": auth_method.as_str(),
                     "redirect_uris": metadata.redirect_uris,
                     "client_ip": client_ip,
+                    "kind": kind,
                 })
                 .to_string(),
             },
@@ -193,7 +246,7 @@ impl Clients {
     pub async fn get(&self, client_id: &str) -> Result<Option<Client>, OAuthError> {
         let row: Option<ClientRow> = sqlx::query_as(
             "SELECT id, client_name, redirect_uris, token_endpoint_auth_method, metadata, secret_hash, last_used_at \
-             FROM oauth_clients WHERE id = $1",
+             FROM oauth_clients WHERE id = $1 AND removed_at IS NULL",
         )
         .bind(client_id)
         .fetch_optional(self.store.pool())
@@ -232,6 +285,160 @@ impl Clients {
             secret_hash,
             last_used_at: last_used_at.map(UnixTime::from_secs),
         }))
+    }
+
+    /// Registers a client by hand (`signet clients add`), for clients that
+    /// can do neither dynamic registration nor a metadata document. The same
+    /// redirect-URI rules apply; the secret of a confidential client is in
+    /// the returned metadata, once.
+    pub async fn add_manual(
+        &self,
+        name: &str,
+        redirect_uris: &[String],
+        confidential: bool,
+    ) -> Result<Value, OAuthError> {
+        let request = json!({
+            "client_name": name,
+            "redirect_uris": redirect_uris,
+            "token_endpoint_auth_method": if confidential { "client_secret_basic" } else { "none" },
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+        });
+        let metadata = normalise(&request)?;
+        self.insert("manual", metadata, None, &Actor::Cli).await
+    }
+
+    /// Every client that has not been removed, newest first.
+    pub async fn list(&self) -> Result<Vec<ClientSummary>, OAuthError> {
+        let rows: Vec<SummaryRow> = sqlx::query_as(
+            "SELECT c.id, c.kind, c.client_name, c.redirect_uris, c.token_endpoint_auth_method, c.created_at, \
+             c.last_used_at, (SELECT COUNT(*) FROM connections n WHERE n.client_id = c.id AND n.revoked_at IS NULL) AS live_connections \
+             FROM oauth_clients c WHERE c.removed_at IS NULL ORDER BY c.created_at DESC, c.id",
+        )
+        .fetch_all(self.store.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ClientSummary {
+                redirect_uris: serde_json::from_str(&r.redirect_uris).unwrap_or_default(),
+                id: r.id,
+                kind: r.kind,
+                name: r.client_name,
+                token_endpoint_auth_method: r.token_endpoint_auth_method,
+                created_at: UnixTime::from_secs(r.created_at),
+                last_used_at: r.last_used_at.map(UnixTime::from_secs),
+                live_connections: r.live_connections,
+            })
+            .collect())
+    }
+
+    /// Removes a client and disconnects all its connections: their tokens
+    /// are refused from the next request on. Returns how many connections
+    /// were disconnected, or `None` when there is no such client.
+    pub async fn remove(&self, actor: &Actor, client_id: &str) -> Result<Option<u64>, OAuthError> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin_write().await?;
+        let removed = sqlx::query(
+            "UPDATE oauth_clients SET removed_at = $1 WHERE id = $2 AND removed_at IS NULL",
+        )
+        .bind(now.as_secs())
+        .bind(client_id)
+        .execute(&mut *tx)
+        .await?;
+        if removed.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let disconnected = sqlx::query(
+            "UPDATE connections SET revoked_at = $1, revoked_reason = 'client_removed' WHERE client_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now.as_secs())
+        .bind(client_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        audit::record(
+            &mut tx,
+            actor,
+            now,
+            AuditEvent {
+                action: "client.removed",
+                subject_id: Some(client_id),
+                org_id: None,
+                detail: json!({ "disconnected": disconnected }).to_string(),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(disconnected))
+    }
+
+    /// Removes dynamically registered clients idle for `idle`: never used
+    /// (or last used) that long ago and holding no live grant. A client
+    /// that never connected anyone is deleted; one with (disconnected)
+    /// history keeps its row, marked removed, so that history stays
+    /// visible. Manual and metadata-document clients are never touched.
+    pub async fn clean_up_idle(&self, idle: std::time::Duration) -> Result<CleanUp, OAuthError> {
+        let now = self.clock.now();
+        let cutoff = now.minus(idle).as_secs();
+        // A grant is live while it and its connection stand and it can
+        // still produce tokens: an unused, unexpired refresh token, or an
+        // access token that may not have expired yet (at most 24 h).
+        let candidates: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT c.id, (SELECT COUNT(*) FROM connections n WHERE n.client_id = c.id) AS connections \
+             FROM oauth_clients c \
+             WHERE c.kind = 'dcr' AND c.removed_at IS NULL AND c.created_at <= $1 \
+             AND COALESCE(c.last_used_at, c.created_at) <= $1 \
+             AND NOT EXISTS (SELECT 1 FROM oauth_grants g JOIN connections n ON n.id = g.connection_id \
+                 WHERE g.client_id = c.id AND g.revoked_at IS NULL AND n.revoked_at IS NULL \
+                 AND (g.created_at > $2 OR EXISTS (SELECT 1 FROM refresh_tokens r \
+                      WHERE r.grant_id = g.id AND r.used_at IS NULL AND r.expires_at > $3)))",
+        )
+        .bind(cutoff)
+        .bind(now.as_secs() - 24 * 3600)
+        .bind(now.as_secs())
+        .fetch_all(self.store.pool())
+        .await?;
+        let mut result = CleanUp::default();
+        for (id, connections) in candidates {
+            let mut tx = self.store.begin_write().await?;
+            if connections == 0 {
+                sqlx::query("DELETE FROM oauth_clients WHERE id = $1 AND removed_at IS NULL")
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+                result.deleted += 1;
+            } else {
+                sqlx::query(
+                    "UPDATE oauth_clients SET removed_at = $1 WHERE id = $2 AND removed_at IS NULL",
+                )
+                .bind(now.as_secs())
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE connections SET revoked_at = $1, revoked_reason = 'client_removed' WHERE client_id = $2 AND revoked_at IS NULL",
+                )
+                .bind(now.as_secs())
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+                result.retired += 1;
+            }
+            audit::record(
+                &mut tx,
+                &Actor::System,
+                now,
+                AuditEvent {
+                    action: "client.cleaned_up",
+                    subject_id: Some(&id),
+                    org_id: None,
+                    detail: json!({ "idle_seconds": idle.as_secs(), "had_connections": connections > 0 }).to_string(),
+                },
+            )
+            .await?;
+            tx.commit().await?;
+        }
+        Ok(result)
     }
 
     /// Records that a client was used (for the clean-up of idle clients).

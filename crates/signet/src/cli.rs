@@ -39,7 +39,7 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server (migrates the database and, on first start, creates the owner)
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply pending database migrations and exit
     Migrate,
     /// Manage users
@@ -51,6 +51,9 @@ pub enum Command {
     /// Manage the account linked to an organization
     #[command(subcommand)]
     Account(AccountCommand),
+    /// Register, list and remove OAuth clients
+    #[command(subcommand)]
+    Clients(ClientsCommand),
     /// List and disconnect connected applications
     #[command(subcommand)]
     Connections(ConnectionsCommand),
@@ -94,6 +97,9 @@ pub struct ServeArgs {
     /// Sender of the emails Signet sends [env: SIGNET_EMAIL_FROM] [default: Signet <signet@HOST of the public URL>]
     #[arg(long, value_name = "MAILBOX")]
     pub email_from: Option<String>,
+    /// Dynamically registered clients unused this long and holding no live grant are removed [env: SIGNET_CLIENT_IDLE_TTL] [default: 30d]
+    #[arg(long, value_name = "DURATION")]
+    pub client_idle_ttl: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -228,6 +234,37 @@ pub enum AccountCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// List the registered clients (dynamic, manual and metadata-document)
+    List {
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Register a client by hand; prints its id and, for a confidential client, its secret (once)
+    Add {
+        /// Name shown on the consent page and in Connected Applications
+        #[arg(long)]
+        name: String,
+        /// An allowed redirect URI (repeat for several)
+        #[arg(long = "redirect-uri", value_name = "URI", required = true)]
+        redirect_uris: Vec<String>,
+        /// Issue a client secret (client_secret_basic or client_secret_post); otherwise a public client using PKCE alone
+        #[arg(long)]
+        confidential: bool,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Remove a client and disconnect all its connections
+    Remove {
+        /// The client id
+        #[arg(value_name = "CLIENT_ID")]
+        id: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ConnectionsCommand {
     /// List connections, of one organization or of all
     List {
@@ -284,6 +321,7 @@ impl Cli {
             fetch_allow_hosts: serve.and_then(|s| s.fetch_allow_hosts.clone()),
             email_from: serve.and_then(|s| s.email_from.clone()),
             smtp_url: None,
+            client_idle_ttl: serve.and_then(|s| s.client_idle_ttl.clone()),
         }
     }
 }

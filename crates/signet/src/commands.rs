@@ -17,7 +17,8 @@ use signet_store::{SharedClock, StoreError, SystemClock};
 use thiserror::Error;
 
 use crate::cli::{
-    AccountCommand, Cli, Command, ConnectionsCommand, KeysCommand, OrgCommand, UserCommand,
+    AccountCommand, Cli, ClientsCommand, Command, ConnectionsCommand, KeysCommand, OrgCommand,
+    UserCommand,
 };
 use crate::config::{Config, ConfigError};
 use crate::output;
@@ -60,6 +61,13 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
         Command::User(command) => with_identity(&config, clock, |id| user(id, command)).await,
         Command::Org(command) => with_identity(&config, clock, |id| org(id, command)).await,
         Command::Account(command) => with_identity(&config, clock, |id| account(id, command)).await,
+        Command::Clients(command) => {
+            let store = serve::open_store(&config).await?;
+            let clients = signet_oauth::clients::Clients::new(store.clone(), clock);
+            let result = run_clients(&clients, command).await;
+            store.close().await;
+            result
+        }
         Command::Connections(command) => {
             let store = serve::open_store(&config).await?;
             let identity = Identity::new(store.clone(), clock.clone());
@@ -450,6 +458,85 @@ async fn account(identity: Identity, command: AccountCommand) -> Result<(), Comm
             result.org_id,
             describe_status(&result)
         ))?;
+    }
+    Ok(())
+}
+
+async fn run_clients(
+    clients: &signet_oauth::clients::Clients,
+    command: ClientsCommand,
+) -> Result<(), CommandError> {
+    match command {
+        ClientsCommand::List { json } => {
+            let listed = clients.list().await?;
+            if json.json {
+                output::json(&listed)?;
+            } else {
+                let rows: Vec<Vec<String>> = listed
+                    .iter()
+                    .map(|c| {
+                        vec![
+                            c.id.clone(),
+                            c.kind.clone(),
+                            c.name.clone(),
+                            c.token_endpoint_auth_method.clone(),
+                            c.redirect_uris.join(" "),
+                            c.created_at.rfc3339(),
+                            c.last_used_at.map_or("never".to_owned(), |t| t.rfc3339()),
+                            c.live_connections.to_string(),
+                        ]
+                    })
+                    .collect();
+                output::table(
+                    &[
+                        "ID",
+                        "KIND",
+                        "NAME",
+                        "AUTH",
+                        "REDIRECT URIS",
+                        "CREATED",
+                        "LAST USED",
+                        "CONNECTIONS",
+                    ],
+                    &rows,
+                )?;
+            }
+        }
+        ClientsCommand::Add {
+            name,
+            redirect_uris,
+            confidential,
+            json,
+        } => {
+            let client = clients
+                .add_manual(&name, &redirect_uris, confidential)
+                .await?;
+            if json.json {
+                let mut shown = client.clone();
+                shown["id"] = client["client_id"].clone();
+                output::json(&shown)?;
+            } else {
+                output::line(client["client_id"].as_str().unwrap_or_default())?;
+                if let Some(secret) = client["client_secret"].as_str() {
+                    // Like generated passwords: stdout keeps the id.
+                    output::note(&format!("Client secret (shown once): {secret}"));
+                }
+            }
+        }
+        ClientsCommand::Remove { id, json } => {
+            let Some(disconnected) = clients.remove(&Actor::Cli, &id).await? else {
+                return Err(CommandError::Usage(format!("no client {id}")));
+            };
+            if json.json {
+                output::json(
+                    &serde_json::json!({ "id": id, "removed": true, "disconnected": disconnected }),
+                )?;
+            } else {
+                output::line(&format!(
+                    "Removed {id}; disconnected {disconnected} connection(s)"
+                ))?;
+            }
+        }
     }
     Ok(())
 }

@@ -32,6 +32,7 @@ pub struct Layer {
     pub fetch_allow_hosts: Option<String>,
     pub email_from: Option<String>,
     pub smtp_url: Option<String>,
+    pub client_idle_ttl: Option<String>,
 }
 
 /// One setting: its TOML key, environment variable and flag (if any).
@@ -128,6 +129,12 @@ const SETTINGS: &[Setting] = &[
         flag: Some("--email-from"),
         get: |l| &l.email_from,
     },
+    Setting {
+        key: "client_idle_ttl",
+        env: "SIGNET_CLIENT_IDLE_TTL",
+        flag: Some("--client-idle-ttl"),
+        get: |l| &l.client_idle_ttl,
+    },
     // May carry a password: no flag.
     Setting {
         key: "smtp_url",
@@ -210,6 +217,9 @@ pub struct Config {
     pub email_from: Option<String>,
     /// SMTP server for live mode; without it live envelopes are refused.
     pub smtp_url: Option<String>,
+    /// Dynamically registered clients unused this long, with no live
+    /// grant, are removed.
+    pub client_idle_ttl: Duration,
 }
 
 impl fmt::Debug for Config {
@@ -229,6 +239,7 @@ impl fmt::Debug for Config {
             .field("fetch_allow_hosts", &self.fetch_allow_hosts)
             .field("email_from", &self.email_from)
             .field("smtp_url", &self.smtp_url.as_ref().map(|_| "<redacted>"))
+            .field("client_idle_ttl", &self.client_idle_ttl)
             .field(
                 "key_encryption_key",
                 &self.key_encryption_key.as_ref().map(|_| "***"),
@@ -387,6 +398,17 @@ impl Config {
             })?),
             None => None,
         };
+        let (idle, source) = or_default("client_idle_ttl", "30d");
+        let client_idle_ttl = parse_duration(&idle)
+            .filter(|d| {
+                (Duration::from_secs(3600)..=Duration::from_secs(3650 * 86_400)).contains(d)
+            })
+            .ok_or_else(|| ConfigError::Invalid {
+                setting: "idle-client lifetime",
+                value: idle.clone(),
+                origin: source,
+                reason: "expected a duration from 1h to 3650d, written like 30d".to_owned(),
+            })?;
         let fetch_allow_hosts = match pick("fetch_allow_hosts") {
             Some((list, source)) => {
                 signet_fetch::AllowedHost::parse_list(&list).map_err(|reason| {
@@ -443,6 +465,7 @@ impl Config {
             fetch_allow_hosts,
             email_from,
             smtp_url,
+            client_idle_ttl,
         })
     }
 
@@ -718,7 +741,7 @@ mod tests {
                 assert_eq!(flag, format!("--{}", setting.key.replace('_', "-")));
             }
         }
-        assert_eq!(SETTINGS.len(), 15, "one row per field of Layer");
+        assert_eq!(SETTINGS.len(), 16, "one row per field of Layer");
     }
 
     #[test]

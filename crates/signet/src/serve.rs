@@ -159,7 +159,7 @@ pub async fn start(config: Config, clock: SharedClock) -> Result<Running, ServeE
         usage: signet_oauth::usage::Usage::default(),
     });
     let router = app::router(state.clone());
-    let flusher = tokio::spawn(flush_usage_periodically(state.clone()));
+    let flusher = tokio::spawn(housekeeping(state.clone()));
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(
@@ -184,20 +184,38 @@ pub async fn start(config: Config, clock: SharedClock) -> Result<Running, ServeE
 
 /// How often counted calls reach the database.
 const USAGE_FLUSH_INTERVAL: Duration = Duration::from_secs(30);
+/// Idle dynamically registered clients are looked for every this many flushes (1 h).
+const CLIENT_CLEAN_UP_EVERY: u32 = 120;
 
-async fn flush_usage_periodically(state: Arc<AppState>) {
+/// Background chores: writing counted calls, and hourly removing idle
+/// dynamically registered clients.
+async fn housekeeping(state: Arc<AppState>) {
+    let clients = signet_oauth::clients::Clients::new(state.store.clone(), state.clock.clone());
     let mut ticks = tokio::time::interval(USAGE_FLUSH_INTERVAL);
     ticks.tick().await;
+    let mut count: u32 = 0;
     loop {
         ticks.tick().await;
         if let Err(error) = state.usage.flush(&state.store).await {
             tracing::warn!(%error, "could not record connection usage; will retry");
         }
+        count = count.wrapping_add(1);
+        if count % CLIENT_CLEAN_UP_EVERY == 1 {
+            match clients.clean_up_idle(state.config.client_idle_ttl).await {
+                Ok(done) if done.deleted + done.retired > 0 => {
+                    tracing::info!(
+                        deleted = done.deleted,
+                        retired = done.retired,
+                        "removed idle clients"
+                    );
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "could not clean up idle clients; will retry"),
+            }
+        }
     }
 }
 
-/// Opens and migrates the configured database, creating the data directory
-/// (which also holds the SQLite file) if needed.
 /// The e-signature engine with its fetcher and mailer. On PostgreSQL it
 /// also listens for events other instances commit, to wake long-polls.
 fn engine(
@@ -233,6 +251,8 @@ fn engine(
     Ok(esign)
 }
 
+/// Opens and migrates the configured database, creating the data directory
+/// (which also holds the SQLite file) if needed.
 pub async fn open_store(config: &Config) -> Result<Store, ServeError> {
     ensure_dir(&config.data_dir)?;
     let store = Store::connect(&config.database_url).await?;

@@ -5,6 +5,7 @@
 
 mod applications;
 mod authorization;
+mod clients;
 mod esign;
 mod foundation;
 mod mcp;

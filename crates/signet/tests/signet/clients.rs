@@ -1,0 +1,295 @@
+//! Client lifecycle: manual registration from the CLI, removal (which
+//! disconnects), and the clean-up of idle dynamically registered clients.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use signet_oauth::clients::{CleanUp, Clients};
+use signet_store::testing::TestDb;
+
+use crate::authorization::{Browser, CALLBACK, public_client_named, seed, token_ok};
+use crate::mcp::{call, connect};
+use crate::support::start;
+
+signet_store::store_tests!(
+    manual_clients_are_added_listed_and_removed,
+    idle_dynamic_clients_are_cleaned_up,
+);
+
+fn whoami() -> Value {
+    json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": { "name": "whoami", "arguments": {} } })
+}
+
+async fn manual_clients_are_added_listed_and_removed(db: TestDb) {
+    let server = start(db, None).await;
+    let (acme, _) = seed(&server).await;
+
+    // A public client: the id on stdout, no secret anywhere.
+    let public = server
+        .cli(
+            &[
+                "clients",
+                "add",
+                "--name",
+                "Desk app",
+                "--redirect-uri",
+                CALLBACK,
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(public.code, 0, "{}", public.stderr);
+    let public_id = public.stdout.trim().to_owned();
+    assert!(public_id.starts_with("cli_"), "{public_id}");
+    assert!(!public.stderr.contains("secret"));
+
+    // A confidential one: the secret once.
+    let confidential = server
+        .cli(
+            &[
+                "clients",
+                "add",
+                "--name",
+                "Back office",
+                "--redirect-uri",
+                "https://app.example/cb",
+                "--confidential",
+                "--json",
+            ],
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(
+        confidential["token_endpoint_auth_method"],
+        "client_secret_basic"
+    );
+    assert!(confidential["client_secret"].as_str().unwrap().len() >= 32);
+    assert_eq!(confidential["id"], confidential["client_id"]);
+
+    // The same redirect-URI rules as dynamic registration.
+    let refused = server
+        .cli(
+            &[
+                "clients",
+                "add",
+                "--name",
+                "Bad",
+                "--redirect-uri",
+                "javascript:alert(1)",
+            ],
+            None,
+        )
+        .await;
+    assert_ne!(refused.code, 0);
+    assert!(
+        refused.stderr.contains("redirect URI"),
+        "{}",
+        refused.stderr
+    );
+
+    // The manual client connects like any other.
+    let browser = Browser::new(&server);
+    let (access, refresh) = connect(&server, &browser, &public_id, &acme).await;
+    assert_eq!(call(&server, Some(&access), &whoami()).await.status(), 200);
+
+    let listed = server
+        .cli(&["clients", "list", "--json"], None)
+        .await
+        .json();
+    let mine = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == public_id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(mine["kind"], "manual");
+    assert_eq!(mine["name"], "Desk app");
+    assert_eq!(mine["token_endpoint_auth_method"], "none");
+    assert_eq!(mine["live_connections"], 1);
+
+    // Removing it disconnects it: the next call and the next refresh fail.
+    let removed = server
+        .cli(&["clients", "remove", &public_id, "--json"], None)
+        .await
+        .json();
+    assert_eq!(
+        removed,
+        json!({ "id": public_id, "removed": true, "disconnected": 1 })
+    );
+    let response = call(&server, Some(&access), &whoami()).await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error_description"],
+        "Application has been disconnected"
+    );
+    let refreshed = server
+        .http
+        .post(format!("{}/oauth/token", server.base))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh.as_str()),
+            ("client_id", public_id.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refreshed.status(), 401);
+    assert_eq!(
+        refreshed.json::<Value>().await.unwrap()["error"],
+        "invalid_client"
+    );
+    let listed = server
+        .cli(&["clients", "list", "--json"], None)
+        .await
+        .json();
+    assert!(
+        !listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == public_id.as_str())
+    );
+    // Its connection stays listed, as disconnected.
+    let connections = server
+        .cli(&["connections", "list", "--json"], None)
+        .await
+        .json();
+    let history = connections
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["client_id"] == public_id.as_str())
+        .unwrap();
+    assert_eq!(history["revoked_reason"], "client_removed");
+    let again = server.cli(&["clients", "remove", &public_id], None).await;
+    assert_ne!(again.code, 0);
+    assert!(again.stderr.contains("no client"), "{}", again.stderr);
+    server.running.stop().await.unwrap();
+}
+
+async fn idle_dynamic_clients_are_cleaned_up(db: TestDb) {
+    let server = start(db, None).await;
+    let (acme, _) = seed(&server).await;
+    let browser = Browser::new(&server);
+    let never = public_client_named(&server, "Never used").await;
+    let active = public_client_named(&server, "Still in use").await;
+    let (_, refresh) = connect(&server, &browser, &active, &acme).await;
+    let gone = public_client_named(&server, "Disconnected").await;
+    let (gone_access, _) = connect(&server, &browser, &gone, &acme).await;
+    let me = call(&server, Some(&gone_access), &whoami())
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    let gone_connection = me["result"]["structuredContent"]["connection"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    server
+        .cli(&["connections", "revoke", &gone_connection], None)
+        .await
+        .ok();
+    let manual = server
+        .cli(
+            &[
+                "clients",
+                "add",
+                "--name",
+                "Manual",
+                "--redirect-uri",
+                CALLBACK,
+            ],
+            None,
+        )
+        .await
+        .ok()
+        .trim()
+        .to_owned();
+
+    let clients = Clients::new(
+        server.running.state.store.clone(),
+        server.running.state.clock.clone(),
+    );
+    let idle = Duration::from_secs(30 * 86_400);
+    // Nothing is old enough yet.
+    assert_eq!(
+        clients.clean_up_idle(idle).await.unwrap(),
+        CleanUp::default()
+    );
+
+    // Twenty days on, the active client refreshes; eleven more, and the
+    // others have been idle for over thirty days.
+    server.clock.advance(Duration::from_secs(20 * 86_400));
+    let tokens = token_ok(
+        &server,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh),
+            ("client_id", &active),
+        ],
+    )
+    .await;
+    server.clock.advance(Duration::from_secs(11 * 86_400));
+    let done = clients.clean_up_idle(idle).await.unwrap();
+    assert_eq!(
+        done,
+        CleanUp {
+            deleted: 1,
+            retired: 1
+        }
+    );
+
+    let listed = server
+        .cli(&["clients", "list", "--json"], None)
+        .await
+        .json();
+    let ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&active.as_str()), "in use: kept");
+    assert!(
+        ids.contains(&manual.as_str()),
+        "manual clients are never cleaned up"
+    );
+    assert!(!ids.contains(&never.as_str()));
+    assert!(!ids.contains(&gone.as_str()));
+    // The retired client's history is still there.
+    let connections = server
+        .cli(&["connections", "list", "--json"], None)
+        .await
+        .json();
+    assert!(
+        connections
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["client_id"] == gone.as_str())
+    );
+    // The active client still works; the deleted one is unknown.
+    let tokens = token_ok(
+        &server,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ("client_id", &active),
+        ],
+    )
+    .await;
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(call(&server, Some(access), &whoami()).await.status(), 200);
+    let unknown = browser
+        .get(&format!("/oauth/authorize?response_type=code&client_id={never}&redirect_uri={CALLBACK}&code_challenge=abcdefghijklmnopqrstuvwxyzabcdefghijklmnopq&code_challenge_method=S256"))
+        .await;
+    assert_eq!(unknown.status(), 400);
+    // A second pass finds nothing more.
+    assert_eq!(
+        clients.clean_up_idle(idle).await.unwrap(),
+        CleanUp::default()
+    );
+    server.running.stop().await.unwrap();
+}
