@@ -18,7 +18,15 @@ use crate::Esign;
 use crate::ceremony::{CeremonyError, CeremonyState, Decision, Evidence};
 use crate::uploads::{MAX_UPLOAD_BYTES, UploadError};
 
-pub fn router(esign: Esign) -> Router {
+/// What the pages need: the engine, and whom to believe about the
+/// signer's address (recorded in the audit trail).
+#[derive(Clone, Debug)]
+struct Pages {
+    esign: Esign,
+    proxies: std::sync::Arc<signet_store::net::TrustedProxies>,
+}
+
+pub fn router(esign: Esign, proxies: signet_store::net::TrustedProxies) -> Router {
     Router::new()
         .route("/sign/{token}", get(signing_page).post(signing_action))
         .route("/sign/{token}/documents/{document_id}", get(document))
@@ -27,7 +35,10 @@ pub fn router(esign: Esign) -> Router {
             axum::routing::put(put_upload).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES + 1)),
         )
         .route("/deliverables/{deliverable_id}", get(download))
-        .with_state(esign)
+        .with_state(Pages {
+            esign,
+            proxies: std::sync::Arc::new(proxies),
+        })
 }
 
 /// Secret-bearing pages are never cached, and never framed.
@@ -132,8 +143,8 @@ async fn render_page(esign: &Esign, token: &str, error: Option<&str>, typed: &st
     )
 }
 
-async fn signing_page(State(esign): State<Esign>, Path(token): Path<String>) -> Response {
-    render_page(&esign, &token, None, "").await
+async fn signing_page(State(pages): State<Pages>, Path(token): Path<String>) -> Response {
+    render_page(&pages.esign, &token, None, "").await
 }
 
 #[derive(Deserialize)]
@@ -144,7 +155,7 @@ struct ActionForm {
 }
 
 async fn signing_action(
-    State(esign): State<Esign>,
+    State(Pages { esign, proxies }): State<Pages>,
     Path(token): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
@@ -172,7 +183,12 @@ async fn signing_action(
             );
         }
     };
-    let ip = peer.ip().to_string();
+    let ip = proxies
+        .client_ip(
+            peer.ip(),
+            headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()),
+        )
+        .to_string();
     let evidence = Evidence {
         ip_address: &ip,
         user_agent: headers
@@ -217,7 +233,7 @@ fn disposition(kind: &str, name: &str) -> HeaderValue {
 }
 
 async fn document(
-    State(esign): State<Esign>,
+    State(Pages { esign, .. }): State<Pages>,
     Path((token, document_id)): Path<(String, String)>,
     Query(query): Query<DocumentQuery>,
 ) -> Response {
@@ -259,7 +275,7 @@ fn upload_error(status: StatusCode, error: &str, description: String) -> Respons
 }
 
 async fn put_upload(
-    State(esign): State<Esign>,
+    State(Pages { esign, .. }): State<Pages>,
     Path(upload_id): Path<String>,
     Query(query): Query<UploadQuery>,
     headers: HeaderMap,
@@ -320,7 +336,7 @@ struct DownloadQuery {
 }
 
 async fn download(
-    State(esign): State<Esign>,
+    State(Pages { esign, .. }): State<Pages>,
     Path(deliverable_id): Path<String>,
     Query(query): Query<DownloadQuery>,
 ) -> Response {

@@ -4,6 +4,7 @@
 //! Browser pages are in [`crate::browser`].
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
@@ -34,6 +35,9 @@ pub struct OAuthState {
     pub usage: crate::usage::Usage,
     pub identity: Identity,
     pub clock: SharedClock,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Arc<signet_store::net::TrustedProxies>,
+    pub registration_limit: crate::registration_limit::RegistrationLimit,
 }
 
 /// Largest registration request accepted (RFC 7591 bodies are small).
@@ -87,9 +91,18 @@ async fn jwks(State(state): State<OAuthState>) -> Response {
 async fn register(
     State(state): State<OAuthState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     body: Body,
 ) -> Response {
+    let client_ip = state.trusted_proxies.client_ip(
+        peer.ip(),
+        headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()),
+    );
     let outcome = async {
+        state
+            .registration_limit
+            .take(client_ip)
+            .map_err(OAuthError::SlowDown)?;
         let bytes = axum::body::to_bytes(body, REGISTRATION_LIMIT)
             .await
             .map_err(|_| OAuthError::TooLarge(REGISTRATION_LIMIT))?;
@@ -98,7 +111,7 @@ async fn register(
         })?;
         state
             .clients
-            .register(&request, Some(&peer.ip().to_string()))
+            .register(&request, Some(&client_ip.to_string()))
             .await
     }
     .await;

@@ -20,6 +20,7 @@ mod keys;
 pub mod metadata;
 mod oauth_error;
 pub mod redirect_uri;
+pub mod registration_limit;
 mod settings;
 pub mod usage;
 

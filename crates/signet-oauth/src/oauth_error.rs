@@ -39,6 +39,9 @@ pub enum OAuthError {
     InvalidClientMetadata(String),
     #[error("the request body is larger than {0} bytes")]
     TooLarge(usize),
+    /// Too many requests from one address: 429 with `Retry-After`.
+    #[error("Too many registrations from this address; try again in {0} seconds")]
+    SlowDown(u64),
     /// Something on our side; the detail goes to the log, not the client.
     #[error("internal error: {0}")]
     Server(String),
@@ -61,6 +64,7 @@ impl OAuthError {
             Self::InvalidRedirectUri(_) => "invalid_redirect_uri",
             Self::InvalidClientMetadata(_) => "invalid_client_metadata",
             Self::Server(_) => "server_error",
+            Self::SlowDown(_) => "temporarily_unavailable",
         }
     }
 
@@ -76,6 +80,7 @@ impl OAuthError {
         match self {
             Self::InvalidClient(_) => StatusCode::UNAUTHORIZED,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::SlowDown(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Server(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
@@ -95,6 +100,9 @@ impl IntoResponse for OAuthError {
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if let Self::SlowDown(seconds) = self {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if matches!(self, Self::InvalidClient(_)) {
             headers.insert(
                 header::WWW_AUTHENTICATE,

@@ -35,6 +35,8 @@ pub struct AppState {
     pub usage: signet_oauth::usage::Usage,
     /// The e-signature engine behind the tools and the signing page.
     pub esign: signet_esign::Esign,
+    /// Dynamic registrations per client address (kept across routers).
+    pub registration_limit: signet_oauth::registration_limit::RegistrationLimit,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -50,6 +52,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         usage: state.usage.clone(),
         identity: state.identity.clone(),
         clock: state.clock.clone(),
+        trusted_proxies: Arc::new(state.config.trusted_proxies.clone()),
+        registration_limit: state.registration_limit.clone(),
     };
     // Documents and APIs that browser-based clients call from script.
     let mcp = signet_mcp::http::McpState {
@@ -68,7 +72,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(signet_mcp::metadata::router(state.issuer.clone()))
         .merge(signet_mcp::http::router(mcp))
         .layer(cors());
-    let esign_pages = signet_esign::http::router(state.esign.clone());
+    let esign_pages =
+        signet_esign::http::router(state.esign.clone(), state.config.trusted_proxies.clone());
     let operations = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

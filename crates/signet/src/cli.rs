@@ -100,6 +100,15 @@ pub struct ServeArgs {
     /// Dynamically registered clients unused this long and holding no live grant are removed [env: SIGNET_CLIENT_IDLE_TTL] [default: 30d]
     #[arg(long, value_name = "DURATION")]
     pub client_idle_ttl: Option<String>,
+    /// Comma-separated proxy addresses or CIDR networks whose X-Forwarded-For names the client [env: SIGNET_TRUSTED_PROXIES]
+    #[arg(long, value_name = "NETWORKS")]
+    pub trusted_proxies: Option<String>,
+    /// Dynamic registrations one address may make at once [env: SIGNET_REGISTRATION_BURST] [default: 30]
+    #[arg(long, value_name = "COUNT")]
+    pub registration_burst: Option<String>,
+    /// Dynamic registrations one address may make per hour after the burst [env: SIGNET_REGISTRATION_PER_HOUR] [default: 300]
+    #[arg(long, value_name = "COUNT")]
+    pub registration_per_hour: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -322,6 +331,9 @@ impl Cli {
             email_from: serve.and_then(|s| s.email_from.clone()),
             smtp_url: None,
             client_idle_ttl: serve.and_then(|s| s.client_idle_ttl.clone()),
+            trusted_proxies: serve.and_then(|s| s.trusted_proxies.clone()),
+            registration_burst: serve.and_then(|s| s.registration_burst.clone()),
+            registration_per_hour: serve.and_then(|s| s.registration_per_hour.clone()),
         }
     }
 }

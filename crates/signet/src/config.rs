@@ -33,6 +33,9 @@ pub struct Layer {
     pub email_from: Option<String>,
     pub smtp_url: Option<String>,
     pub client_idle_ttl: Option<String>,
+    pub trusted_proxies: Option<String>,
+    pub registration_burst: Option<String>,
+    pub registration_per_hour: Option<String>,
 }
 
 /// One setting: its TOML key, environment variable and flag (if any).
@@ -135,6 +138,24 @@ const SETTINGS: &[Setting] = &[
         flag: Some("--client-idle-ttl"),
         get: |l| &l.client_idle_ttl,
     },
+    Setting {
+        key: "trusted_proxies",
+        env: "SIGNET_TRUSTED_PROXIES",
+        flag: Some("--trusted-proxies"),
+        get: |l| &l.trusted_proxies,
+    },
+    Setting {
+        key: "registration_burst",
+        env: "SIGNET_REGISTRATION_BURST",
+        flag: Some("--registration-burst"),
+        get: |l| &l.registration_burst,
+    },
+    Setting {
+        key: "registration_per_hour",
+        env: "SIGNET_REGISTRATION_PER_HOUR",
+        flag: Some("--registration-per-hour"),
+        get: |l| &l.registration_per_hour,
+    },
     // May carry a password: no flag.
     Setting {
         key: "smtp_url",
@@ -220,6 +241,11 @@ pub struct Config {
     /// Dynamically registered clients unused this long, with no live
     /// grant, are removed.
     pub client_idle_ttl: Duration,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: signet_store::net::TrustedProxies,
+    /// Dynamic registrations allowed from one address at once, and per hour.
+    pub registration_burst: u32,
+    pub registration_per_hour: u32,
 }
 
 impl fmt::Debug for Config {
@@ -240,6 +266,9 @@ impl fmt::Debug for Config {
             .field("email_from", &self.email_from)
             .field("smtp_url", &self.smtp_url.as_ref().map(|_| "<redacted>"))
             .field("client_idle_ttl", &self.client_idle_ttl)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("registration_burst", &self.registration_burst)
+            .field("registration_per_hour", &self.registration_per_hour)
             .field(
                 "key_encryption_key",
                 &self.key_encryption_key.as_ref().map(|_| "***"),
@@ -409,6 +438,35 @@ impl Config {
                 origin: source,
                 reason: "expected a duration from 1h to 3650d, written like 30d".to_owned(),
             })?;
+        let trusted_proxies = match pick("trusted_proxies") {
+            Some((list, source)) => {
+                signet_store::net::TrustedProxies::parse(&list).map_err(|reason| {
+                    ConfigError::Invalid {
+                        setting: "trusted proxies",
+                        value: list.clone(),
+                        origin: source,
+                        reason,
+                    }
+                })?
+            }
+            None => signet_store::net::TrustedProxies::default(),
+        };
+        let count = |key: &'static str, setting: &'static str, default: &str, min: u32| {
+            let (text, source) = or_default(key, default);
+            text.trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n >= min)
+                .ok_or_else(|| ConfigError::Invalid {
+                    setting,
+                    value: text.clone(),
+                    origin: source,
+                    reason: format!("expected a whole number of at least {min}"),
+                })
+        };
+        let registration_burst = count("registration_burst", "registration burst", "30", 1)?;
+        let registration_per_hour =
+            count("registration_per_hour", "registrations per hour", "300", 1)?;
         let fetch_allow_hosts = match pick("fetch_allow_hosts") {
             Some((list, source)) => {
                 signet_fetch::AllowedHost::parse_list(&list).map_err(|reason| {
@@ -466,6 +524,9 @@ impl Config {
             email_from,
             smtp_url,
             client_idle_ttl,
+            trusted_proxies,
+            registration_burst,
+            registration_per_hour,
         })
     }
 
@@ -741,7 +802,7 @@ mod tests {
                 assert_eq!(flag, format!("--{}", setting.key.replace('_', "-")));
             }
         }
-        assert_eq!(SETTINGS.len(), 16, "one row per field of Layer");
+        assert_eq!(SETTINGS.len(), 19, "one row per field of Layer");
     }
 
     #[test]

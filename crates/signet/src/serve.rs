@@ -147,7 +147,13 @@ pub async fn start(config: Config, clock: SharedClock) -> Result<Running, ServeE
     if let Err(error) = esign.resume().await {
         tracing::warn!(%error, "could not resume unfinished envelopes");
     }
+    let registration_limit = signet_oauth::registration_limit::RegistrationLimit::new(
+        config.registration_burst,
+        config.registration_per_hour,
+        clock.clone(),
+    );
     let state = Arc::new(AppState {
+        registration_limit,
         esign,
         config,
         issuer,

@@ -9,11 +9,12 @@ use signet_store::testing::TestDb;
 
 use crate::authorization::{Browser, CALLBACK, public_client_named, seed, token_ok};
 use crate::mcp::{call, connect};
-use crate::support::start;
+use crate::support::{start, start_with};
 
 signet_store::store_tests!(
     manual_clients_are_added_listed_and_removed,
     idle_dynamic_clients_are_cleaned_up,
+    registrations_per_address_have_a_ceiling,
 );
 
 fn whoami() -> Value {
@@ -291,5 +292,62 @@ async fn idle_dynamic_clients_are_cleaned_up(db: TestDb) {
         clients.clean_up_idle(idle).await.unwrap(),
         CleanUp::default()
     );
+    server.running.stop().await.unwrap();
+}
+
+/// The ceiling counts registrations per client address, taking the address
+/// from `X-Forwarded-For` only because the peer is a trusted proxy.
+async fn registrations_per_address_have_a_ceiling(db: TestDb) {
+    let server = start_with(
+        db,
+        |flags| {
+            flags.trusted_proxies = Some("127.0.0.1".into());
+            flags.registration_burst = Some("2".into());
+            flags.registration_per_hour = Some("1".into());
+        },
+        Vec::new(),
+    )
+    .await;
+    let register = |forwarded: &'static str| {
+        let request = server
+            .http
+            .post(format!("{}/oauth/register", server.base))
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({ "client_name": "Flood", "redirect_uris": [CALLBACK], "token_endpoint_auth_method": "client_secret_basic" }));
+        async move { request.send().await.unwrap() }
+    };
+    // The rightmost untrusted address counts, not what the client prepends.
+    assert_eq!(register("9.9.9.9, 198.51.100.7").await.status(), 201);
+    assert_eq!(register("8.8.8.8, 198.51.100.7").await.status(), 201);
+    let refused = register("198.51.100.7").await;
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["retry-after"], "3600");
+    assert_eq!(refused.headers()["cache-control"], "no-store");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("try again in 3600 seconds")
+    );
+    // Another address is not affected; an hour later the first may go on.
+    assert_eq!(register("198.51.100.8").await.status(), 201);
+    server.clock.advance(Duration::from_secs(3600));
+    assert_eq!(register("198.51.100.7").await.status(), 201);
+    // The audit trail records the client's address, not the proxy's.
+    let recorded: Vec<String> = signet_store::sqlx::query_scalar(
+        "SELECT detail FROM audit_events WHERE action = 'client.registered'",
+    )
+    .fetch_all(server.running.state.store.pool())
+    .await
+    .unwrap();
+    let ips: Vec<Value> = recorded
+        .iter()
+        .map(|d| serde_json::from_str::<Value>(d).unwrap()["client_ip"].clone())
+        .collect();
+    assert_eq!(ips.len(), 4);
+    assert!(ips.iter().all(|ip| ip != "127.0.0.1"), "{ips:?}");
+    assert_eq!(ips.iter().filter(|ip| *ip == "198.51.100.7").count(), 3);
     server.running.stop().await.unwrap();
 }
