@@ -74,7 +74,11 @@ pub async fn validate(
     let client = clients
         .get(client_id)
         .await
-        .map_err(|_| page("The server could not look up the application; try again."))?
+        .map_err(|error| match error {
+            // A metadata document that cannot be used says why.
+            OAuthError::InvalidClient(reason) => Refusal::Page(reason),
+            _ => page("The server could not look up the application; try again."),
+        })?
         .ok_or_else(|| {
             page("This application is not registered with Signet. Ask it to connect again.")
         })?;

@@ -431,6 +431,7 @@ async fn authorize_get(
                 &session.user.id,
                 &only.id,
                 &request.client.id,
+                request.client.install_key(&request.redirect_uri),
                 &request.scopes,
             )
             .await

@@ -16,6 +16,8 @@ pub enum AuthMethod {
     None,
     ClientSecretBasic,
     ClientSecretPost,
+    /// RFC 7523: a JWT signed with a key the client publishes (metadata-document clients).
+    PrivateKeyJwt,
 }
 
 impl AuthMethod {
@@ -24,6 +26,7 @@ impl AuthMethod {
             Self::None => "none",
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
         }
     }
 
@@ -32,12 +35,18 @@ impl AuthMethod {
             "none" => Some(Self::None),
             "client_secret_basic" => Some(Self::ClientSecretBasic),
             "client_secret_post" => Some(Self::ClientSecretPost),
+            "private_key_jwt" => Some(Self::PrivateKeyJwt),
             _ => None,
         }
     }
 
     pub fn is_confidential(self) -> bool {
         self != Self::None
+    }
+
+    /// Whether the client proves itself with a secret Signet issued.
+    pub fn uses_secret(self) -> bool {
+        matches!(self, Self::ClientSecretBasic | Self::ClientSecretPost)
     }
 }
 
@@ -51,9 +60,22 @@ pub struct Client {
     pub grant_types: Vec<String>,
     secret_hash: Option<String>,
     last_used_at: Option<UnixTime>,
+    /// For a client identified by a metadata-document URL, the document.
+    pub document: Option<std::sync::Arc<crate::cimd::Document>>,
 }
 
 impl Client {
+    /// What distinguishes one installation of this client: nothing for a
+    /// registered client (each install registers its own), the redirect URI
+    /// for a metadata-document client (every install shares its id).
+    pub fn install_key<'a>(&self, redirect_uri: &'a str) -> &'a str {
+        if self.document.is_some() {
+            redirect_uri
+        } else {
+            ""
+        }
+    }
+
     pub fn allows_refresh(&self) -> bool {
         self.grant_types.iter().any(|g| g == "refresh_token")
     }
@@ -133,13 +155,29 @@ pub struct CleanUp {
 pub struct Clients {
     store: Store,
     clock: SharedClock,
+    /// Resolves URL client ids; without it they are unknown.
+    documents: Option<crate::cimd::MetadataDocuments>,
 }
 
 const DEFAULT_NAME: &str = "Unnamed client";
 
 impl Clients {
     pub fn new(store: Store, clock: SharedClock) -> Self {
-        Self { store, clock }
+        Self {
+            store,
+            clock,
+            documents: None,
+        }
+    }
+
+    /// Also accept clients identified by a metadata-document URL.
+    pub fn with_metadata_documents(mut self, documents: crate::cimd::MetadataDocuments) -> Self {
+        self.documents = Some(documents);
+        self
+    }
+
+    pub fn metadata_documents(&self) -> Option<&crate::cimd::MetadataDocuments> {
+        self.documents.as_ref()
     }
 
     /// Registers a client from an RFC 7591 request body and returns the
@@ -243,7 +281,28 @@ impl Clients {
         Ok(response)
     }
 
+    /// A client by id. A URL id is resolved through its metadata document;
+    /// a document that cannot be used is an `InvalidClient` error saying why.
     pub async fn get(&self, client_id: &str) -> Result<Option<Client>, OAuthError> {
+        if let Some(documents) = &self.documents
+            && crate::cimd::is_document_url(client_id)
+        {
+            let document = documents.document(client_id).await?;
+            return Ok(Some(Client {
+                id: document.client_id.clone(),
+                name: document.client_name.clone(),
+                redirect_uris: document.redirect_uris.clone(),
+                auth_method: document
+                    .methods
+                    .first()
+                    .copied()
+                    .unwrap_or(AuthMethod::None),
+                grant_types: document.grant_types.clone(),
+                secret_hash: None,
+                last_used_at: None,
+                document: Some(document),
+            }));
+        }
         let row: Option<ClientRow> = sqlx::query_as(
             "SELECT id, client_name, redirect_uris, token_endpoint_auth_method, metadata, secret_hash, last_used_at \
              FROM oauth_clients WHERE id = $1 AND removed_at IS NULL",
@@ -284,6 +343,7 @@ impl Clients {
             grant_types,
             secret_hash,
             last_used_at: last_used_at.map(UnixTime::from_secs),
+            document: None,
         }))
     }
 
@@ -524,6 +584,11 @@ fn normalise(request: &Value) -> Result<Metadata, OAuthError> {
 
     let auth_method = match optional_string(request, "token_endpoint_auth_method")? {
         None => AuthMethod::ClientSecretBasic,
+        Some("private_key_jwt") => {
+            return Err(invalid(
+                "token_endpoint_auth_method private_key_jwt is available to clients identified by a metadata document: use none, client_secret_basic or client_secret_post",
+            ));
+        }
         Some(method) => AuthMethod::parse(method).ok_or_else(|| {
             invalid(format!(
                 "token_endpoint_auth_method {method:?} is not supported: use none, client_secret_basic or client_secret_post"

@@ -149,12 +149,15 @@ impl Grants {
         let code = random::token().map_err(server)?;
         let grant_id = ids::new(ids::GRANT).map_err(server)?;
         let mut tx = self.store.pool().begin().await?;
+        let install_key = approval.client.install_key(approval.redirect_uri);
         let existing: Option<String> = sqlx::query_scalar(
-            "SELECT id FROM connections WHERE org_id = $1 AND user_id = $2 AND client_id = $3 AND revoked_at IS NULL",
+            "SELECT id FROM connections WHERE org_id = $1 AND user_id = $2 AND client_id = $3 AND install_key = $4 \
+             AND revoked_at IS NULL",
         )
         .bind(approval.org_id)
         .bind(approval.user_id)
         .bind(&approval.client.id)
+        .bind(install_key)
         .fetch_optional(&mut *tx)
         .await?;
         let connection_id = match existing {
@@ -177,8 +180,8 @@ impl Grants {
             None => {
                 let id = ids::new(ids::CONNECTION).map_err(server)?;
                 let inserted = sqlx::query(
-                    "INSERT INTO connections (id, org_id, user_id, client_id, name, scopes, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    "INSERT INTO connections (id, org_id, user_id, client_id, name, scopes, created_at, install_key) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(&id)
                 .bind(approval.org_id)
@@ -187,6 +190,7 @@ impl Grants {
                 .bind(&approval.client.name)
                 .bind(&scopes)
                 .bind(now.as_secs())
+                .bind(install_key)
                 .execute(&mut *tx)
                 .await;
                 match inserted {
@@ -253,14 +257,17 @@ impl Grants {
         user_id: &str,
         org_id: &str,
         client_id: &str,
+        install_key: &str,
         scopes: &[String],
     ) -> Result<bool, OAuthError> {
         let granted: Option<String> = sqlx::query_scalar(
-            "SELECT scopes FROM connections WHERE org_id = $1 AND user_id = $2 AND client_id = $3 AND revoked_at IS NULL",
+            "SELECT scopes FROM connections WHERE org_id = $1 AND user_id = $2 AND client_id = $3 AND install_key = $4 \
+             AND revoked_at IS NULL",
         )
         .bind(org_id)
         .bind(user_id)
         .bind(client_id)
+        .bind(install_key)
         .fetch_optional(self.store.pool())
         .await?;
         Ok(granted.is_some_and(|granted| {

@@ -18,7 +18,7 @@ use signet_store::SharedClock;
 use url::form_urlencoded;
 
 use crate::authorize::resource_is_ours;
-use crate::clients::{Client, Clients};
+use crate::clients::{AuthMethod, Client, Clients};
 use crate::grants::Grants;
 use crate::{Issuer, KeyError, KeyRing, OAuthError, metadata};
 
@@ -172,6 +172,14 @@ async fn authenticate(
         None => None,
     };
     let body_id = param(form, "client_id");
+    if let Some(assertion) = param(form, "client_assertion") {
+        if basic.is_some() {
+            return Err(OAuthError::InvalidClient(
+                "Use one client authentication method, not Basic credentials and a client assertion".to_owned(),
+            ));
+        }
+        return authenticate_by_assertion(state, form, body_id, assertion).await;
+    }
     let body_secret = param(form, "client_secret");
     let (client_id, secret) = match (&basic, body_id) {
         (Some((id, secret)), None) => (id.as_str(), Some(secret.as_str())),
@@ -193,16 +201,82 @@ async fn authenticate(
         .get(client_id)
         .await?
         .ok_or_else(|| OAuthError::InvalidClient("Unknown client".to_owned()))?;
-    if client.auth_method.is_confidential() {
-        match secret {
+    match &client.document {
+        // A metadata-document client without an assertion: only if its
+        // document offers `none`.
+        Some(document) if !document.offers(AuthMethod::None) => {
+            return Err(OAuthError::InvalidClient(
+                "This client must authenticate with a private_key_jwt client assertion".to_owned(),
+            ));
+        }
+        Some(_) => {}
+        None if client.auth_method.uses_secret() => match secret {
             Some(secret) if client.secret_matches(secret) => {}
             _ => {
                 return Err(OAuthError::InvalidClient(
                     "Client authentication failed".to_owned(),
                 ));
             }
-        }
+        },
+        None => {}
     }
+    Ok(client)
+}
+
+/// `private_key_jwt` (RFC 7523 §2.2): the client is the assertion's
+/// issuer, confirmed by its signature with a key its metadata document
+/// publishes.
+async fn authenticate_by_assertion(
+    state: &OAuthState,
+    form: &[(String, String)],
+    body_id: Option<&str>,
+    assertion: &str,
+) -> Result<Client, OAuthError> {
+    if param(form, "client_assertion_type") != Some(crate::cimd::JWT_BEARER) {
+        return Err(OAuthError::InvalidClient(format!(
+            "client_assertion_type must be {}",
+            crate::cimd::JWT_BEARER
+        )));
+    }
+    // Which client: the client_id parameter, or else the assertion's
+    // (still unverified) issuer, which verification then confirms.
+    let claimed = match body_id {
+        Some(id) => id.to_owned(),
+        None => jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(assertion)
+            .ok()
+            .and_then(|data| {
+                data.claims
+                    .get("iss")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned)
+            })
+            .ok_or_else(|| {
+                OAuthError::InvalidClient("The client assertion names no issuer".to_owned())
+            })?,
+    };
+    let client = state
+        .clients
+        .get(&claimed)
+        .await?
+        .ok_or_else(|| OAuthError::InvalidClient("Unknown client".to_owned()))?;
+    let (Some(document), Some(documents)) = (&client.document, state.clients.metadata_documents())
+    else {
+        return Err(OAuthError::InvalidClient(
+            "Only clients identified by a metadata document can use private_key_jwt".to_owned(),
+        ));
+    };
+    if !document.offers(AuthMethod::PrivateKeyJwt) {
+        return Err(OAuthError::InvalidClient(
+            "This client's metadata document does not offer private_key_jwt".to_owned(),
+        ));
+    }
+    let audiences = [
+        state.issuer.join("/oauth/token"),
+        state.issuer.as_str().to_owned(),
+    ];
+    documents
+        .verify_assertion(document, assertion, &audiences)
+        .await?;
     Ok(client)
 }
 

@@ -9,6 +9,7 @@
 
 pub mod authorize;
 mod browser;
+pub mod cimd;
 pub mod clients;
 pub mod connections;
 mod error;

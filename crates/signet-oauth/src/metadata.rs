@@ -7,13 +7,21 @@ use serde_json::{Value, json};
 use crate::{Issuer, RESOURCE_SCOPES};
 
 /// Whether `client_id` may be a URL naming a Client ID Metadata Document.
-/// Stays `false` until CIMD is served: advertising it earlier would send
-/// claude.ai and ChatGPT down a path that fails.
-pub const CLIENT_ID_METADATA_DOCUMENTS: bool = false;
+pub const CLIENT_ID_METADATA_DOCUMENTS: bool = true;
 
-/// Client authentication methods accepted at the token endpoint.
-pub const TOKEN_ENDPOINT_AUTH_METHODS: [&str; 3] =
-    ["none", "client_secret_basic", "client_secret_post"];
+/// Client authentication methods accepted at the token endpoint
+/// (`private_key_jwt` for metadata-document clients).
+pub const TOKEN_ENDPOINT_AUTH_METHODS: [&str; 4] = [
+    "none",
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+];
+
+/// Algorithms accepted on `private_key_jwt` client assertions.
+pub const ASSERTION_ALGORITHMS: [&str; 9] = [
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+];
 
 pub fn authorization_server(issuer: &Issuer) -> Value {
     let mut scopes: Vec<&str> = RESOURCE_SCOPES.to_vec();
@@ -32,6 +40,7 @@ pub fn authorization_server(issuer: &Issuer) -> Value {
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": TOKEN_ENDPOINT_AUTH_METHODS,
+        "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGORITHMS,
         "revocation_endpoint_auth_methods_supported": TOKEN_ENDPOINT_AUTH_METHODS,
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "authorization_response_iss_parameter_supported": true,

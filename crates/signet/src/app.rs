@@ -35,6 +35,8 @@ pub struct AppState {
     pub usage: signet_oauth::usage::Usage,
     /// The e-signature engine behind the tools and the signing page.
     pub esign: signet_esign::Esign,
+    /// Client ID metadata documents, cached.
+    pub metadata_documents: signet_oauth::cimd::MetadataDocuments,
     /// Dynamic registrations per client address (kept across routers).
     pub registration_limit: signet_oauth::registration_limit::RegistrationLimit,
 }
@@ -43,7 +45,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     let oauth = signet_oauth::http::OAuthState {
         issuer: state.issuer.clone(),
         keys: state.keys.clone(),
-        clients: signet_oauth::clients::Clients::new(state.store.clone(), state.clock.clone()),
+        clients: signet_oauth::clients::Clients::new(state.store.clone(), state.clock.clone())
+            .with_metadata_documents(state.metadata_documents.clone()),
         grants: state.grants.clone(),
         connections: signet_oauth::connections::Connections::new(
             state.store.clone(),

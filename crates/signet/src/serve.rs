@@ -143,7 +143,12 @@ pub async fn start(config: Config, clock: SharedClock) -> Result<Running, ServeE
             refresh_grace: config.refresh_grace,
         },
     );
-    let esign = engine(&config, &store, &clock, &issuer)?;
+    // One fetcher, one allow-list, for documents and metadata documents alike.
+    let fetcher = signet_fetch::Fetcher::new(config.fetch_allow_hosts.clone())
+        .map_err(|e| ServeError::Engine(e.to_string()))?;
+    let metadata_documents =
+        signet_oauth::cimd::MetadataDocuments::new(fetcher.clone(), store.clone(), clock.clone());
+    let esign = engine(&config, &store, &clock, &issuer, fetcher)?;
     if let Err(error) = esign.resume().await {
         tracing::warn!(%error, "could not resume unfinished envelopes");
     }
@@ -153,6 +158,7 @@ pub async fn start(config: Config, clock: SharedClock) -> Result<Running, ServeE
         clock.clone(),
     );
     let state = Arc::new(AppState {
+        metadata_documents,
         registration_limit,
         esign,
         config,
@@ -229,9 +235,8 @@ fn engine(
     store: &Store,
     clock: &SharedClock,
     issuer: &signet_oauth::Issuer,
+    fetcher: signet_fetch::Fetcher,
 ) -> Result<signet_esign::Esign, ServeError> {
-    let fetcher = signet_fetch::Fetcher::new(config.fetch_allow_hosts.clone())
-        .map_err(|e| ServeError::Engine(e.to_string()))?;
     let from = config.email_from.clone().unwrap_or_else(|| {
         let host = url::Url::parse(issuer.as_str())
             .ok()

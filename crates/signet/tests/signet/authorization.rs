@@ -1072,7 +1072,7 @@ async fn consent_is_remembered_and_replaced(db: TestDb) {
         None,
     )
     .await;
-    let code = get(&query(&callback), "code").unwrap().to_owned();
+    let code = get(&query(&callback), "code").expect(&callback).to_owned();
     let first = token_ok(
         &server,
         &[
