@@ -149,6 +149,8 @@ impl MetadataDocuments {
 
     /// The document at `url`, from the cache or fetched and checked.
     pub async fn document(&self, url: &str) -> Result<Arc<Document>, OAuthError> {
+        // Removal by an operator holds at once, cache or not.
+        self.refuse_if_removed(url).await?;
         let now = self.clock.now();
         if let Ok(cache) = self.documents.lock()
             && let Some((document, until)) = cache.get(url)
@@ -273,19 +275,22 @@ impl MetadataDocuments {
         })
     }
 
-    /// Keeps the client's row current, so connections can refer to it. A
-    /// client an operator removed stays removed.
-    async fn remember(&self, document: &Document, raw: &Value) -> Result<(), OAuthError> {
+    /// Keeps the client's row current, so connections can refer to it.
+    async fn refuse_if_removed(&self, client_id: &str) -> Result<(), OAuthError> {
         let removed: Option<Option<i64>> =
             sqlx::query_scalar("SELECT removed_at FROM oauth_clients WHERE id = $1")
-                .bind(&document.client_id)
+                .bind(client_id)
                 .fetch_optional(self.store.pool())
                 .await?;
-        if let Some(Some(_)) = removed {
-            return Err(OAuthError::InvalidClient(
+        match removed {
+            Some(Some(_)) => Err(OAuthError::InvalidClient(
                 "This application has been removed by an administrator".to_owned(),
-            ));
+            )),
+            _ => Ok(()),
         }
+    }
+
+    async fn remember(&self, document: &Document, raw: &Value) -> Result<(), OAuthError> {
         let method = document
             .methods
             .first()

@@ -5,6 +5,7 @@
 
 mod applications;
 mod authorization;
+mod cimd;
 mod clients;
 mod esign;
 mod foundation;
