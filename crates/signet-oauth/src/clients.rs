@@ -408,14 +408,7 @@ impl Clients {
         if removed.rows_affected() == 0 {
             return Ok(None);
         }
-        let disconnected = sqlx::query(
-            "UPDATE connections SET revoked_at = $1, revoked_reason = 'client_removed' WHERE client_id = $2 AND revoked_at IS NULL",
-        )
-        .bind(now.as_secs())
-        .bind(client_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let disconnected = disconnect_all(&mut tx, client_id, now).await?;
         audit::record(
             &mut tx,
             actor,
@@ -475,13 +468,7 @@ impl Clients {
                 .bind(&id)
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query(
-                    "UPDATE connections SET revoked_at = $1, revoked_reason = 'client_removed' WHERE client_id = $2 AND revoked_at IS NULL",
-                )
-                .bind(now.as_secs())
-                .bind(&id)
-                .execute(&mut *tx)
-                .await?;
+                disconnect_all(&mut tx, &id, now).await?;
                 result.retired += 1;
             }
             audit::record(
@@ -510,6 +497,23 @@ impl Clients {
             .await?;
         Ok(())
     }
+}
+
+/// Disconnects every live connection of a client that is going away; their
+/// tokens are refused from the next request on.
+async fn disconnect_all(
+    conn: &mut sqlx::AnyConnection,
+    client_id: &str,
+    now: UnixTime,
+) -> Result<u64, OAuthError> {
+    Ok(sqlx::query(
+        "UPDATE connections SET revoked_at = $1, revoked_reason = 'client_removed' WHERE client_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(now.as_secs())
+    .bind(client_id)
+    .execute(conn)
+    .await?
+    .rows_affected())
 }
 
 /// A registration request, checked and normalised.
