@@ -147,10 +147,20 @@ impl MetadataDocuments {
         }
     }
 
-    /// The document at `url`, from the cache or fetched and checked.
-    pub async fn document(&self, url: &str) -> Result<Arc<Document>, OAuthError> {
+    /// The document at `url`, from the cache or fetched and checked, and
+    /// when the client last obtained tokens.
+    pub async fn document(
+        &self,
+        url: &str,
+    ) -> Result<(Arc<Document>, Option<UnixTime>), OAuthError> {
         // Removal by an operator holds at once, cache or not.
-        self.refuse_if_removed(url).await?;
+        let last_used = self.refuse_if_removed(url).await?;
+        self.current(url)
+            .await
+            .map(|document| (document, last_used))
+    }
+
+    async fn current(&self, url: &str) -> Result<Arc<Document>, OAuthError> {
         let now = self.clock.now();
         if let Ok(cache) = self.documents.lock()
             && let Some((document, until)) = cache.get(url)
@@ -276,17 +286,19 @@ impl MetadataDocuments {
     }
 
     /// Keeps the client's row current, so connections can refer to it.
-    async fn refuse_if_removed(&self, client_id: &str) -> Result<(), OAuthError> {
-        let removed: Option<Option<i64>> =
-            sqlx::query_scalar("SELECT removed_at FROM oauth_clients WHERE id = $1")
+    /// Refuses a client an operator removed; otherwise its last use.
+    async fn refuse_if_removed(&self, client_id: &str) -> Result<Option<UnixTime>, OAuthError> {
+        let row: Option<(Option<i64>, Option<i64>)> =
+            sqlx::query_as("SELECT removed_at, last_used_at FROM oauth_clients WHERE id = $1")
                 .bind(client_id)
                 .fetch_optional(self.store.pool())
                 .await?;
-        match removed {
-            Some(Some(_)) => Err(OAuthError::InvalidClient(
+        match row {
+            Some((Some(_), _)) => Err(OAuthError::InvalidClient(
                 "This application has been removed by an administrator".to_owned(),
             )),
-            _ => Ok(()),
+            Some((None, last_used)) => Ok(last_used.map(UnixTime::from_secs)),
+            None => Ok(None),
         }
     }
 

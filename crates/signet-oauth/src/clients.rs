@@ -287,7 +287,7 @@ impl Clients {
         if let Some(documents) = &self.documents
             && crate::cimd::is_document_url(client_id)
         {
-            let document = documents.document(client_id).await?;
+            let (document, last_used_at) = documents.document(client_id).await?;
             return Ok(Some(Client {
                 id: document.client_id.clone(),
                 name: document.client_name.clone(),
@@ -299,7 +299,7 @@ impl Clients {
                     .unwrap_or(AuthMethod::None),
                 grant_types: document.grant_types.clone(),
                 secret_hash: None,
-                last_used_at: None,
+                last_used_at,
                 document: Some(document),
             }));
         }
