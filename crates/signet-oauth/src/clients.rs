@@ -228,7 +228,7 @@ impl Clients {
         let canonical = metadata.echo.to_string();
         let registration_hash = random::digest(&canonical);
         let id = ids::new(ids::CLIENT).map_err(|e| OAuthError::Server(e.to_string()))?;
-        let secret = if auth_method.is_confidential() {
+        let secret = if auth_method.uses_secret() {
             Some(random::token().map_err(|e| OAuthError::Server(e.to_string()))?)
         } else {
             None

@@ -390,7 +390,10 @@ async fn introspect(State(state): State<OAuthState>, headers: HeaderMap, body: B
     let outcome = async {
         let form = read_form(body).await?;
         let client = authenticate(&state, &headers, &form).await?;
-        if !client.auth_method.is_confidential() {
+        // Only clients holding a secret Signet issued (resource servers
+        // registered for the purpose); never a metadata-document client,
+        // which may have authenticated with nothing at all.
+        if !client.auth_method.uses_secret() || client.document.is_some() {
             return Err(OAuthError::InvalidClient(
                 "Introspection is for confidential clients".to_owned(),
             ));

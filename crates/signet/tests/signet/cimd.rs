@@ -464,6 +464,37 @@ async fn a_chatgpt_like_document_with_private_key_jwt_completes_the_flow(db: Tes
     )
     .await;
     assert_eq!(public.status(), 200);
+    // Introspection stays closed to it, with or without an assertion.
+    let access = refreshed["access_token"].as_str().unwrap();
+    for form in [
+        vec![
+            ("token", access.to_owned()),
+            ("client_id", client_id.clone()),
+        ],
+        vec![
+            ("token", access.to_owned()),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_owned(),
+            ),
+            (
+                "client_assertion",
+                assertion(&host, &server, &client_id, "jti-6", None),
+            ),
+        ],
+    ] {
+        let introspected = server
+            .http
+            .post(format!("{}/oauth/introspect", server.base))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(introspected.status(), 401);
+        let body: Value = introspected.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_client");
+        assert!(body.get("active").is_none(), "{body}");
+    }
 
     // A document that offers only private_key_jwt (inline keys) insists on it.
     let strict = host.url("strict.json");
