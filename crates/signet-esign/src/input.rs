@@ -113,6 +113,30 @@ impl Checker {
         }
     }
 
+    /// A one-line text (a title, a name): it may end up in an email header
+    /// or a file name, so control characters are refused.
+    pub fn line(
+        &mut self,
+        object: &Map<String, Value>,
+        key: &str,
+        path: &str,
+        max: usize,
+        required: bool,
+    ) -> Option<String> {
+        let value = if required {
+            self.required_text(object, key, path, max)
+        } else {
+            self.text(object, key, path, max)
+        };
+        match value {
+            Some(v) if v.chars().any(char::is_control) => {
+                self.fail(path, "must be one line without control characters");
+                None
+            }
+            other => other,
+        }
+    }
+
     pub fn required_text(
         &mut self,
         object: &Map<String, Value>,
@@ -212,10 +236,10 @@ impl NewEnvelope {
             }
         };
         let title = c
-            .required_text(args, "title", "title", MAX_TITLE)
+            .line(args, "title", "title", MAX_TITLE, true)
             .unwrap_or_default();
         let message = c.text(args, "message", "message", MAX_MESSAGE);
-        let label = c.text(args, "label", "label", MAX_LABEL);
+        let label = c.line(args, "label", "label", MAX_LABEL, false);
         let routing = match c.text(args, "routing", "routing", 20).as_deref() {
             None | Some("sequential") => Routing::Sequential,
             Some("parallel") => Routing::Parallel,
@@ -300,7 +324,7 @@ impl NewEnvelope {
                     {
                         c.fail(format!("{path}.url"), message);
                     }
-                    let name = c.text(object, "name", &format!("{path}.name"), MAX_NAME);
+                    let name = c.line(object, "name", &format!("{path}.name"), MAX_NAME, false);
                     if let Some(url) = url {
                         documents.push(NewDocument { url, name });
                     }
@@ -378,7 +402,7 @@ pub fn parse_recipient(
             RecipientType::Signer
         }
     };
-    let name = c.required_text(object, "name", &at("name"), MAX_NAME);
+    let name = c.line(object, "name", &at("name"), MAX_NAME, true);
     let email = c.required_text(object, "email", &at("email"), MAX_EMAIL);
     if let Some(email) = &email
         && !is_email(email)
@@ -501,6 +525,20 @@ mod tests {
         assert_eq!(fields(&errors), vec!["documents", "recipients"]);
         let errors = parse(json!({"title": "t", "documents": {}, "recipients": "x"})).unwrap_err();
         assert_eq!(fields(&errors), vec!["documents", "recipients"]);
+    }
+
+    #[test]
+    fn names_and_titles_are_single_lines() {
+        let errors = parse(json!({
+            "title": "Offer\r\nBcc: x@y.z",
+            "documents": [{ "url": "https://example.com/a.pdf", "name": "a\u{0}b" }],
+            "recipients": [{ "key": "a", "name": "Ann\nEvil", "email": "a@example.com" }],
+        }))
+        .unwrap_err();
+        assert_eq!(
+            fields(&errors),
+            vec!["title", "documents[0].name", "recipients[0].name"]
+        );
     }
 
     #[test]
