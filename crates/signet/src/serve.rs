@@ -199,8 +199,8 @@ const USAGE_FLUSH_INTERVAL: Duration = Duration::from_secs(30);
 /// Idle dynamically registered clients are looked for every this many flushes (1 h).
 const CLIENT_CLEAN_UP_EVERY: u32 = 120;
 
-/// Background chores: writing counted calls, and hourly removing idle
-/// dynamically registered clients.
+/// Background chores: writing counted calls, and hourly sweeping expired
+/// rows and removing idle dynamically registered clients.
 async fn housekeeping(state: Arc<AppState>) {
     let clients = signet_oauth::clients::Clients::new(state.store.clone(), state.clock.clone());
     let mut ticks = tokio::time::interval(USAGE_FLUSH_INTERVAL);
@@ -213,6 +213,11 @@ async fn housekeeping(state: Arc<AppState>) {
         }
         count = count.wrapping_add(1);
         if count % CLIENT_CLEAN_UP_EVERY == 1 {
+            match crate::janitor::sweep(&state.store, state.clock.now()).await {
+                Ok(swept) if swept.total() > 0 => tracing::info!(?swept, "removed expired rows"),
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "could not remove expired rows; will retry"),
+            }
             match clients.clean_up_idle(state.config.client_idle_ttl).await {
                 Ok(done) if done.deleted + done.retired > 0 => {
                     tracing::info!(

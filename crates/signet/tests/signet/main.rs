@@ -9,5 +9,6 @@ mod cimd;
 mod clients;
 mod esign;
 mod foundation;
+mod janitor;
 mod mcp;
 mod support;
