@@ -112,9 +112,10 @@ impl Esign {
 
     /// Opens the page; the first opening records `recipient.viewed`.
     pub async fn open_ceremony(&self, token: &str) -> Result<Ceremony, CeremonyError> {
-        let now = self.now();
-        let mut tx = self.store().begin_write().await?;
-        let (envelope, recipient) = self.by_token(&mut tx, token).await?;
+        let mut conn = self.store().pool().acquire().await?;
+        let (envelope, recipient) = self.by_token(&mut conn, token).await?;
+        let documents = rows::documents(&mut conn, &envelope.id).await?;
+        drop(conn);
         let status = recipient.status()?;
         let envelope_status = envelope.status()?;
         let state = match (envelope_status, status) {
@@ -123,31 +124,36 @@ impl Esign {
             (EnvelopeStatus::InProgress, s) if s.is_open() => CeremonyState::Open,
             _ => CeremonyState::Closed,
         };
+        // Only the first view writes; later ones are reads.
         if state == CeremonyState::Open && recipient.viewed_at.is_none() {
-            sqlx::query(
+            let now = self.now();
+            let mut tx = self.store().begin_write().await?;
+            let first = sqlx::query(
                 "UPDATE envelope_recipients SET viewed_at = $1 WHERE id = $2 AND viewed_at IS NULL",
             )
             .bind(now.as_secs())
             .bind(&recipient.id)
             .execute(&mut *tx)
             .await?;
-            events::record(
-                &mut tx,
-                self.store().backend(),
-                NewEvent {
-                    org_id: &envelope.org_id,
-                    envelope_id: &envelope.id,
-                    recipient_id: Some(&recipient.id),
-                    kind: "recipient.viewed",
-                    data: json!({}),
-                },
-                now,
-            )
-            .await?;
+            // Two first views at once: only the one that set it says so.
+            if first.rows_affected() == 1 {
+                events::record(
+                    &mut tx,
+                    self.store().backend(),
+                    NewEvent {
+                        org_id: &envelope.org_id,
+                        envelope_id: &envelope.id,
+                        recipient_id: Some(&recipient.id),
+                        kind: "recipient.viewed",
+                        data: json!({}),
+                    },
+                    now,
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            self.notifier().notify();
         }
-        let documents = rows::documents(&mut tx, &envelope.id).await?;
-        tx.commit().await?;
-        self.notifier().notify();
         Ok(Ceremony {
             envelope: EnvelopeView {
                 test_mode: envelope.mode == "test",
