@@ -186,10 +186,14 @@ impl Esign {
             now,
         )
         .await?;
+        // The answer is what this transaction committed: read before the
+        // background processing can move the envelope on.
+        let row = rows::envelope(&mut tx, &caller.org_id, &envelope_id).await?;
+        let created = rows::full(&mut tx, row).await?;
         tx.commit().await?;
         self.notifier().notify();
         flow::spawn_processing(self.clone(), envelope_id.clone());
-        self.get_envelope(caller, &envelope_id).await
+        Ok(created)
     }
 
     pub async fn get_envelope(

@@ -52,6 +52,10 @@ pub enum EsignError {
     ResendTooSoon(u64),
     #[error("{0}")]
     CannotReplace(String),
+    /// The database is unreachable or busy right now; the same request may
+    /// succeed shortly.
+    #[error("Signet is temporarily unavailable; try again in a few seconds")]
+    Unavailable(String),
     /// A fault of ours (database, randomness); the detail goes to the log.
     #[error("Signet could not complete this request; try again")]
     Internal(String),
@@ -72,6 +76,7 @@ impl EsignError {
             Self::CannotResend(_) => "cannot-resend",
             Self::ResendTooSoon(_) => "resend-too-soon",
             Self::CannotReplace(_) => "cannot-replace",
+            Self::Unavailable(_) => "temporarily-unavailable",
             Self::Internal(_) => "internal-error",
         }
     }
@@ -89,6 +94,7 @@ impl EsignError {
             Self::CannotResend(_) => "Request cannot be resent",
             Self::ResendTooSoon(_) => "Too soon to resend",
             Self::CannotReplace(_) => "Recipient cannot be replaced",
+            Self::Unavailable(_) => "Temporarily unavailable",
             Self::Internal(_) => "Internal error",
         }
     }
@@ -104,7 +110,7 @@ impl EsignError {
             | Self::CannotResend(_)
             | Self::CannotReplace(_) => 409,
             Self::LiveModeDisabled => 403,
-            Self::LiveModeUnavailable => 503,
+            Self::LiveModeUnavailable | Self::Unavailable(_) => 503,
             Self::ResendTooSoon(_) => 429,
             Self::Internal(_) => 500,
         }
@@ -130,6 +136,7 @@ impl EsignError {
                 );
             }
             Self::ResendTooSoon(seconds) => problem["retry_after_seconds"] = json!(seconds),
+            Self::Unavailable(_) => problem["retry_after_seconds"] = json!(5),
             _ => {}
         }
         problem
@@ -143,6 +150,10 @@ impl EsignError {
 /// Database faults are ours: logged in full, shown as a generic error.
 impl From<sqlx::Error> for EsignError {
     fn from(error: sqlx::Error) -> Self {
+        if signet_store::is_transient(&error) {
+            tracing::warn!(%error, "e-signature store unavailable");
+            return Self::Unavailable(error.to_string());
+        }
         tracing::error!(%error, "e-signature store error");
         Self::Internal(error.to_string())
     }

@@ -40,6 +40,9 @@ pub enum IdentityError {
     NoAccount(String),
     #[error("password hashing failed: {0}")]
     Hashing(String),
+    /// Every password hashing worker stayed busy: try again shortly.
+    #[error("too many sign-ins at once; try again shortly")]
+    Busy,
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -21,7 +21,7 @@ pub use error::IdentityError;
 pub use model::{
     Account, AccountStatus, Member, MembershipChange, Organization, OrganizationOfUser, Role, User,
 };
-pub use password::Password;
+pub use password::{HASH_WAIT, Password};
 pub use sessions::{ClientInfo, SESSION_LIFETIME, Session, SignIn};
 
 use signet_store::{SharedClock, Store};
@@ -31,11 +31,20 @@ use signet_store::{SharedClock, Store};
 pub struct Identity {
     store: Store,
     clock: SharedClock,
+    hasher: password::Hasher,
 }
 
 impl Identity {
     pub fn new(store: Store, clock: SharedClock) -> Self {
-        Self { store, clock }
+        Self {
+            store,
+            clock,
+            hasher: password::Hasher::per_core(),
+        }
+    }
+
+    pub(crate) async fn hash_password(&self, plain: Password) -> Result<String, IdentityError> {
+        self.hasher.hash(plain).await
     }
 
     pub fn store(&self) -> &Store {

@@ -1,4 +1,8 @@
 use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
@@ -73,36 +77,117 @@ impl fmt::Debug for Password {
     }
 }
 
-/// argon2id with the crate's defaults (19 MiB, 2 passes), run on the blocking
-/// pool: a hash takes tens of milliseconds and must not stall the runtime.
-pub(crate) async fn hash(password: Password) -> Result<String, IdentityError> {
-    tokio::task::spawn_blocking(move || {
-        Argon2::default()
-            .hash_password(password.expose().as_bytes())
-            .map(|h| h.to_string())
-            .map_err(|e| IdentityError::Hashing(e.to_string()))
-    })
-    .await
-    .map_err(|e| IdentityError::Hashing(e.to_string()))?
+/// The password hashing workers: a few threads (one per core) that run
+/// every argon2id hash, each needing 19 MiB while it runs. Bounding them
+/// bounds what a burst of sign-ins can cost: memory stays at one work area
+/// per worker however many attempts arrive, and an attempt that cannot get
+/// a worker within [`HASH_WAIT`] is refused as [`IdentityError::Busy`]
+/// instead of queueing without end.
+#[derive(Clone, Debug)]
+pub(crate) struct Hasher {
+    jobs: std::sync::mpsc::SyncSender<Job>,
+    permits: Arc<Semaphore>,
+    wait: Duration,
 }
 
-/// Checks a password against a stored hash, or against a fixed dummy hash
-/// when there is none, so that an unknown email costs the same time as a
-/// wrong password.
-pub(crate) async fn verify(password: Password, stored: Option<String>) -> bool {
-    let result = tokio::task::spawn_blocking(move || {
-        let known = stored.is_some();
-        let hash_text = stored.unwrap_or_else(|| DUMMY_HASH.to_owned());
-        let Ok(hash) = PasswordHash::new(&hash_text) else {
-            return false;
-        };
-        let ok = Argon2::default()
-            .verify_password(password.expose().as_bytes(), &hash)
-            .is_ok();
-        ok && known
-    })
-    .await;
-    result.unwrap_or(false)
+/// How long an attempt may wait for a free hashing worker.
+pub const HASH_WAIT: Duration = Duration::from_secs(2);
+
+type Job = Box<dyn FnOnce() + Send>;
+
+impl Hasher {
+    /// Starts `workers` hashing threads (at least one); an attempt waits at
+    /// most `wait` for one of them.
+    pub(crate) fn new(workers: usize, wait: Duration) -> Self {
+        let workers = workers.max(1);
+        let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(workers);
+        let queue = Arc::new(Mutex::new(queue));
+        for index in 0..workers {
+            let queue = queue.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("signet-hash-{index}"))
+                .spawn(move || {
+                    loop {
+                        // The lock is held only while taking a job.
+                        let job = match queue.lock() {
+                            Ok(receiver) => receiver.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                });
+            if let Err(error) = spawned {
+                tracing::error!(%error, "could not start a password hashing thread");
+            }
+        }
+        Self {
+            jobs,
+            permits: Arc::new(Semaphore::new(workers)),
+            wait,
+        }
+    }
+
+    /// One worker per core this process may use.
+    pub(crate) fn per_core() -> Self {
+        Self::new(
+            std::thread::available_parallelism().map_or(2, usize::from),
+            HASH_WAIT,
+        )
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, IdentityError> {
+        let _permit = tokio::time::timeout(self.wait, self.permits.acquire())
+            .await
+            .map_err(|_| IdentityError::Busy)?
+            .map_err(|_| IdentityError::Busy)?;
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(work());
+        });
+        self.jobs.try_send(job).map_err(|_| IdentityError::Busy)?;
+        result
+            .await
+            .map_err(|_| IdentityError::Hashing("the hashing worker stopped".to_owned()))
+    }
+
+    /// argon2id with the crate's defaults (19 MiB, 2 passes).
+    pub(crate) async fn hash(&self, password: Password) -> Result<String, IdentityError> {
+        self.run(move || {
+            Argon2::default()
+                .hash_password(password.expose().as_bytes())
+                .map(|h| h.to_string())
+                .map_err(|e| IdentityError::Hashing(e.to_string()))
+        })
+        .await?
+    }
+
+    /// Checks a password against a stored hash, or against a fixed dummy
+    /// hash when there is none, so that an unknown email costs the same
+    /// time as a wrong password.
+    pub(crate) async fn verify(
+        &self,
+        password: Password,
+        stored: Option<String>,
+    ) -> Result<bool, IdentityError> {
+        self.run(move || {
+            let known = stored.is_some();
+            let hash_text = stored.unwrap_or_else(|| DUMMY_HASH.to_owned());
+            let Ok(hash) = PasswordHash::new(&hash_text) else {
+                return false;
+            };
+            let ok = Argon2::default()
+                .verify_password(password.expose().as_bytes(), &hash)
+                .is_ok();
+            ok && known
+        })
+        .await
+    }
 }
 
 /// argon2id hash of a random string nobody knows, with default parameters.
@@ -134,6 +219,15 @@ mod tests {
         assert_eq!(Password::attempt("é".repeat(600)).expose().len(), 1024);
     }
 
+    #[tokio::test]
+    async fn a_busy_hasher_refuses_instead_of_queueing() {
+        let hasher = Hasher::new(1, Duration::ZERO);
+        // Hold the only worker's permit, as a long hash would.
+        let _held = hasher.permits.clone().acquire_owned().await.unwrap();
+        let attempt = hasher.verify(Password::attempt("x"), None);
+        assert!(matches!(attempt.await, Err(IdentityError::Busy)));
+    }
+
     #[test]
     fn generated_passwords_are_long_and_distinct() {
         let a = Password::generate().unwrap();
@@ -145,11 +239,18 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_verify_and_unknown_users_never_do() {
-        let hash = hash(Password::new("correct horse").unwrap()).await.unwrap();
+        let hasher = Hasher::new(1, HASH_WAIT);
+        let hash = hasher
+            .hash(Password::new("correct horse").unwrap())
+            .await
+            .unwrap();
         assert!(hash.starts_with("$argon2id$"), "{hash}");
-        assert!(verify(Password::attempt("correct horse"), Some(hash.clone())).await);
-        assert!(!verify(Password::attempt("wrong horse"), Some(hash)).await);
-        assert!(!verify(Password::attempt("anything"), None).await);
+        let verify = |attempt: &str, stored: Option<String>| {
+            hasher.verify(Password::attempt(attempt), stored)
+        };
+        assert!(verify("correct horse", Some(hash.clone())).await.unwrap());
+        assert!(!verify("wrong horse", Some(hash)).await.unwrap());
+        assert!(!verify("anything", None).await.unwrap());
         assert!(
             PasswordHash::new(DUMMY_HASH).is_ok(),
             "dummy hash must parse"

@@ -46,7 +46,9 @@ pub struct ClientInfo {
 
 impl Identity {
     /// Checks an email and password, subject to the per-email delay, and
-    /// opens a session on success.
+    /// opens a session on success. The attempt is counted before the
+    /// password is checked, atomically, so parallel guesses cannot all pass
+    /// one check of the count.
     pub async fn sign_in(
         &self,
         email: &str,
@@ -55,10 +57,18 @@ impl Identity {
     ) -> Result<SignIn, IdentityError> {
         let key = email.trim().to_lowercase();
         let now = self.clock.now();
-        if let Some(retry_after) = self.throttle(&key, now).await? {
+        if let Some(retry_after) = self.reserve_attempt(&key, now).await? {
             return Ok(SignIn::Throttled { retry_after });
         }
-        let Some(user) = self.verify_password(email, password).await? else {
+        let user = match self.verify_password(email, password).await {
+            Ok(user) => user,
+            Err(error) => {
+                // Not evaluated: the attempt is given back.
+                self.release_attempt(&key).await?;
+                return Err(error);
+            }
+        };
+        let Some(user) = user else {
             self.record_failure(&key, now, client).await?;
             return Ok(SignIn::Failed);
         };
@@ -66,7 +76,7 @@ impl Identity {
         let csrf_token = random::token().map_err(|e| IdentityError::Hashing(e.to_string()))?;
         let id = ids::new(ids::WEB_SESSION).map_err(|e| IdentityError::Hashing(e.to_string()))?;
         let expires_at = now.plus(SESSION_LIFETIME);
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         sqlx::query("DELETE FROM login_failures WHERE email_key = $1")
             .bind(&key)
             .execute(&mut *tx)
@@ -141,38 +151,76 @@ impl Identity {
         Ok(())
     }
 
-    async fn throttle(&self, key: &str, now: UnixTime) -> Result<Option<Duration>, IdentityError> {
-        let row: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT failures, last_failed_at FROM login_failures WHERE email_key = $1",
+    /// Counts one attempt for `key` unless the delay of its earlier
+    /// failures is still running; then says how long to wait. A
+    /// compare-and-set on the count, so of many parallel attempts exactly
+    /// as many pass as the delay allows, on SQLite and PostgreSQL alike.
+    async fn reserve_attempt(
+        &self,
+        key: &str,
+        now: UnixTime,
+    ) -> Result<Option<Duration>, IdentityError> {
+        sqlx::query(
+            "INSERT INTO login_failures (email_key, failures, last_failed_at) VALUES ($1, 0, $2) \
+             ON CONFLICT (email_key) DO NOTHING",
         )
         .bind(key)
-        .fetch_optional(self.store.pool())
+        .bind(now.as_secs())
+        .execute(self.store.pool())
         .await?;
-        let Some((failures, last_failed_at)) = row else {
-            return Ok(None);
-        };
-        let until = last_failed_at.saturating_add(delay_after(failures));
-        Ok((until > now.as_secs())
-            .then(|| Duration::from_secs(u64::try_from(until - now.as_secs()).unwrap_or(0))))
+        for _ in 0..RESERVE_TRIES {
+            let (failures, last_failed_at): (i64, i64) = sqlx::query_as(
+                "SELECT failures, last_failed_at FROM login_failures WHERE email_key = $1",
+            )
+            .bind(key)
+            .fetch_optional(self.store.pool())
+            .await?
+            .unwrap_or((0, 0));
+            let until = last_failed_at.saturating_add(delay_after(failures));
+            if until > now.as_secs() {
+                let wait = u64::try_from(until - now.as_secs()).unwrap_or(1);
+                return Ok(Some(Duration::from_secs(wait)));
+            }
+            let taken = sqlx::query(
+                "UPDATE login_failures SET failures = failures + 1, last_failed_at = $2 \
+                 WHERE email_key = $1 AND failures = $3 AND last_failed_at = $4",
+            )
+            .bind(key)
+            .bind(now.as_secs())
+            .bind(failures)
+            .bind(last_failed_at)
+            .execute(self.store.pool())
+            .await?
+            .rows_affected();
+            if taken == 1 {
+                return Ok(None);
+            }
+        }
+        // Lost every race: others are guessing this email right now.
+        Ok(Some(Duration::from_secs(1)))
     }
 
+    /// Gives back an attempt that was counted but never evaluated.
+    async fn release_attempt(&self, key: &str) -> Result<(), IdentityError> {
+        sqlx::query(
+            "UPDATE login_failures SET failures = failures - 1 WHERE email_key = $1 AND failures > 0",
+        )
+        .bind(key)
+        .execute(self.store.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Audits a failed attempt (already counted by [`Self::reserve_attempt`]).
     async fn record_failure(
         &self,
         key: &str,
         now: UnixTime,
         client: &ClientInfo,
     ) -> Result<(), IdentityError> {
-        let mut tx = self.store.pool().begin().await?;
-        sqlx::query(
-            "INSERT INTO login_failures (email_key, failures, last_failed_at) VALUES ($1, 1, $2) \
-             ON CONFLICT (email_key) DO UPDATE SET failures = login_failures.failures + 1, last_failed_at = $2",
-        )
-        .bind(key)
-        .bind(now.as_secs())
-        .execute(&mut *tx)
-        .await?;
+        let mut conn = self.store.pool().acquire().await?;
         audit::record(
-            &mut tx,
+            &mut conn,
             &Actor::System,
             now,
             AuditEvent {
@@ -183,10 +231,12 @@ impl Identity {
             },
         )
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 }
+
+/// Compare-and-set attempts before an attempt is refused as contended.
+const RESERVE_TRIES: usize = 32;
 
 /// Seconds to wait after `failures` consecutive failures: none for the
 /// first three, then 2, 4, 8… up to 15 minutes.

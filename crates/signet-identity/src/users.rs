@@ -1,7 +1,7 @@
 use signet_store::audit::{self, Actor, AuditEvent};
 use signet_store::{UnixTime, ids, is_unique_violation, sqlx};
 
-use crate::password::{self, Password};
+use crate::password::Password;
 use crate::{Identity, IdentityError, User};
 
 #[derive(sqlx::FromRow)]
@@ -89,7 +89,7 @@ impl Identity {
             None => email.split('@').next().unwrap_or_default().to_owned(),
         };
         let password_hash = match password {
-            Some(p) => Some(password::hash(p).await?),
+            Some(p) => Some(self.hash_password(p).await?),
             None => None,
         };
         let id = ids::new(ids::USER).map_err(|e| IdentityError::Hashing(e.to_string()))?;
@@ -133,23 +133,32 @@ impl Identity {
         })
     }
 
-    /// Replaces a user's password.
+    /// Replaces a user's password and ends the user's browser sessions,
+    /// except `keep_session` (the one making the change from the web).
     pub async fn set_password(
         &self,
         actor: &Actor,
         email: &str,
         password: Password,
+        keep_session: Option<&str>,
     ) -> Result<User, IdentityError> {
         let user = self.user_by_email(email).await?;
-        let hash = password::hash(password).await?;
+        let hash = self.hash_password(password).await?;
         let now = self.clock.now();
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
             .bind(hash)
             .bind(now.as_secs())
             .bind(&user.id)
             .execute(&mut *tx)
             .await?;
+        // Whoever knew the old password is signed out everywhere.
+        let ended = sqlx::query("DELETE FROM web_sessions WHERE user_id = $1 AND id <> $2")
+            .bind(&user.id)
+            .bind(keep_session.unwrap_or_default())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         audit::record(
             &mut tx,
             actor,
@@ -158,7 +167,7 @@ impl Identity {
                 action: "user.password_set",
                 subject_id: Some(&user.id),
                 org_id: None,
-                detail: "{}".to_owned(),
+                detail: serde_json::json!({ "sessions_ended": ended }).to_string(),
             },
         )
         .await?;
@@ -209,7 +218,7 @@ impl Identity {
             Some((id, stored)) => (Some(id), stored),
             None => (None, None),
         };
-        if !password::verify(password, stored).await {
+        if !self.hasher.verify(password, stored).await? {
             return Ok(None);
         }
         match id {

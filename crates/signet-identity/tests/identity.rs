@@ -118,6 +118,7 @@ async fn passwords_verify_only_for_the_right_user(db: TestDb) {
         &Actor::Cli,
         "ada@example.com",
         Password::new("a new secret").unwrap(),
+        None,
     )
     .await
     .unwrap();

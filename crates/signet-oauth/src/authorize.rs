@@ -24,7 +24,8 @@ pub struct AuthorizeRequest {
     /// Resource scopes granted if approved (`offline_access` is implied).
     pub scopes: Vec<String>,
     pub prompt: Vec<String>,
-    /// The request's parameters, to carry through sign-in and consent.
+    /// The request's own parameters (only those of [`PARAMETERS`]), to
+    /// carry through sign-in and consent.
     pub params: Vec<(String, String)>,
 }
 
@@ -42,6 +43,21 @@ pub enum Refusal {
     /// A redirect to the client carrying the error.
     Redirect(String),
 }
+
+/// The parameters of an authorization request that Signet defines; any
+/// other is ignored (RFC 6749 §3.1) and never carried into a form, where it
+/// could pose as one of the consent page's own controls.
+pub const PARAMETERS: [&str; 9] = [
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "resource",
+    "prompt",
+];
 
 fn single<'a>(params: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, ()> {
     let mut values = params
@@ -196,7 +212,11 @@ pub async fn validate(
         code_challenge: code_challenge.to_owned(),
         scopes,
         prompt,
-        params: params.to_vec(),
+        params: params
+            .iter()
+            .filter(|(name, _)| PARAMETERS.contains(&name.as_str()))
+            .cloned()
+            .collect(),
     })
 }
 
@@ -207,6 +227,7 @@ pub fn error_redirect(
     state: Option<&str>,
     error: &OAuthError,
 ) -> String {
+    error.log_if_ours();
     let description = error.description();
     let mut pairs = vec![
         ("error", error.code()),

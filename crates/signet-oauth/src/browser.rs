@@ -19,7 +19,7 @@ use url::form_urlencoded;
 
 use crate::OAuthError;
 use crate::authorize::{self, AuthorizeRequest, Refusal};
-use crate::grants::Approval;
+use crate::grants::{Approval, Remembered};
 use crate::http::OAuthState;
 
 const LOGIN_CSRF_COOKIE: &str = "signet_login_csrf";
@@ -119,9 +119,17 @@ impl OAuthState {
     }
 }
 
-fn client_info(headers: &HeaderMap, peer: SocketAddr) -> ClientInfo {
+/// The client's address: the peer, or the address a trusted proxy names.
+fn client_ip(state: &OAuthState, headers: &HeaderMap, peer: SocketAddr) -> std::net::IpAddr {
+    state.trusted_proxies.client_ip(
+        peer.ip(),
+        headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()),
+    )
+}
+
+fn client_info(state: &OAuthState, headers: &HeaderMap, peer: SocketAddr) -> ClientInfo {
     ClientInfo {
-        ip: Some(peer.ip().to_string()),
+        ip: Some(client_ip(state, headers, peer).to_string()),
         user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
@@ -140,18 +148,24 @@ pub(crate) fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a 
         .map(|(_, v)| v.as_str())
 }
 
-/// A path on this site to return to after sign-in; anything else (another
-/// host, `//evil`, a backslash trick) becomes `/`.
+/// A path on this site to return to after sign-in. Only a path that means
+/// the same to every browser qualifies: one leading `/`, no `//`, no
+/// backslash (browsers read it as `/`), no control character or space
+/// (browsers drop tabs and newlines, so `/\t/host` would become `//host`),
+/// and it must stay on this origin once resolved. Anything else becomes `/`.
 pub(crate) fn safe_return_to(candidate: Option<&str>) -> String {
+    const BASE: &str = "http://signet.invalid/";
+    let acceptable = |path: &str| {
+        path.starts_with('/')
+            && !path.contains("//")
+            && !path.contains('\\')
+            && !path.chars().any(|c| c.is_control() || c.is_whitespace())
+            && url::Url::parse(BASE)
+                .and_then(|base| base.join(path))
+                .is_ok_and(|resolved| resolved.as_str().starts_with(BASE))
+    };
     match candidate {
-        Some(path)
-            if path.starts_with('/')
-                && !path.starts_with("//")
-                && !path.contains('\\')
-                && !path.contains(['\r', '\n']) =>
-        {
-            path.to_owned()
-        }
+        Some(path) if acceptable(path) => path.to_owned(),
         _ => "/".to_owned(),
     }
 }
@@ -258,12 +272,29 @@ async fn login_submit(
             Some("Your sign-in form expired. Please try again."),
         );
     }
+    let too_many = |seconds: u64| {
+        let text = format!(
+            "Too many sign-in attempts. Try again in {} seconds.",
+            seconds.max(1)
+        );
+        let mut response = login_page(
+            &state,
+            StatusCode::TOO_MANY_REQUESTS,
+            &return_to,
+            &email,
+            Some(&text),
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        response
+    };
+    let client = client_info(&state, &headers, peer);
+    if let Err(seconds) = state.sign_in_limit.take(client_ip(&state, &headers, peer)) {
+        return too_many(seconds);
+    }
     let password = Password::attempt(field(&form, "password").unwrap_or_default());
-    match state
-        .identity
-        .sign_in(&email, password, &client_info(&headers, peer))
-        .await
-    {
+    match state.identity.sign_in(&email, password, &client).await {
         Ok(SignIn::Success { cookie, .. }) => {
             let mut response = see_other(&return_to);
             let lifetime = signet_identity::SESSION_LIFETIME.as_secs();
@@ -284,10 +315,8 @@ async fn login_submit(
             Some("Incorrect email or password."),
         ),
         Ok(SignIn::Throttled { retry_after }) => {
-            let text = format!(
-                "Too many failed attempts. Try again in {} seconds.",
-                retry_after.as_secs().max(1)
-            );
+            let seconds = retry_after.as_secs().max(1);
+            let text = format!("Too many failed attempts. Try again in {seconds} seconds.");
             let mut response = login_page(
                 &state,
                 StatusCode::TOO_MANY_REQUESTS,
@@ -295,11 +324,12 @@ async fn login_submit(
                 &email,
                 Some(&text),
             );
-            if let Ok(value) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
             response
         }
+        Err(signet_identity::IdentityError::Busy) => too_many(signet_identity::HASH_WAIT.as_secs()),
         Err(error) => {
             tracing::error!(%error, "sign-in failed");
             message(
@@ -425,18 +455,20 @@ async fn authorize_get(
     if let [only] = organizations.as_slice()
         && !request.prompts("consent")
     {
-        match state
-            .grants
-            .remembered(
-                &session.user.id,
-                &only.id,
-                &request.client.id,
-                request.client.install_key(&request.redirect_uri),
-                &request.scopes,
-            )
-            .await
-        {
-            Ok(true) => return issue_code(&state, &request, &session, &only.id, peer).await,
+        let consent = Remembered {
+            user_id: &session.user.id,
+            org_id: &only.id,
+            client_id: &request.client.id,
+            install_key: request.client.install_key(&request.redirect_uri),
+            redirect_uri: &request.redirect_uri,
+            session_id: &session.id,
+            scopes: &request.scopes,
+        };
+        match state.grants.remembered(&consent).await {
+            Ok(true) => {
+                let ip = client_ip(&state, &headers, peer);
+                return issue_code(&state, &request, &session, &only.id, ip).await;
+            }
             Ok(false) => {}
             Err(error) => return redirect_error(error),
         }
@@ -519,9 +551,21 @@ async fn authorize_post(
             "The form was too large.",
         );
     };
+    // The consent form's own controls appear once each; the request's
+    // parameters travel beside them and are validated again.
+    if ["csrf", "decision", "org_id"]
+        .iter()
+        .any(|name| form.iter().filter(|(k, _)| k == name).count() > 1)
+    {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "This connection request cannot be completed",
+            "The approval form was altered. Go back to the application and connect again.",
+        );
+    }
     let params: Vec<(String, String)> = form
         .iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "csrf" | "decision" | "org_id"))
+        .filter(|(k, _)| authorize::PARAMETERS.contains(&k.as_str()))
         .cloned()
         .collect();
     let request = match authorize::validate(&state.clients, &state.issuer, &params).await {
@@ -561,7 +605,7 @@ async fn authorize_post(
                     action: "consent.denied",
                     subject_id: Some(&request.client.id),
                     org_id: field(&form, "org_id"),
-                    detail: serde_json::json!({ "client_id": request.client.id, "client_ip": peer.ip().to_string() }).to_string(),
+                    detail: serde_json::json!({ "client_id": request.client.id, "client_ip": client_ip(&state, &headers, peer).to_string() }).to_string(),
                 },
             )
             .await;
@@ -579,7 +623,8 @@ async fn authorize_post(
     };
     match state.identity.organizations_of_user(&session.user.id).await {
         Ok(orgs) if orgs.iter().any(|o| o.id == org_id) => {
-            issue_code(&state, &request, &session, org_id, peer).await
+            let ip = client_ip(&state, &headers, peer);
+            issue_code(&state, &request, &session, org_id, ip).await
         }
         Ok(_) => message(
             StatusCode::FORBIDDEN,
@@ -595,9 +640,9 @@ async fn issue_code(
     request: &AuthorizeRequest,
     session: &Session,
     org_id: &str,
-    peer: SocketAddr,
+    client_ip: std::net::IpAddr,
 ) -> Response {
-    let ip = peer.ip().to_string();
+    let ip = client_ip.to_string();
     let approval = Approval {
         user_id: &session.user.id,
         org_id,
@@ -607,6 +652,7 @@ async fn issue_code(
         redirect_uri_explicit: request.redirect_uri_explicit,
         code_challenge: &request.code_challenge,
         client_ip: Some(&ip),
+        session_id: &session.id,
     };
     match state.grants.approve(approval).await {
         Ok(code) => see_other(&authorize::code_redirect(&state.issuer, request, &code)),
@@ -635,6 +681,12 @@ mod tests {
             "/\\evil.example",
             "javascript:alert(1)",
             "",
+            "/\t/127.0.0.1:18999/pwned",
+            "/\u{b}/evil.example",
+            "/\n/evil.example",
+            "/a//b",
+            "/ /evil.example",
+            "/\u{7f}x",
         ] {
             assert_eq!(safe_return_to(Some(bad)), "/", "{bad}");
         }

@@ -206,6 +206,15 @@ impl MetadataDocuments {
             .map(str::trim)
             .filter(|n| !n.is_empty())
             .ok_or_else(|| refused(url, "it has no client_name"))?;
+        if let Some(c) = signet_store::text::first_deceptive(client_name) {
+            return Err(refused(
+                url,
+                format!(
+                    "its client_name contains an invisible, control or bidirectional character ({})",
+                    signet_store::text::code_point(c)
+                ),
+            ));
+        }
         let redirect_uris = strings(value, "redirect_uris")
             .filter(|uris| !uris.is_empty())
             .ok_or_else(|| refused(url, "it lists no redirect_uris"))?;

@@ -635,7 +635,13 @@ fn normalise(request: &Value) -> Result<Metadata, OAuthError> {
 
     let name = match optional_string(request, "client_name")? {
         Some(name) => {
-            let cleaned: String = name.chars().filter(|c| !c.is_control()).take(200).collect();
+            if let Some(c) = signet_store::text::first_deceptive(name) {
+                return Err(invalid(format!(
+                    "client_name must not contain invisible, control or bidirectional characters ({} found)",
+                    signet_store::text::code_point(c)
+                )));
+            }
+            let cleaned: String = name.chars().take(200).collect();
             let cleaned = cleaned.trim().to_owned();
             if cleaned.is_empty() {
                 DEFAULT_NAME.to_owned()

@@ -129,10 +129,10 @@ impl Connections {
         let name = name.trim();
         if name.is_empty()
             || name.chars().count() > MAX_NAME_CHARS
-            || name.chars().any(char::is_control)
+            || signet_store::text::first_deceptive(name).is_some()
         {
             return Err(OAuthError::InvalidRequest(format!(
-                "A connection name has 1 to {MAX_NAME_CHARS} characters"
+                "A connection name has 1 to {MAX_NAME_CHARS} visible characters on one line"
             )));
         }
         let now = self.clock.now();

@@ -79,6 +79,44 @@ pub struct Approval<'a> {
     pub redirect_uri_explicit: bool,
     pub code_challenge: &'a str,
     pub client_ip: Option<&'a str>,
+    /// The browser session that consented (see [`Grants::remembered`]).
+    pub session_id: &'a str,
+}
+
+/// What an earlier consent must match for the page to be skipped.
+#[derive(Debug)]
+pub struct Remembered<'a> {
+    pub user_id: &'a str,
+    pub org_id: &'a str,
+    pub client_id: &'a str,
+    pub install_key: &'a str,
+    pub redirect_uri: &'a str,
+    pub session_id: &'a str,
+    pub scopes: &'a [String],
+}
+
+/// Why one attempt at recording a consent failed.
+enum ApproveError {
+    /// Another consent created the same connection first: try again.
+    ConnectionRace,
+    Other(OAuthError),
+}
+
+impl ApproveError {
+    fn into_oauth(self) -> OAuthError {
+        match self {
+            Self::ConnectionRace => {
+                OAuthError::Unavailable("a concurrent consent created the same connection".into())
+            }
+            Self::Other(error) => error,
+        }
+    }
+}
+
+impl<E: Into<OAuthError>> From<E> for ApproveError {
+    fn from(error: E) -> Self {
+        Self::Other(error.into())
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -141,14 +179,31 @@ impl Grants {
     }
 
     /// Records a consent: creates the connection (or reuses the live one of
-    /// this user, client and organization, revoking its previous grant),
-    /// a new grant, and an authorization code for it. Returns the code.
+    /// this user, client and organization), a new grant, and an
+    /// authorization code for it. Returns the code. The connection's
+    /// previous grant stays valid until this code is exchanged, so a code
+    /// that never reaches the client (a cross-site request, an abandoned
+    /// tab) takes nothing away.
     pub async fn approve(&self, approval: Approval<'_>) -> Result<String, OAuthError> {
+        // Two consents racing to create the same connection: the loser
+        // finds the winner's connection on its second try.
+        match self.try_approve(&approval).await {
+            Err(ApproveError::ConnectionRace) => match self.try_approve(&approval).await {
+                Err(ApproveError::ConnectionRace) => Err(OAuthError::Unavailable(
+                    "a concurrent consent created the same connection".to_owned(),
+                )),
+                other => other.map_err(ApproveError::into_oauth),
+            },
+            other => other.map_err(ApproveError::into_oauth),
+        }
+    }
+
+    async fn try_approve(&self, approval: &Approval<'_>) -> Result<String, ApproveError> {
         let now = self.clock.now();
         let scopes = approval.scopes.join(" ");
         let code = random::token().map_err(server)?;
         let grant_id = ids::new(ids::GRANT).map_err(server)?;
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         let install_key = approval.client.install_key(approval.redirect_uri);
         let existing: Option<String> = sqlx::query_scalar(
             "SELECT id FROM connections WHERE org_id = $1 AND user_id = $2 AND client_id = $3 AND install_key = $4 \
@@ -161,22 +216,7 @@ impl Grants {
         .fetch_optional(&mut *tx)
         .await?;
         let connection_id = match existing {
-            Some(id) => {
-                sqlx::query(
-                    "UPDATE oauth_grants SET revoked_at = $1, revoked_reason = 'replaced' \
-                     WHERE connection_id = $2 AND revoked_at IS NULL",
-                )
-                .bind(now.as_secs())
-                .bind(&id)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query("UPDATE connections SET scopes = $1 WHERE id = $2")
-                    .bind(&scopes)
-                    .bind(&id)
-                    .execute(&mut *tx)
-                    .await?;
-                id
-            }
+            Some(id) => id,
             None => {
                 let id = ids::new(ids::CONNECTION).map_err(server)?;
                 let inserted = sqlx::query(
@@ -194,24 +234,23 @@ impl Grants {
                 .execute(&mut *tx)
                 .await;
                 match inserted {
-                    Err(e) if is_unique_violation(&e) => {
-                        return Err(OAuthError::Server(
-                            "a concurrent consent created the same connection".to_owned(),
-                        ));
-                    }
+                    Err(e) if is_unique_violation(&e) => return Err(ApproveError::ConnectionRace),
                     other => other?,
                 };
                 id
             }
         };
         sqlx::query(
-            "INSERT INTO oauth_grants (id, connection_id, client_id, scopes, created_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO oauth_grants (id, connection_id, client_id, scopes, created_at, redirect_uri, session_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&grant_id)
         .bind(&connection_id)
         .bind(&approval.client.id)
         .bind(&scopes)
         .bind(now.as_secs())
+        .bind(approval.redirect_uri)
+        .bind(approval.session_id)
         .execute(&mut *tx)
         .await?;
         sqlx::query(
@@ -250,34 +289,35 @@ impl Grants {
         Ok(code)
     }
 
-    /// Whether the user already has a live connection of this client for
-    /// this organization covering `scopes` (consent can be skipped).
-    pub async fn remembered(
-        &self,
-        user_id: &str,
-        org_id: &str,
-        client_id: &str,
-        install_key: &str,
-        scopes: &[String],
-    ) -> Result<bool, OAuthError> {
+    /// Whether consent can be skipped: the user has a live connection of
+    /// this client for this organization covering `scopes`, consented to
+    /// through this same redirect URI in this same browser session. A new
+    /// session, another redirect URI or wider scopes show the page again.
+    pub async fn remembered(&self, consent: &Remembered<'_>) -> Result<bool, OAuthError> {
         let granted: Option<String> = sqlx::query_scalar(
-            "SELECT scopes FROM connections WHERE org_id = $1 AND user_id = $2 AND client_id = $3 AND install_key = $4 \
-             AND revoked_at IS NULL",
+            "SELECT c.scopes FROM connections c \
+             WHERE c.org_id = $1 AND c.user_id = $2 AND c.client_id = $3 AND c.install_key = $4 \
+             AND c.revoked_at IS NULL AND EXISTS (SELECT 1 FROM oauth_grants g \
+             WHERE g.connection_id = c.id AND g.revoked_at IS NULL AND g.redirect_uri = $5 AND g.session_id = $6)",
         )
-        .bind(org_id)
-        .bind(user_id)
-        .bind(client_id)
-        .bind(install_key)
+        .bind(consent.org_id)
+        .bind(consent.user_id)
+        .bind(consent.client_id)
+        .bind(consent.install_key)
+        .bind(consent.redirect_uri)
+        .bind(consent.session_id)
         .fetch_optional(self.store.pool())
         .await?;
         Ok(granted.is_some_and(|granted| {
             let granted: Vec<&str> = granted.split(' ').collect();
-            scopes.iter().all(|s| granted.contains(&s.as_str()))
+            consent.scopes.iter().all(|s| granted.contains(&s.as_str()))
         }))
     }
 
     /// The `authorization_code` grant. Every check happens before the code
-    /// is consumed; a code presented a second time revokes its grant.
+    /// is consumed; a code presented a second time revokes its grant. The
+    /// code's consumption, the replacement of the connection's previous
+    /// grant, the refresh token and the audit event commit together.
     pub async fn exchange_code(
         &self,
         client: &Client,
@@ -314,12 +354,15 @@ impl Grants {
                 "The authorization code was issued to another client".to_owned(),
             ));
         }
+        let replayed = || {
+            OAuthError::InvalidGrant(
+                "The authorization code was already used; its tokens are revoked".to_owned(),
+            )
+        };
         if used_at.is_some() {
             self.revoke_grant(&grant_id, "code_replay", &client.id, client_ip)
                 .await?;
-            return Err(OAuthError::InvalidGrant(
-                "The authorization code was already used; its tokens are revoked".to_owned(),
-            ));
+            return Err(replayed());
         }
         if expires_at <= now.as_secs() {
             return Err(OAuthError::InvalidGrant(
@@ -346,32 +389,59 @@ impl Grants {
                 "The PKCE code_verifier does not match the code_challenge".to_owned(),
             ));
         }
+        let mut tx = self.store.begin_write().await?;
         let consumed = sqlx::query(
             "UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
         )
         .bind(now.as_secs())
         .bind(&code_hash)
-        .execute(self.store.pool())
+        .execute(&mut *tx)
         .await?;
         if consumed.rows_affected() == 0 {
+            drop(tx);
             self.revoke_grant(&grant_id, "code_replay", &client.id, client_ip)
                 .await?;
-            return Err(OAuthError::InvalidGrant(
-                "The authorization code was already used; its tokens are revoked".to_owned(),
-            ));
+            return Err(replayed());
         }
-        let grant = self.live_grant(&grant_id).await?;
+        let grant: Option<GrantRow> = sqlx::query_as(GRANT_SELECT)
+            .bind(&grant_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let grant = match grant {
+            Some(row) if row.grant_revoked_at.is_none() && row.connection_revoked_at.is_none() => {
+                row
+            }
+            _ => {
+                return Err(OAuthError::InvalidGrant(
+                    "The grant has been revoked".to_owned(),
+                ));
+            }
+        };
+        // This consent now stands for the connection: earlier grants end.
+        sqlx::query(
+            "UPDATE oauth_grants SET revoked_at = $1, revoked_reason = 'replaced' \
+             WHERE connection_id = $2 AND id <> $3 AND revoked_at IS NULL",
+        )
+        .bind(now.as_secs())
+        .bind(&grant.connection_id)
+        .bind(&grant.grant_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE connections SET scopes = $1 WHERE id = $2")
+            .bind(&grant.scopes)
+            .bind(&grant.connection_id)
+            .execute(&mut *tx)
+            .await?;
         let refresh = if client.allows_refresh() {
-            Some(
-                self.new_refresh_token(&grant_id, &client.id, now, None)
-                    .await?,
-            )
+            let token = random::token().map_err(server)?;
+            self.insert_refresh_token(&mut tx, &token, &grant_id, &client.id, now)
+                .await?;
+            Some(token)
         } else {
             None
         };
-        let mut conn = self.store.pool().acquire().await?;
         audit::record(
-            &mut conn,
+            &mut tx,
             &Actor::User(grant.user_id.clone()),
             now,
             AuditEvent {
@@ -387,6 +457,7 @@ impl Grants {
             },
         )
         .await?;
+        tx.commit().await?;
         self.respond(client, &grant, refresh, &grant.scopes, now)
             .await
     }
@@ -630,18 +701,32 @@ impl Grants {
             Some(previous) => self.successor_of(previous).await?,
             None => random::token().map_err(server)?,
         };
+        let mut conn = self.store.pool().acquire().await?;
+        self.insert_refresh_token(&mut conn, &token, grant_id, client_id, now)
+            .await?;
+        Ok(token)
+    }
+
+    async fn insert_refresh_token(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        token: &str,
+        grant_id: &str,
+        client_id: &str,
+        now: UnixTime,
+    ) -> Result<(), OAuthError> {
         sqlx::query(
             "INSERT INTO refresh_tokens (token_hash, grant_id, client_id, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (token_hash) DO NOTHING",
         )
-        .bind(random::digest(&token))
+        .bind(random::digest(token))
         .bind(grant_id)
         .bind(client_id)
         .bind(now.as_secs())
         .bind(now.plus(self.settings.refresh_token_ttl).as_secs())
-        .execute(self.store.pool())
+        .execute(conn)
         .await?;
-        Ok(token)
+        Ok(())
     }
 
     async fn successor_of(&self, previous: &str) -> Result<String, OAuthError> {
@@ -702,7 +787,7 @@ impl Grants {
         client_ip: Option<&str>,
     ) -> Result<(), OAuthError> {
         let now = self.clock.now();
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         let revoked = sqlx::query("UPDATE oauth_grants SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
             .bind(now.as_secs())
             .bind(reason)

@@ -37,7 +37,8 @@ pub struct OAuthState {
     pub clock: SharedClock,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Arc<signet_store::net::TrustedProxies>,
-    pub registration_limit: crate::registration_limit::RegistrationLimit,
+    pub registration_limit: crate::address_limit::AddressLimit,
+    pub sign_in_limit: crate::address_limit::AddressLimit,
 }
 
 /// Largest registration request accepted (RFC 7591 bodies are small).

@@ -7,6 +7,7 @@
 //!
 //! Start reading at [`KeyRing`] and [`metadata`].
 
+pub mod address_limit;
 pub mod authorize;
 mod browser;
 pub mod cimd;
@@ -19,9 +20,8 @@ mod issuer;
 mod kek;
 mod keys;
 pub mod metadata;
-mod oauth_error;
+pub mod oauth_error;
 pub mod redirect_uri;
-pub mod registration_limit;
 mod settings;
 pub mod usage;
 

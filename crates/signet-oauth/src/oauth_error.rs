@@ -42,10 +42,17 @@ pub enum OAuthError {
     /// Too many requests from one address: 429 with `Retry-After`.
     #[error("Too many registrations from this address; try again in {0} seconds")]
     SlowDown(u64),
+    /// Our database is unreachable or busy for now: 503 with `Retry-After`
+    /// (`temporarily_unavailable`); the detail goes to the log.
+    #[error("temporarily unavailable: {0}")]
+    Unavailable(String),
     /// Something on our side; the detail goes to the log, not the client.
     #[error("internal error: {0}")]
     Server(String),
 }
+
+/// Seconds a client is asked to wait when we are unavailable.
+pub const RETRY_AFTER_SECS: u64 = 5;
 
 impl OAuthError {
     pub fn code(&self) -> &'static str {
@@ -64,7 +71,7 @@ impl OAuthError {
             Self::InvalidRedirectUri(_) => "invalid_redirect_uri",
             Self::InvalidClientMetadata(_) => "invalid_client_metadata",
             Self::Server(_) => "server_error",
-            Self::SlowDown(_) => "temporarily_unavailable",
+            Self::SlowDown(_) | Self::Unavailable(_) => "temporarily_unavailable",
         }
     }
 
@@ -72,6 +79,9 @@ impl OAuthError {
     pub fn description(&self) -> String {
         match self {
             Self::Server(_) => "The server could not complete the request; try again".to_owned(),
+            Self::Unavailable(_) => {
+                "The server is temporarily unavailable; try again shortly".to_owned()
+            }
             other => other.to_string(),
         }
     }
@@ -82,16 +92,27 @@ impl OAuthError {
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::SlowDown(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Server(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// Logs a failure of ours with its cause (the client sees none of it).
+    /// Called wherever an error leaves the server, as a body or a redirect.
+    pub fn log_if_ours(&self) {
+        match self {
+            Self::Server(detail) => tracing::error!(%detail, "OAuth request failed"),
+            Self::Unavailable(detail) => {
+                tracing::warn!(%detail, "OAuth request failed: database unavailable")
+            }
+            _ => {}
         }
     }
 }
 
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        if let Self::Server(detail) = &self {
-            tracing::error!(%detail, "OAuth request failed");
-        }
+        self.log_if_ours();
         let body = serde_json::json!({
             "error": self.code(),
             "error_description": self.description(),
@@ -100,8 +121,14 @@ impl IntoResponse for OAuthError {
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-        if let Self::SlowDown(seconds) = self {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        match self {
+            Self::SlowDown(seconds) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            Self::Unavailable(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+            }
+            _ => {}
         }
         if matches!(self, Self::InvalidClient(_)) {
             headers.insert(
@@ -115,13 +142,22 @@ impl IntoResponse for OAuthError {
 
 impl From<signet_store::StoreError> for OAuthError {
     fn from(error: signet_store::StoreError) -> Self {
-        Self::Server(error.to_string())
+        match &error {
+            signet_store::StoreError::Query(e) if signet_store::is_transient(e) => {
+                Self::Unavailable(error.to_string())
+            }
+            _ => Self::Server(error.to_string()),
+        }
     }
 }
 
 impl From<signet_store::sqlx::Error> for OAuthError {
     fn from(error: signet_store::sqlx::Error) -> Self {
-        Self::Server(error.to_string())
+        if signet_store::is_transient(&error) {
+            Self::Unavailable(error.to_string())
+        } else {
+            Self::Server(error.to_string())
+        }
     }
 }
 
@@ -133,6 +169,9 @@ impl From<KeyError> for OAuthError {
 
 impl From<signet_identity::IdentityError> for OAuthError {
     fn from(error: signet_identity::IdentityError) -> Self {
-        Self::Server(error.to_string())
+        match error {
+            signet_identity::IdentityError::Store(store) => store.into(),
+            other => Self::Server(other.to_string()),
+        }
     }
 }

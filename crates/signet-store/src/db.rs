@@ -46,6 +46,11 @@ pub struct Store {
 /// enough for the CLI and a running server to take turns.
 const SQLITE_BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 10000";
 
+/// How long a request waits for a PostgreSQL connection before it is told
+/// to come back: short, so an outage answers 503 at once instead of
+/// holding every request.
+const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
 impl Store {
     /// Opens a pool. A SQLite file is created if missing (its directory must
     /// exist); WAL, foreign keys and a busy timeout are set on every
@@ -64,22 +69,24 @@ impl Store {
                 source,
             })?;
         let pool_options = match backend {
-            Backend::Sqlite => {
-                AnyPoolOptions::new()
-                    .max_connections(8)
-                    .after_connect(|conn, _meta| {
-                        Box::pin(async move {
-                            conn.execute("PRAGMA journal_mode = WAL").await?;
-                            conn.execute("PRAGMA foreign_keys = ON").await?;
-                            conn.execute(SQLITE_BUSY_TIMEOUT).await?;
-                            conn.execute("PRAGMA synchronous = NORMAL").await?;
-                            Ok(())
-                        })
+            Backend::Sqlite => AnyPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(15))
+                .after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute(SQLITE_BUSY_TIMEOUT).await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        Ok(())
                     })
-            }
-            Backend::Postgres => AnyPoolOptions::new().max_connections(16),
-        }
-        .acquire_timeout(Duration::from_secs(15));
+                }),
+            // Fail fast while PostgreSQL is away: a request waits at most
+            // this long for a connection, then is answered 503.
+            Backend::Postgres => AnyPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT),
+        };
         let pool =
             pool_options
                 .connect_with(options)
@@ -156,6 +163,22 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+
+    /// Closes every idle connection while the pool stays open, as an idle
+    /// timeout would after a quiet spell: on SQLite the last close removes
+    /// the `-wal` and `-shm` files. Returns how many were closed.
+    #[cfg(feature = "testing")]
+    pub async fn close_idle_connections(&self) -> Result<usize, StoreError> {
+        let mut held = Vec::new();
+        while self.pool.num_idle() > 0 {
+            held.push(self.pool.acquire().await?);
+        }
+        let closed = held.len();
+        for connection in held {
+            connection.close().await?;
+        }
+        Ok(closed)
+    }
 }
 
 /// True when a query failed because it would have broken a unique constraint:
@@ -164,6 +187,30 @@ pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     error
         .as_database_error()
         .is_some_and(|e| e.is_unique_violation())
+}
+
+/// True when a query failed because the database is unreachable, shutting
+/// down or too busy right now, so the same request may succeed later:
+/// answered 503 with `Retry-After`, not as our own fault.
+pub fn is_transient(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(e) => e.code().is_some_and(|code| {
+            // PostgreSQL: connection exceptions (08…), shutdown and start-up
+            // (57P01–57P03); SQLite: busy or locked past the busy timeout.
+            code.starts_with("08")
+                || matches!(
+                    code.as_ref(),
+                    "57P01" | "57P02" | "57P03" | "5" | "6" | "517" | "261"
+                )
+        }),
+        _ => false,
+    }
 }
 
 /// The file a `sqlite:` URL names (`sqlite://PATH`, `sqlite:PATH`, with or

@@ -18,10 +18,11 @@ pub mod random;
 mod secrets;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod text;
 
 pub use changes::{ChangeDetector, ChangeToken};
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock, UnixTime};
-pub use db::{Backend, Store, is_unique_violation};
+pub use db::{Backend, Store, is_transient, is_unique_violation};
 pub use error::StoreError;
 pub use secrets::instance_secret;
 

@@ -152,6 +152,7 @@ async fn main() {
                 redirect_uri_explicit: true,
                 code_challenge: &signet_store::random::digest(&verifier),
                 client_ip: None,
+                session_id: "bench",
             })
             .await
             .unwrap();

@@ -38,7 +38,9 @@ pub struct AppState {
     /// Client ID metadata documents, cached.
     pub metadata_documents: signet_oauth::cimd::MetadataDocuments,
     /// Dynamic registrations per client address (kept across routers).
-    pub registration_limit: signet_oauth::registration_limit::RegistrationLimit,
+    pub registration_limit: signet_oauth::address_limit::AddressLimit,
+    /// Sign-in attempts per client address, whatever the emails tried.
+    pub sign_in_limit: signet_oauth::address_limit::AddressLimit,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -57,6 +59,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         clock: state.clock.clone(),
         trusted_proxies: Arc::new(state.config.trusted_proxies.clone()),
         registration_limit: state.registration_limit.clone(),
+        sign_in_limit: state.sign_in_limit.clone(),
     };
     // Documents and APIs that browser-based clients call from script.
     let mcp = signet_mcp::http::McpState {
@@ -87,6 +90,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(esign_pages)
         .merge(operations)
         .fallback(not_found)
+        .layer(axum::middleware::map_response(retry_after_when_unavailable))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -154,6 +158,20 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
                 .into_response()
         }
     }
+}
+
+/// Every 503 tells the client when to come back (RFC 9110 §10.2.3), on
+/// every route, whoever produced it.
+async fn retry_after_when_unavailable(mut response: Response) -> Response {
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE
+        && !response.headers().contains_key(header::RETRY_AFTER)
+    {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(signet_oauth::oauth_error::RETRY_AFTER_SECS),
+        );
+    }
+    response
 }
 
 async fn not_found() -> Response {

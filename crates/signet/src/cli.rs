@@ -109,6 +109,12 @@ pub struct ServeArgs {
     /// Dynamic registrations one address may make per hour after the burst [env: SIGNET_REGISTRATION_PER_HOUR] [default: 300]
     #[arg(long, value_name = "COUNT")]
     pub registration_per_hour: Option<String>,
+    /// Sign-in attempts one address may make at once, whatever the emails [env: SIGNET_SIGN_IN_BURST] [default: 20]
+    #[arg(long, value_name = "COUNT")]
+    pub sign_in_burst: Option<String>,
+    /// Sign-in attempts one address may make per hour after the burst [env: SIGNET_SIGN_IN_PER_HOUR] [default: 600]
+    #[arg(long, value_name = "COUNT")]
+    pub sign_in_per_hour: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -334,6 +340,8 @@ impl Cli {
             trusted_proxies: serve.and_then(|s| s.trusted_proxies.clone()),
             registration_burst: serve.and_then(|s| s.registration_burst.clone()),
             registration_per_hour: serve.and_then(|s| s.registration_per_hour.clone()),
+            sign_in_burst: serve.and_then(|s| s.sign_in_burst.clone()),
+            sign_in_per_hour: serve.and_then(|s| s.sign_in_per_hour.clone()),
         }
     }
 }

@@ -218,7 +218,7 @@ async fn user(identity: Identity, command: UserCommand) -> Result<(), CommandErr
         } => {
             let (password, generated) = password_from(password_stdin)?;
             let user = identity
-                .set_password(&Actor::Cli, &email, password.clone())
+                .set_password(&Actor::Cli, &email, password.clone(), None)
                 .await?;
             let summary = format!("Password changed for {} ({})", user.email, user.id);
             print_user(&user, &summary, json.json, generated.then_some(&password))?;

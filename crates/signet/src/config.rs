@@ -36,6 +36,8 @@ pub struct Layer {
     pub trusted_proxies: Option<String>,
     pub registration_burst: Option<String>,
     pub registration_per_hour: Option<String>,
+    pub sign_in_burst: Option<String>,
+    pub sign_in_per_hour: Option<String>,
 }
 
 /// One setting: its TOML key, environment variable and flag (if any).
@@ -156,6 +158,18 @@ const SETTINGS: &[Setting] = &[
         flag: Some("--registration-per-hour"),
         get: |l| &l.registration_per_hour,
     },
+    Setting {
+        key: "sign_in_burst",
+        env: "SIGNET_SIGN_IN_BURST",
+        flag: Some("--sign-in-burst"),
+        get: |l| &l.sign_in_burst,
+    },
+    Setting {
+        key: "sign_in_per_hour",
+        env: "SIGNET_SIGN_IN_PER_HOUR",
+        flag: Some("--sign-in-per-hour"),
+        get: |l| &l.sign_in_per_hour,
+    },
     // May carry a password: no flag.
     Setting {
         key: "smtp_url",
@@ -246,6 +260,10 @@ pub struct Config {
     /// Dynamic registrations allowed from one address at once, and per hour.
     pub registration_burst: u32,
     pub registration_per_hour: u32,
+    /// Sign-in attempts allowed from one address at once, and per hour,
+    /// whatever the emails tried.
+    pub sign_in_burst: u32,
+    pub sign_in_per_hour: u32,
 }
 
 impl fmt::Debug for Config {
@@ -269,6 +287,8 @@ impl fmt::Debug for Config {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("registration_burst", &self.registration_burst)
             .field("registration_per_hour", &self.registration_per_hour)
+            .field("sign_in_burst", &self.sign_in_burst)
+            .field("sign_in_per_hour", &self.sign_in_per_hour)
             .field(
                 "key_encryption_key",
                 &self.key_encryption_key.as_ref().map(|_| "***"),
@@ -467,6 +487,8 @@ impl Config {
         let registration_burst = count("registration_burst", "registration burst", "30", 1)?;
         let registration_per_hour =
             count("registration_per_hour", "registrations per hour", "300", 1)?;
+        let sign_in_burst = count("sign_in_burst", "sign-in burst", "20", 1)?;
+        let sign_in_per_hour = count("sign_in_per_hour", "sign-ins per hour", "600", 1)?;
         let fetch_allow_hosts = match pick("fetch_allow_hosts") {
             Some((list, source)) => {
                 signet_fetch::AllowedHost::parse_list(&list).map_err(|reason| {
@@ -527,6 +549,8 @@ impl Config {
             trusted_proxies,
             registration_burst,
             registration_per_hour,
+            sign_in_burst,
+            sign_in_per_hour,
         })
     }
 
@@ -802,7 +826,7 @@ mod tests {
                 assert_eq!(flag, format!("--{}", setting.key.replace('_', "-")));
             }
         }
-        assert_eq!(SETTINGS.len(), 19, "one row per field of Layer");
+        assert_eq!(SETTINGS.len(), 21, "one row per field of Layer");
     }
 
     #[test]

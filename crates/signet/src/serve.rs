@@ -152,14 +152,20 @@ pub async fn start(config: Config, clock: SharedClock) -> Result<Running, ServeE
     if let Err(error) = esign.resume().await {
         tracing::warn!(%error, "could not resume unfinished envelopes");
     }
-    let registration_limit = signet_oauth::registration_limit::RegistrationLimit::new(
+    let registration_limit = signet_oauth::address_limit::AddressLimit::new(
         config.registration_burst,
         config.registration_per_hour,
+        clock.clone(),
+    );
+    let sign_in_limit = signet_oauth::address_limit::AddressLimit::new(
+        config.sign_in_burst,
+        config.sign_in_per_hour,
         clock.clone(),
     );
     let state = Arc::new(AppState {
         metadata_documents,
         registration_limit,
+        sign_in_limit,
         esign,
         config,
         issuer,

@@ -48,6 +48,14 @@ impl Browser {
         }
     }
 
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub(crate) fn url_of(&self, path: &str) -> String {
+        self.url(path)
+    }
+
     fn url(&self, path: &str) -> String {
         if path.starts_with("http") {
             path.to_owned()
@@ -1121,7 +1129,20 @@ async fn consent_is_remembered_and_replaced(db: TestDb) {
         200
     );
 
-    // The re-authorisation replaced the first grant: its refresh token is dead.
+    // Exchanging the re-authorisation's code replaces the first grant: its
+    // refresh token is dead (until then it kept working).
+    let p2_code = get(&query(&callback), "code").unwrap().to_owned();
+    token_ok(
+        &server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &p2_code),
+            ("redirect_uri", CALLBACK),
+            ("code_verifier", &p2.verifier),
+            ("client_id", &client_id),
+        ],
+    )
+    .await;
     let stale = token(
         &server,
         &[

@@ -9,6 +9,7 @@ mod cimd;
 mod clients;
 mod esign;
 mod foundation;
+mod hardening;
 mod janitor;
 mod mcp;
 mod support;

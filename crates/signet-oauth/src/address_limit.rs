@@ -1,8 +1,9 @@
-//! A ceiling on dynamic registrations per client address: a token bucket
-//! (a burst, refilled at an hourly rate). It guards against a flood of
-//! registrations, not against normal use: hosted connectors register from
-//! a few shared addresses, so the defaults are generous. Kept in memory per
-//! instance; a restart forgets it, which is acceptable for a flood guard.
+//! A ceiling on requests of one kind per client address: a token bucket
+//! (a burst, refilled at an hourly rate), used for dynamic registrations
+//! and for sign-in attempts. It guards against a flood, not against normal
+//! use: hosted connectors register, and offices sign in, from a few shared
+//! addresses, so the defaults are generous. Kept in memory per instance; a
+//! restart forgets it, which is acceptable for a flood guard.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -14,7 +15,7 @@ use signet_store::SharedClock;
 const MAX_TRACKED: usize = 10_000;
 
 #[derive(Clone, Debug)]
-pub struct RegistrationLimit {
+pub struct AddressLimit {
     burst: f64,
     per_second: f64,
     clock: SharedClock,
@@ -27,7 +28,7 @@ struct Bucket {
     at: i64,
 }
 
-impl RegistrationLimit {
+impl AddressLimit {
     pub fn new(burst: u32, per_hour: u32, clock: SharedClock) -> Self {
         Self {
             burst: f64::from(burst.max(1)),
@@ -37,7 +38,7 @@ impl RegistrationLimit {
         }
     }
 
-    /// Takes one registration from `ip`'s allowance, or says in how many
+    /// Takes one request from `ip`'s allowance, or says in how many
     /// seconds the next one will be allowed.
     pub fn take(&self, ip: IpAddr) -> Result<(), u64> {
         let now = self.clock.now().as_secs();
@@ -81,7 +82,7 @@ mod tests {
     #[test]
     fn a_burst_then_the_hourly_rate() {
         let clock = Arc::new(ManualClock::starting_now());
-        let limit = RegistrationLimit::new(30, 300, clock.clone());
+        let limit = AddressLimit::new(30, 300, clock.clone());
         let a: IpAddr = "203.0.113.1".parse().unwrap();
         let b: IpAddr = "203.0.113.2".parse().unwrap();
         for _ in 0..30 {
