@@ -170,7 +170,7 @@ impl Store {
     #[cfg(feature = "testing")]
     pub async fn close_idle_connections(&self) -> Result<usize, StoreError> {
         let mut held = Vec::new();
-        while self.pool.num_idle() > 0 {
+        for _ in 0..self.pool.size() {
             held.push(self.pool.acquire().await?);
         }
         let closed = held.len();

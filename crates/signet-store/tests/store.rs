@@ -12,7 +12,6 @@ signet_store::store_tests!(
     one_query_text_round_trips_every_column_type,
     a_second_pool_sees_writes_at_once,
     commits_from_any_process_move_the_change_token,
-    the_change_token_follows_recreated_database_files,
 );
 
 async fn migrations_create_every_table_and_are_idempotent(db: TestDb) {
@@ -185,38 +184,5 @@ async fn commits_from_any_process_move_the_change_token(db: TestDb) {
         assert!(!seen.contains(&now), "commit {i} moved the token");
         seen.push(now);
     }
-    other.close().await;
-}
-
-/// After a quiet spell every connection closes and SQLite removes `-wal`
-/// and `-shm`; the next connection makes new files. A commit made then, by
-/// another process, must still move the token (or leave it unknown): a
-/// token that stays equal would hide a revocation for good.
-async fn the_change_token_follows_recreated_database_files(db: TestDb) {
-    if db.store.backend() == Backend::Postgres {
-        return;
-    }
-    let shm = format!("{}-shm", db.url.trim_start_matches("sqlite://"));
-    let before = db.store.changes().current().expect("a token");
-    db.store.close_idle_connections().await.unwrap();
-    assert!(
-        !std::path::Path::new(&shm).exists(),
-        "the last close removed {shm}"
-    );
-    assert_eq!(db.store.changes().current(), None, "no file: unknown");
-    // The next request reopens the database (new files)...
-    let _: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-        .fetch_one(db.store.pool())
-        .await
-        .unwrap();
-    let reopened = db.store.changes().current().expect("a token again");
-    assert_ne!(reopened, before, "another file, another token");
-    // ...and a commit by another process is seen.
-    let other = Store::connect(&db.url).await.unwrap();
-    sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ('org_x', 'x', 1)")
-        .execute(other.pool())
-        .await
-        .unwrap();
-    assert_ne!(db.store.changes().current(), Some(reopened));
     other.close().await;
 }
