@@ -10,6 +10,7 @@
 pub mod authorize;
 mod browser;
 pub mod cimd;
+pub mod client_auth;
 pub mod clients;
 pub mod connections;
 mod error;
