@@ -1,5 +1,6 @@
-//! OAuth clients: dynamic registration (RFC 7591), look-up, and client
-//! authentication at the token, revocation and introspection endpoints.
+//! OAuth clients: dynamic registration (RFC 7591), manual registration,
+//! look-up and removal. How a client proves who it is lives in
+//! [`crate::client_auth`].
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -60,6 +61,8 @@ pub struct Client {
     pub grant_types: Vec<String>,
     secret_hash: Option<String>,
     last_used_at: Option<UnixTime>,
+    /// Registered by an operator for introspection (a resource server).
+    introspection: bool,
     /// For a client identified by a metadata-document URL, the document.
     pub document: Option<std::sync::Arc<crate::cimd::Document>>,
 }
@@ -95,6 +98,12 @@ impl Client {
             .is_none_or(|at| at.plus(std::time::Duration::from_secs(3600)) <= now)
     }
 
+    /// Whether this client may introspect tokens (of any client): only one
+    /// an operator registered for it, never one that registered itself.
+    pub fn may_introspect(&self) -> bool {
+        self.introspection && self.document.is_none()
+    }
+
     /// Whether `secret` is this client's secret (constant time).
     pub fn secret_matches(&self, secret: &str) -> bool {
         match &self.secret_hash {
@@ -113,6 +122,7 @@ struct ClientRow {
     metadata: String,
     secret_hash: Option<String>,
     last_used_at: Option<i64>,
+    introspection: i64,
 }
 
 /// A client as `signet clients list` shows it.
@@ -127,6 +137,8 @@ pub struct ClientSummary {
     pub created_at: UnixTime,
     pub last_used_at: Option<UnixTime>,
     pub live_connections: i64,
+    /// May call the introspection endpoint.
+    pub introspection: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -139,6 +151,7 @@ struct SummaryRow {
     created_at: i64,
     last_used_at: Option<i64>,
     live_connections: i64,
+    introspection: i64,
 }
 
 /// What one clean-up pass did.
@@ -211,7 +224,7 @@ impl Clients {
                 return Ok(response);
             }
         }
-        self.insert("dcr", metadata, client_ip, &Actor::System)
+        self.insert("dcr", metadata, false, client_ip, &Actor::System)
             .await
     }
 
@@ -221,6 +234,7 @@ impl Clients {
         &self,
         kind: &'static str,
         metadata: Metadata,
+        introspection: bool,
         client_ip: Option<&str>,
         actor: &Actor,
     ) -> Result<Value, OAuthError> {
@@ -237,8 +251,8 @@ impl Clients {
         let mut tx = self.store.pool().begin().await?;
         sqlx::query(
             "INSERT INTO oauth_clients (id, kind, client_name, redirect_uris, token_endpoint_auth_method, \
-             metadata, registration_hash, secret_hash, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             metadata, registration_hash, secret_hash, created_at, introspection) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&id)
         .bind(kind)
@@ -249,6 +263,7 @@ impl Clients {
         .bind(&registration_hash)
         .bind(secret.as_deref().map(random::digest))
         .bind(now.as_secs())
+        .bind(i64::from(introspection))
         .execute(&mut *tx)
         .await?;
         audit::record(
@@ -265,6 +280,7 @@ impl Clients {
                     "redirect_uris": metadata.redirect_uris,
                     "client_ip": client_ip,
                     "kind": kind,
+                    "introspection": introspection,
                 })
                 .to_string(),
             },
@@ -300,12 +316,13 @@ impl Clients {
                 grant_types: document.grant_types.clone(),
                 secret_hash: None,
                 last_used_at,
+                introspection: false,
                 document: Some(document),
             }));
         }
         let row: Option<ClientRow> = sqlx::query_as(
-            "SELECT id, client_name, redirect_uris, token_endpoint_auth_method, metadata, secret_hash, last_used_at \
-             FROM oauth_clients WHERE id = $1 AND removed_at IS NULL",
+            "SELECT id, client_name, redirect_uris, token_endpoint_auth_method, metadata, secret_hash, last_used_at, \
+             introspection FROM oauth_clients WHERE id = $1 AND removed_at IS NULL",
         )
         .bind(client_id)
         .fetch_optional(self.store.pool())
@@ -318,6 +335,7 @@ impl Clients {
             metadata,
             secret_hash,
             last_used_at,
+            introspection,
         }) = row
         else {
             return Ok(None);
@@ -343,6 +361,7 @@ impl Clients {
             grant_types,
             secret_hash,
             last_used_at: last_used_at.map(UnixTime::from_secs),
+            introspection: introspection != 0,
             document: None,
         }))
     }
@@ -351,28 +370,46 @@ impl Clients {
     /// can do neither dynamic registration nor a metadata document. The same
     /// redirect-URI rules apply; the secret of a confidential client is in
     /// the returned metadata, once.
+    ///
+    /// An introspection client is a resource server: it always gets a secret
+    /// (`client_secret_basic`) and needs no redirect URI, since it never
+    /// sends a user to authorize.
     pub async fn add_manual(
         &self,
         name: &str,
         redirect_uris: &[String],
         confidential: bool,
+        introspection: bool,
     ) -> Result<Value, OAuthError> {
-        let request = json!({
-            "client_name": name,
-            "redirect_uris": redirect_uris,
-            "token_endpoint_auth_method": if confidential { "client_secret_basic" } else { "none" },
-            "grant_types": ["authorization_code", "refresh_token"],
-            "response_types": ["code"],
-        });
-        let metadata = normalise(&request)?;
-        self.insert("manual", metadata, None, &Actor::Cli).await
+        let confidential = confidential || introspection;
+        let method = if confidential {
+            "client_secret_basic"
+        } else {
+            "none"
+        };
+        let metadata = if introspection && redirect_uris.is_empty() {
+            resource_server(name)
+        } else {
+            normalise(&json!({
+                "client_name": name,
+                "redirect_uris": redirect_uris,
+                "token_endpoint_auth_method": method,
+                "grant_types": ["authorization_code", "refresh_token"],
+                "response_types": ["code"],
+            }))?
+        };
+        let mut added = self
+            .insert("manual", metadata, introspection, None, &Actor::Cli)
+            .await?;
+        added["introspection"] = json!(introspection);
+        Ok(added)
     }
 
     /// Every client that has not been removed, newest first.
     pub async fn list(&self) -> Result<Vec<ClientSummary>, OAuthError> {
         let rows: Vec<SummaryRow> = sqlx::query_as(
             "SELECT c.id, c.kind, c.client_name, c.redirect_uris, c.token_endpoint_auth_method, c.created_at, \
-             c.last_used_at, (SELECT COUNT(*) FROM connections n WHERE n.client_id = c.id AND n.revoked_at IS NULL) AS live_connections \
+             c.last_used_at, c.introspection, (SELECT COUNT(*) FROM connections n WHERE n.client_id = c.id AND n.revoked_at IS NULL) AS live_connections \
              FROM oauth_clients c WHERE c.removed_at IS NULL ORDER BY c.created_at DESC, c.id",
         )
         .fetch_all(self.store.pool())
@@ -388,6 +425,7 @@ impl Clients {
                 created_at: UnixTime::from_secs(r.created_at),
                 last_used_at: r.last_used_at.map(UnixTime::from_secs),
                 live_connections: r.live_connections,
+                introspection: r.introspection != 0,
             })
             .collect())
     }
@@ -633,24 +671,14 @@ fn normalise(request: &Value) -> Result<Metadata, OAuthError> {
         }
     };
 
-    let name = match optional_string(request, "client_name")? {
-        Some(name) => {
-            if let Some(c) = signet_store::text::first_deceptive(name) {
-                return Err(invalid(format!(
-                    "client_name must not contain invisible, control or bidirectional characters ({} found)",
-                    signet_store::text::code_point(c)
-                )));
-            }
-            let cleaned: String = name.chars().take(200).collect();
-            let cleaned = cleaned.trim().to_owned();
-            if cleaned.is_empty() {
-                DEFAULT_NAME.to_owned()
-            } else {
-                cleaned
-            }
-        }
-        None => DEFAULT_NAME.to_owned(),
-    };
+    let requested_name = optional_string(request, "client_name")?;
+    if let Some(c) = requested_name.and_then(signet_store::text::first_deceptive) {
+        return Err(invalid(format!(
+            "client_name must not contain invisible, control or bidirectional characters ({} found)",
+            signet_store::text::code_point(c)
+        )));
+    }
+    let name = clean_name(requested_name);
 
     let scope = match optional_string(request, "scope")? {
         Some(scope) => {
@@ -692,6 +720,44 @@ fn normalise(request: &Value) -> Result<Metadata, OAuthError> {
         auth_method,
         echo,
     })
+}
+
+/// The name shown on consent pages and in lists: no control characters, at
+/// most 200 characters, a placeholder when nothing is left.
+fn clean_name(name: Option<&str>) -> String {
+    let cleaned: String = name
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect();
+    let cleaned = cleaned.trim();
+    if cleaned.is_empty() {
+        DEFAULT_NAME.to_owned()
+    } else {
+        cleaned.to_owned()
+    }
+}
+
+/// The registration of a resource server that only introspects: a secret,
+/// no redirect URI and no grant, so it can never obtain a token itself.
+fn resource_server(name: &str) -> Metadata {
+    let name = clean_name(Some(name));
+    let auth_method = AuthMethod::ClientSecretBasic;
+    let echo = json!({
+        "client_name": name,
+        "redirect_uris": [],
+        "grant_types": [],
+        "response_types": [],
+        "token_endpoint_auth_method": auth_method.as_str(),
+        "application_type": "web",
+    });
+    Metadata {
+        name,
+        redirect_uris: Vec::new(),
+        auth_method,
+        echo,
+    }
 }
 
 fn dedup(items: Vec<String>) -> Vec<String> {

@@ -586,10 +586,13 @@ impl Grants {
         Ok(())
     }
 
-    /// RFC 7662 for access and refresh tokens.
-    pub async fn introspect(&self, token: &str) -> Result<Value, OAuthError> {
+    /// RFC 7662 for access and refresh tokens, answered to `caller`. The
+    /// endpoint admits only introspection clients; behind that, a token of
+    /// another client is inactive to anyone else all the same.
+    pub async fn introspect(&self, caller: &Client, token: &str) -> Result<Value, OAuthError> {
+        let visible = |client_id: &str| caller.may_introspect() || client_id == caller.id;
         if let Some(claims) = self.verify_access_token(token).await? {
-            if self.live_grant(&claims.gid).await.is_ok() {
+            if visible(&claims.client_id) && self.live_grant(&claims.gid).await.is_ok() {
                 return Ok(json!({
                     "active": true,
                     "token_type": "access_token",
@@ -614,6 +617,7 @@ impl Grants {
         .fetch_optional(self.store.pool())
         .await?;
         if let Some((grant_id, client_id, expires_at, None)) = row
+            && visible(&client_id)
             && expires_at > self.clock.now().as_secs()
             && let Ok(grant) = self.live_grant(&grant_id).await
         {
@@ -645,13 +649,44 @@ impl Grants {
     }
 
     /// Checks everything about an access token but its expiry: `typ`
-    /// `at+jwt`, EdDSA, a published key, the signature, `iss` and `aud`.
-    /// Callers compare `exp` with their own clock.
+    /// `at+jwt` (or `application/at+jwt`, RFC 9068 §2.1), EdDSA, no `crit`,
+    /// a published key, the signature, `iss`, `aud`, and that `nbf` and
+    /// `iat` are not in the future (by the injected clock, with 60 s of
+    /// leeway). Callers compare `exp` with their own clock; a token that
+    /// passes here at one moment passes at every later one.
     pub async fn verify_signature(&self, token: &str) -> Result<Option<AccessClaims>, OAuthError> {
+        /// Clock skew tolerated on `nbf` and `iat`.
+        const LEEWAY: i64 = 60;
+        /// `nbf` is not one of ours: read beside the claims, not into them.
+        #[derive(serde::Deserialize)]
+        struct Timed {
+            #[serde(default)]
+            nbf: Option<i64>,
+            #[serde(flatten)]
+            claims: AccessClaims,
+        }
+        /// Whether the protected header has a `crit` member (RFC 7515
+        /// §4.1.11): it names extensions the recipient must understand, and
+        /// Signet understands none. Read from the header JSON itself so any
+        /// `crit` (also a null or malformed one) counts; unreadable counts too.
+        fn names_crit(token: &str) -> bool {
+            token
+                .split('.')
+                .next()
+                .and_then(|encoded| BASE64URL_NOPAD.decode(encoded.as_bytes()).ok())
+                .and_then(|json| {
+                    serde_json::from_slice::<serde_json::Map<String, Value>>(&json).ok()
+                })
+                .is_none_or(|header| header.contains_key("crit"))
+        }
         let Ok(header) = jsonwebtoken::decode_header(token) else {
             return Ok(None);
         };
-        if header.typ.as_deref() != Some("at+jwt") || header.alg != jsonwebtoken::Algorithm::EdDSA {
+        // Media types compare case-insensitively; `application/` may be left out.
+        let typ_ok = header.typ.as_deref().is_some_and(|typ| {
+            typ.eq_ignore_ascii_case("at+jwt") || typ.eq_ignore_ascii_case("application/at+jwt")
+        });
+        if !typ_ok || header.alg != jsonwebtoken::Algorithm::EdDSA || names_crit(token) {
             return Ok(None);
         }
         let Some(kid) = header.kid else {
@@ -663,14 +698,20 @@ impl Grants {
         let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
         validation.set_issuer(&[self.issuer.as_str()]);
         validation.set_audience(&[self.issuer.resource()]);
-        // Expiry is the caller's, against the injected clock.
+        // Times are checked here and by the caller, against the injected
+        // clock, not jsonwebtoken's system clock.
         validation.validate_exp = false;
+        validation.validate_nbf = false;
         validation.required_spec_claims.clear();
-        Ok(
-            jsonwebtoken::decode::<AccessClaims>(token, &key, &validation)
-                .ok()
-                .map(|data| data.claims),
-        )
+        let Ok(data) = jsonwebtoken::decode::<Timed>(token, &key, &validation) else {
+            return Ok(None);
+        };
+        let Timed { nbf, claims } = data.claims;
+        let now = self.clock.now().as_secs();
+        if nbf.is_some_and(|nbf| nbf > now + LEEWAY) || claims.iat > now + LEEWAY {
+            return Ok(None);
+        }
+        Ok(Some(claims))
     }
 
     async fn live_grant(&self, grant_id: &str) -> Result<GrantRow, OAuthError> {

@@ -12,13 +12,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use data_encoding::BASE64;
 use signet_identity::Identity;
 use signet_store::SharedClock;
 use url::form_urlencoded;
 
 use crate::authorize::resource_is_ours;
-use crate::clients::{AuthMethod, Client, Clients};
+use crate::client_auth::{self, Credentials};
+use crate::clients::{Client, Clients};
 use crate::grants::Grants;
 use crate::{Issuer, KeyError, KeyRing, OAuthError, metadata};
 
@@ -149,153 +149,17 @@ fn param<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 /// Authenticates the client of a token, revocation or introspection
-/// request: HTTP Basic or body credentials for confidential clients, the
-/// `client_id` alone for public ones.
+/// request by the one policy in [`crate::client_auth`].
 async fn authenticate(
     state: &OAuthState,
     headers: &HeaderMap,
     form: &[(String, String)],
 ) -> Result<Client, OAuthError> {
-    let basic = match headers.get(header::AUTHORIZATION) {
-        Some(value) => {
-            let text = value.to_str().unwrap_or_default();
-            match text.split_once(' ') {
-                Some((scheme, credentials)) if scheme.eq_ignore_ascii_case("basic") => {
-                    Some(parse_basic(credentials.trim()).ok_or_else(|| {
-                        OAuthError::InvalidClient(
-                            "The Authorization header is not valid Basic credentials".to_owned(),
-                        )
-                    })?)
-                }
-                _ => None,
-            }
-        }
-        None => None,
-    };
-    let body_id = param(form, "client_id");
-    if let Some(assertion) = param(form, "client_assertion") {
-        if basic.is_some() {
-            return Err(OAuthError::InvalidClient(
-                "Use one client authentication method, not Basic credentials and a client assertion".to_owned(),
-            ));
-        }
-        return authenticate_by_assertion(state, form, body_id, assertion).await;
-    }
-    let body_secret = param(form, "client_secret");
-    let (client_id, secret) = match (&basic, body_id) {
-        (Some((id, secret)), None) => (id.as_str(), Some(secret.as_str())),
-        (Some((id, secret)), Some(body)) if body == id => (id.as_str(), Some(secret.as_str())),
-        (Some(_), Some(_)) => {
-            return Err(OAuthError::InvalidClient(
-                "client_id differs from the Basic credentials".to_owned(),
-            ));
-        }
-        (None, Some(id)) => (id, body_secret),
-        (None, None) => {
-            return Err(OAuthError::InvalidClient(
-                "Client authentication is required".to_owned(),
-            ));
-        }
-    };
-    let client = state
-        .clients
-        .get(client_id)
-        .await?
-        .ok_or_else(|| OAuthError::InvalidClient("Unknown client".to_owned()))?;
-    match &client.document {
-        // A metadata-document client without an assertion: only if its
-        // document offers `none`.
-        Some(document) if !document.offers(AuthMethod::None) => {
-            return Err(OAuthError::InvalidClient(
-                "This client must authenticate with a private_key_jwt client assertion".to_owned(),
-            ));
-        }
-        Some(_) => {}
-        None if client.auth_method.uses_secret() => match secret {
-            Some(secret) if client.secret_matches(secret) => {}
-            _ => {
-                return Err(OAuthError::InvalidClient(
-                    "Client authentication failed".to_owned(),
-                ));
-            }
-        },
-        None => {}
-    }
-    Ok(client)
-}
-
-/// `private_key_jwt` (RFC 7523 §2.2): the client is the assertion's
-/// issuer, confirmed by its signature with a key its metadata document
-/// publishes.
-async fn authenticate_by_assertion(
-    state: &OAuthState,
-    form: &[(String, String)],
-    body_id: Option<&str>,
-    assertion: &str,
-) -> Result<Client, OAuthError> {
-    if param(form, "client_assertion_type") != Some(crate::cimd::JWT_BEARER) {
-        return Err(OAuthError::InvalidClient(format!(
-            "client_assertion_type must be {}",
-            crate::cimd::JWT_BEARER
-        )));
-    }
-    // Which client: the client_id parameter, or else the assertion's
-    // (still unverified) issuer, which verification then confirms.
-    let claimed = match body_id {
-        Some(id) => id.to_owned(),
-        None => jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(assertion)
-            .ok()
-            .and_then(|data| {
-                data.claims
-                    .get("iss")
-                    .and_then(|v| v.as_str())
-                    .map(str::to_owned)
-            })
-            .ok_or_else(|| {
-                OAuthError::InvalidClient("The client assertion names no issuer".to_owned())
-            })?,
-    };
-    let client = state
-        .clients
-        .get(&claimed)
-        .await?
-        .ok_or_else(|| OAuthError::InvalidClient("Unknown client".to_owned()))?;
-    let (Some(document), Some(documents)) = (&client.document, state.clients.metadata_documents())
-    else {
-        return Err(OAuthError::InvalidClient(
-            "Only clients identified by a metadata document can use private_key_jwt".to_owned(),
-        ));
-    };
-    if !document.offers(AuthMethod::PrivateKeyJwt) {
-        return Err(OAuthError::InvalidClient(
-            "This client's metadata document does not offer private_key_jwt".to_owned(),
-        ));
-    }
-    let audiences = [
-        state.issuer.join("/oauth/token"),
-        state.issuer.as_str().to_owned(),
-    ];
-    documents
-        .verify_assertion(document, assertion, &audiences)
-        .await?;
-    Ok(client)
-}
-
-/// `base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1).
-fn parse_basic(credentials: &str) -> Option<(String, String)> {
-    let decoded = BASE64.decode(credentials.as_bytes()).ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    let (id, secret) = text.split_once(':')?;
-    let decode = |s: &str| {
-        form_urlencoded::parse(format!("x={s}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-    };
-    let id = decode(id)?;
-    if id.is_empty() {
-        return None;
-    }
-    Some((id, decode(secret)?))
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .map(|value| value.to_str().unwrap_or_default());
+    let credentials = Credentials::read(authorization, form)?;
+    client_auth::authenticate(&state.clients, &state.issuer, &credentials).await
 }
 
 async fn token(
@@ -391,17 +255,10 @@ async fn introspect(State(state): State<OAuthState>, headers: HeaderMap, body: B
     let outcome = async {
         let form = read_form(body).await?;
         let client = authenticate(&state, &headers, &form).await?;
-        // Only clients holding a secret Signet issued (resource servers
-        // registered for the purpose); never a metadata-document client,
-        // which may have authenticated with nothing at all.
-        if !client.auth_method.uses_secret() || client.document.is_some() {
-            return Err(OAuthError::InvalidClient(
-                "Introspection is for confidential clients".to_owned(),
-            ));
-        }
+        client_auth::require_introspection(&client)?;
         let token = param(&form, "token")
             .ok_or_else(|| OAuthError::InvalidRequest("token is required".to_owned()))?;
-        state.grants.introspect(token).await
+        state.grants.introspect(&client, token).await
     }
     .await;
     match outcome {
@@ -436,25 +293,4 @@ fn cacheable(body: impl IntoResponse, max_age: u32) -> Response {
         response.headers_mut().insert(header::CACHE_CONTROL, value);
     }
     response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn basic_credentials_are_form_decoded() {
-        let encoded = BASE64.encode(b"cli_1:s%3Acret+x");
-        assert_eq!(
-            parse_basic(&encoded),
-            Some(("cli_1".to_owned(), "s:cret x".to_owned()))
-        );
-        assert_eq!(
-            parse_basic(&BASE64.encode(b"cli_1:")),
-            Some(("cli_1".to_owned(), String::new()))
-        );
-        assert_eq!(parse_basic("not base64!"), None);
-        assert_eq!(parse_basic(&BASE64.encode(b"no-colon")), None);
-        assert_eq!(parse_basic(&BASE64.encode(b":secret")), None);
-    }
 }

@@ -11,6 +11,7 @@ pub mod address_limit;
 pub mod authorize;
 mod browser;
 pub mod cimd;
+pub mod client_auth;
 pub mod clients;
 pub mod connections;
 mod error;

@@ -19,6 +19,7 @@ signet_store::store_tests!(
     rotation_keeps_the_old_key_published_until_its_tokens_expire,
     another_process_rotating_is_seen_without_restart,
     keys_are_sealed_at_rest_with_the_key_encryption_key,
+    introspection_hides_other_clients_tokens_from_all_but_introspection_clients,
 );
 
 const LIFETIME: Duration = Duration::from_secs(3600);
@@ -226,4 +227,109 @@ async fn keys_are_sealed_at_rest_with_the_key_encryption_key(db: TestDb) {
     assert!(matches!(err, KeyError::Undecryptable { .. }), "{err}");
     // The public half is published whatever the KEK.
     assert_eq!(kids(&no_kek.jwks().await.unwrap()), [kid]);
+}
+
+/// Behind the endpoint's own refusal, `Grants::introspect` itself answers
+/// `active: false` about another client's token to anyone but an
+/// introspection client.
+async fn introspection_hides_other_clients_tokens_from_all_but_introspection_clients(db: TestDb) {
+    use serde_json::json;
+    use signet_oauth::clients::Clients;
+    use signet_oauth::grants::{Approval, Grants, TokenSettings};
+    use signet_store::random;
+
+    let clock = clock();
+    let keys = ring(&db, &clock, None);
+    keys.ensure_active_key().await.unwrap();
+    let issuer = signet_oauth::Issuer::parse("https://signet.example").unwrap();
+    let grants = Grants::new(
+        db.store.clone(),
+        clock.clone(),
+        keys,
+        issuer,
+        TokenSettings {
+            access_token_ttl: LIFETIME,
+            refresh_token_ttl: Duration::from_secs(86_400),
+            refresh_grace: Duration::ZERO,
+        },
+    );
+    let identity = signet_identity::Identity::new(db.store.clone(), clock.clone());
+    let user = identity
+        .create_user(&Actor::Cli, "ada@example.com", None, None)
+        .await
+        .unwrap();
+    let org = identity
+        .create_organization(&Actor::Cli, "Acme", Some("ada@example.com"))
+        .await
+        .unwrap();
+    let clients = Clients::new(db.store.clone(), clock.clone());
+    let callback = "http://127.0.0.1:7777/callback";
+    let client = |registered: serde_json::Value| {
+        let clients = &clients;
+        async move {
+            let id = registered["client_id"].as_str().unwrap().to_owned();
+            clients.get(&id).await.unwrap().unwrap()
+        }
+    };
+    let owner = client(
+        clients
+            .register(
+                &json!({ "redirect_uris": [callback], "token_endpoint_auth_method": "none" }),
+                None,
+            )
+            .await
+            .unwrap(),
+    )
+    .await;
+    let other = client(
+        clients
+            .register(&json!({ "redirect_uris": [callback] }), None)
+            .await
+            .unwrap(),
+    )
+    .await;
+    let resource_server = client(
+        clients
+            .add_manual("Resource server", &[], false, true)
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(!owner.may_introspect() && !other.may_introspect());
+    assert!(resource_server.may_introspect());
+
+    let verifier = format!("{}{}", random::token().unwrap(), "-._~");
+    let scopes = ["envelopes:read".to_owned()];
+    let code = grants
+        .approve(Approval {
+            user_id: &user.id,
+            org_id: &org.id,
+            client: &owner,
+            scopes: &scopes,
+            redirect_uri: callback,
+            redirect_uri_explicit: true,
+            code_challenge: &random::digest(&verifier),
+            client_ip: None,
+        })
+        .await
+        .unwrap();
+    let tokens = grants
+        .exchange_code(&owner, &code, Some(callback), Some(&verifier), None)
+        .await
+        .unwrap();
+    let refresh = tokens.refresh_token.unwrap();
+    for token in [tokens.access_token.as_str(), refresh.as_str()] {
+        assert_eq!(
+            grants.introspect(&other, token).await.unwrap(),
+            json!({ "active": false })
+        );
+        let seen = grants.introspect(&resource_server, token).await.unwrap();
+        assert_eq!(seen["active"], true, "{seen}");
+        assert_eq!(seen["sub"], user.id.as_str());
+        // A client may learn about its own tokens.
+        assert_eq!(
+            grants.introspect(&owner, token).await.unwrap()["active"],
+            true
+        );
+    }
 }

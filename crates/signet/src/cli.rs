@@ -260,12 +260,19 @@ pub enum ClientsCommand {
         /// Name shown on the consent page and in Connected Applications
         #[arg(long)]
         name: String,
-        /// An allowed redirect URI (repeat for several)
-        #[arg(long = "redirect-uri", value_name = "URI", required = true)]
+        /// An allowed redirect URI (repeat for several; optional with --introspection)
+        #[arg(
+            long = "redirect-uri",
+            value_name = "URI",
+            required_unless_present = "introspection"
+        )]
         redirect_uris: Vec<String>,
-        /// Issue a client secret (client_secret_basic or client_secret_post); otherwise a public client using PKCE alone
+        /// Issue a client secret (client_secret_basic); otherwise a public client using PKCE alone
         #[arg(long)]
         confidential: bool,
+        /// A resource server that may introspect any client's tokens at /oauth/introspect (implies --confidential)
+        #[arg(long)]
+        introspection: bool,
         #[command(flatten)]
         json: JsonFlag,
     },

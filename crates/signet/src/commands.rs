@@ -484,6 +484,7 @@ async fn run_clients(
                             c.created_at.rfc3339(),
                             c.last_used_at.map_or("never".to_owned(), |t| t.rfc3339()),
                             c.live_connections.to_string(),
+                            if c.introspection { "yes" } else { "no" }.to_owned(),
                         ]
                     })
                     .collect();
@@ -497,6 +498,7 @@ async fn run_clients(
                         "CREATED",
                         "LAST USED",
                         "CONNECTIONS",
+                        "INTROSPECTION",
                     ],
                     &rows,
                 )?;
@@ -506,10 +508,11 @@ async fn run_clients(
             name,
             redirect_uris,
             confidential,
+            introspection,
             json,
         } => {
             let client = clients
-                .add_manual(&name, &redirect_uris, confidential)
+                .add_manual(&name, &redirect_uris, confidential, introspection)
                 .await?;
             if json.json {
                 let mut shown = client.clone();

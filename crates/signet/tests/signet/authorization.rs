@@ -19,6 +19,7 @@ signet_store::store_tests!(
     registration_follows_rfc_7591_and_our_rules,
     authorization_errors_never_redirect_to_untrusted_uris,
     the_token_endpoint_checks_everything_before_consuming_a_code,
+    clients_authenticate_only_with_their_registered_method,
     sign_in_is_generic_csrf_protected_and_throttled,
     consent_is_remembered_and_replaced,
     a_client_library_written_elsewhere_completes_the_flow,
@@ -299,6 +300,46 @@ pub(crate) async fn oauth_error(response: Response, status: u16, code: &str) -> 
     body["error_description"].as_str().unwrap().to_owned()
 }
 
+/// A resource server registered by the operator for introspection:
+/// `(client_id, client_secret)`.
+pub(crate) async fn introspection_client(server: &Server) -> (String, String) {
+    let added = server
+        .cli(
+            &[
+                "clients",
+                "add",
+                "--name",
+                "Resource server",
+                "--introspection",
+                "--json",
+            ],
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(added["introspection"], true, "{added}");
+    assert_eq!(added["token_endpoint_auth_method"], "client_secret_basic");
+    (
+        added["client_id"].as_str().unwrap().to_owned(),
+        added["client_secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// Introspects `token` as `client` (HTTP Basic); the answer must be 200.
+pub(crate) async fn introspect(server: &Server, client: &(String, String), token: &str) -> Value {
+    let response = server
+        .http
+        .post(format!("{}/oauth/introspect", server.base))
+        .basic_auth(&client.0, Some(&client.1))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    response.json().await.unwrap()
+}
+
 pub(crate) fn claims(token: &str) -> Value {
     let payload = token.split('.').nth(1).unwrap();
     serde_json::from_slice(
@@ -509,32 +550,9 @@ async fn the_whole_journey_with_two_organizations(db: TestDb) {
         claims(tokens["access_token"].as_str().unwrap())["scope"],
         "envelopes:read"
     );
-    let confidential = register(
-        &server,
-        json!({ "redirect_uris": ["https://rs.example/cb"] }),
-    )
-    .await;
-    let (rs_id, rs_secret) = (
-        confidential["client_id"].as_str().unwrap(),
-        confidential["client_secret"].as_str().unwrap(),
-    );
-    let introspect = |t: String| {
-        let server = &server;
-        async move {
-            let response = server
-                .http
-                .post(format!("{}/oauth/introspect", server.base))
-                .basic_auth(rs_id, Some(rs_secret))
-                .form(&[("token", t)])
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status(), 200);
-            response.json::<Value>().await.unwrap()
-        }
-    };
+    let resource_server = introspection_client(&server).await;
     let access_token = tokens["access_token"].as_str().unwrap().to_owned();
-    let active = introspect(access_token.clone()).await;
+    let active = introspect(&server, &resource_server, &access_token).await;
     assert_eq!(active["active"], true);
     assert_eq!(active["org_id"], beta.as_str());
     assert_eq!(active["scope"], "envelopes:read");
@@ -550,7 +568,7 @@ async fn the_whole_journey_with_two_organizations(db: TestDb) {
         .unwrap();
     assert_eq!(revoked.status(), 200);
     assert_eq!(
-        introspect(access_token).await,
+        introspect(&server, &resource_server, &access_token).await,
         json!({ "active": false }),
         "the grant's access tokens stop too"
     );
@@ -604,7 +622,7 @@ async fn the_whole_journey_with_two_organizations(db: TestDb) {
     assert!(
         !details
             .iter()
-            .any(|d| d.contains(&r0) || d.contains(PASSWORD) || d.contains(rs_secret)),
+            .any(|d| d.contains(&r0) || d.contains(PASSWORD) || d.contains(&resource_server.1)),
         "no secret in the audit trail"
     );
     server.running.stop().await.unwrap();
@@ -941,7 +959,7 @@ async fn the_token_endpoint_checks_everything_before_consuming_a_code(db: TestDb
     let description = oauth_error(expired, 400, "invalid_grant").await;
     assert!(description.contains("expired"), "{description}");
 
-    // Confidential clients authenticate with Basic or in the body.
+    // A client_secret_post client authenticates in the body, and only there.
     let secret_client = register(
         &server,
         json!({ "redirect_uris": [CALLBACK], "token_endpoint_auth_method": "client_secret_post" }),
@@ -981,6 +999,180 @@ async fn the_token_endpoint_checks_everything_before_consuming_a_code(db: TestDb
     )
     .await;
     oauth_error(authenticated, 400, "invalid_grant").await;
+    server.running.stop().await.unwrap();
+}
+
+/// RFC 6749 §2.3 lets a server register each client for one method; a
+/// client authenticating another way (or presenting a secret it was never
+/// issued) is refused, at the token, revocation and introspection
+/// endpoints alike.
+async fn clients_authenticate_only_with_their_registered_method(db: TestDb) {
+    let server = start(db, None).await;
+    let registered = |method: &'static str| {
+        let server = &server;
+        async move {
+            let client = register(
+                server,
+                json!({ "client_name": method, "redirect_uris": [CALLBACK], "token_endpoint_auth_method": method }),
+            )
+            .await;
+            (
+                client["client_id"].as_str().unwrap().to_owned(),
+                client["client_secret"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        }
+    };
+    let (basic, basic_secret) = registered("client_secret_basic").await;
+    let (post, post_secret) = registered("client_secret_post").await;
+    let (public, _) = registered("none").await;
+
+    /// How a case presents its client.
+    enum Presented<'a> {
+        Basic(&'a str, &'a str),
+        Body(Vec<(&'a str, &'a str)>),
+        Both(&'a str, &'a str, Vec<(&'a str, &'a str)>),
+    }
+    use Presented::{Basic, Body, Both};
+    // (what, presented, accepted). Accepted means the endpoint went on to
+    // the token: 400 invalid_grant at /oauth/token (the refresh token is
+    // made up), 200 at /oauth/revoke; refused is 401 invalid_client.
+    let cases: Vec<(&str, Presented, bool)> = vec![
+        ("basic client, Basic", Basic(&basic, &basic_secret), true),
+        (
+            "basic client, body",
+            Body(vec![
+                ("client_id", &basic),
+                ("client_secret", &basic_secret),
+            ]),
+            false,
+        ),
+        ("basic client, wrong Basic", Basic(&basic, "wrong"), false),
+        (
+            "basic client, id only",
+            Body(vec![("client_id", &basic)]),
+            false,
+        ),
+        (
+            "basic client, Basic and body secret",
+            Both(
+                &basic,
+                &basic_secret,
+                vec![("client_secret", &basic_secret)],
+            ),
+            false,
+        ),
+        (
+            "post client, body",
+            Body(vec![("client_id", &post), ("client_secret", &post_secret)]),
+            true,
+        ),
+        ("post client, Basic", Basic(&post, &post_secret), false),
+        (
+            "post client, wrong body",
+            Body(vec![("client_id", &post), ("client_secret", "wrong")]),
+            false,
+        ),
+        (
+            "public client, id only",
+            Body(vec![("client_id", &public)]),
+            true,
+        ),
+        ("public client, wrong Basic", Basic(&public, "wrong"), false),
+        (
+            "public client, body secret",
+            Body(vec![("client_id", &public), ("client_secret", "anything")]),
+            false,
+        ),
+        (
+            "public client, another client's secret",
+            Basic(&public, &basic_secret),
+            false,
+        ),
+        // `id:` names a client without presenting a secret (how Go's
+        // x/oauth2 probes the header style).
+        (
+            "public client, Basic with no secret",
+            Basic(&public, ""),
+            true,
+        ),
+    ];
+    let mut mismatches = Vec::new();
+    for (endpoint, form) in [
+        (
+            "/oauth/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "made-up"),
+            ][..],
+        ),
+        ("/oauth/revoke", &[("token", "made-up")][..]),
+    ] {
+        for (what, presented, accepted) in &cases {
+            let mut request = server.http.post(format!("{}{endpoint}", server.base));
+            let mut fields: Vec<(&str, &str)> = form.to_vec();
+            match presented {
+                Basic(id, secret) => request = request.basic_auth(id, Some(secret)),
+                Body(extra) => fields.extend_from_slice(extra),
+                Both(id, secret, extra) => {
+                    request = request.basic_auth(id, Some(secret));
+                    fields.extend_from_slice(extra);
+                }
+            }
+            let response = request.form(&fields).send().await.unwrap();
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            let ok = match (accepted, endpoint) {
+                (true, "/oauth/token") => status == 400 && body["error"] == "invalid_grant",
+                (true, _) => status == 200,
+                (false, _) => status == 401 && body["error"] == "invalid_client",
+            };
+            if !ok {
+                mismatches.push(format!("{endpoint} {what}: {status} {body}"));
+            }
+        }
+    }
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
+
+    // A refusal says which method the client is registered for.
+    let description = oauth_error(
+        token(
+            &server,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "made-up"),
+                ("client_id", &basic),
+                ("client_secret", &basic_secret),
+            ],
+        )
+        .await,
+        401,
+        "invalid_client",
+    )
+    .await;
+    assert!(description.contains("client_secret_basic"), "{description}");
+
+    // The introspection client too: Basic, as registered, and nothing else.
+    let rs = introspection_client(&server).await;
+    let endpoint = format!("{}/oauth/introspect", server.base);
+    assert_eq!(
+        introspect(&server, &rs, "made-up").await,
+        json!({ "active": false })
+    );
+    let in_body = server
+        .http
+        .post(&endpoint)
+        .form(&[
+            ("token", "made-up"),
+            ("client_id", rs.0.as_str()),
+            ("client_secret", rs.1.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    oauth_error(in_body, 401, "invalid_client").await;
     server.running.stop().await.unwrap();
 }
 

@@ -20,7 +20,10 @@ use serde_json::{Value, json};
 use signet_store::Clock;
 use signet_store::testing::TestDb;
 
-use crate::authorization::{Browser, authorize, get as param, new_pkce, query, seed, token};
+use crate::authorization::{
+    Browser, authorize, get as param, introspect, introspection_client, new_pkce, query, seed,
+    token,
+};
 use crate::mcp::call;
 use crate::support::{Server, start_with};
 
@@ -493,8 +496,20 @@ async fn a_chatgpt_like_document_with_private_key_jwt_completes_the_flow(db: Tes
         assert_eq!(introspected.status(), 401);
         let body: Value = introspected.json().await.unwrap();
         assert_eq!(body["error"], "invalid_client");
+        assert!(
+            body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("registered for it"),
+            "{body}"
+        );
         assert!(body.get("active").is_none(), "{body}");
     }
+    // A resource server registered for introspection sees its token.
+    let resource_server = introspection_client(&server).await;
+    let answer = introspect(&server, &resource_server, access).await;
+    assert_eq!(answer["active"], true, "{answer}");
+    assert_eq!(answer["client_id"], client_id.as_str());
 
     // A document that offers only private_key_jwt (inline keys) insists on it.
     let strict = host.url("strict.json");

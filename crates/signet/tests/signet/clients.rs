@@ -7,12 +7,16 @@ use serde_json::{Value, json};
 use signet_oauth::clients::{CleanUp, Clients};
 use signet_store::testing::TestDb;
 
-use crate::authorization::{Browser, CALLBACK, public_client_named, seed, token_ok};
+use crate::authorization::{
+    Browser, CALLBACK, introspect, introspection_client, oauth_error, public_client_named,
+    register, seed, token_ok,
+};
 use crate::mcp::{call, connect};
 use crate::support::{start, start_with};
 
 signet_store::store_tests!(
     manual_clients_are_added_listed_and_removed,
+    only_clients_registered_for_introspection_may_introspect,
     idle_dynamic_clients_are_cleaned_up,
     registrations_per_address_have_a_ceiling,
 );
@@ -167,6 +171,125 @@ async fn manual_clients_are_added_listed_and_removed(db: TestDb) {
     let again = server.cli(&["clients", "remove", &public_id], None).await;
     assert_ne!(again.code, 0);
     assert!(again.stderr.contains("no client"), "{}", again.stderr);
+    server.running.stop().await.unwrap();
+}
+
+/// Introspection tells who is behind any token (`sub`, `org_id`, `scope`),
+/// so it is for resource servers an operator registered for it: a client
+/// that registered itself, whatever secret it holds, is refused.
+async fn only_clients_registered_for_introspection_may_introspect(db: TestDb) {
+    let server = start(db, None).await;
+    let (acme, _) = seed(&server).await;
+    let browser = Browser::new(&server);
+    let victim = public_client_named(&server, "Victim").await;
+    let (access, refresh) = connect(&server, &browser, &victim, &acme).await;
+
+    // Anyone can register a confidential client (an omitted method means
+    // client_secret_basic, with a secret) and would read the victim's token.
+    let basic = register(&server, json!({ "redirect_uris": [CALLBACK] })).await;
+    let post = register(
+        &server,
+        json!({ "redirect_uris": [CALLBACK], "token_endpoint_auth_method": "client_secret_post" }),
+    )
+    .await;
+    let endpoint = format!("{}/oauth/introspect", server.base);
+    let attempts = [
+        server
+            .http
+            .post(&endpoint)
+            .basic_auth(
+                basic["client_id"].as_str().unwrap(),
+                basic["client_secret"].as_str(),
+            )
+            .form(&[("token", access.as_str())]),
+        server.http.post(&endpoint).form(&[
+            ("token", access.as_str()),
+            ("client_id", post["client_id"].as_str().unwrap()),
+            ("client_secret", post["client_secret"].as_str().unwrap()),
+        ]),
+        // Nor is the token's own (public) client.
+        server
+            .http
+            .post(&endpoint)
+            .form(&[("token", access.as_str()), ("client_id", victim.as_str())]),
+    ];
+    for attempt in attempts {
+        let response = attempt.send().await.unwrap();
+        let description = oauth_error(response, 401, "invalid_client").await;
+        assert!(description.contains("registered for it"), "{description}");
+    }
+    let back_office = server
+        .cli(
+            &[
+                "clients",
+                "add",
+                "--name",
+                "Back office",
+                "--redirect-uri",
+                "https://app.example/cb",
+                "--confidential",
+                "--json",
+            ],
+            None,
+        )
+        .await
+        .json();
+    let refused = server
+        .http
+        .post(&endpoint)
+        .basic_auth(
+            back_office["client_id"].as_str().unwrap(),
+            back_office["client_secret"].as_str(),
+        )
+        .form(&[("token", access.as_str())])
+        .send()
+        .await
+        .unwrap();
+    // Nor a confidential client an operator registered for sign-in.
+    let description = oauth_error(refused, 401, "invalid_client").await;
+    assert!(description.contains("registered for it"), "{description}");
+
+    // A resource server the operator registered for introspection (it
+    // needs no redirect URI) sees both tokens.
+    let resource_server = introspection_client(&server).await;
+    let active = introspect(&server, &resource_server, &access).await;
+    assert_eq!(active["active"], true, "{active}");
+    assert_eq!(active["client_id"], victim.as_str());
+    assert_eq!(active["org_id"], acme.as_str());
+    assert_eq!(active["token_type"], "access_token");
+    let active = introspect(&server, &resource_server, &refresh).await;
+    assert_eq!(active["active"], true, "{active}");
+    assert_eq!(active["token_type"], "refresh_token");
+    // Its secret is still checked.
+    let wrong = server
+        .http
+        .post(&endpoint)
+        .basic_auth(&resource_server.0, Some("wrong"))
+        .form(&[("token", access.as_str())])
+        .send()
+        .await
+        .unwrap();
+    oauth_error(wrong, 401, "invalid_client").await;
+
+    // `clients list` says which clients may introspect.
+    let listed = server
+        .cli(&["clients", "list", "--json"], None)
+        .await
+        .json();
+    for client in listed.as_array().unwrap() {
+        let expected = client["id"] == resource_server.0.as_str();
+        assert_eq!(client["introspection"], expected, "{client}");
+    }
+    let text = server.cli(&["clients", "list"], None).await.ok();
+    assert!(
+        text.lines().next().unwrap().contains("INTROSPECTION"),
+        "{text}"
+    );
+    let row = text
+        .lines()
+        .find(|line| line.starts_with(&resource_server.0))
+        .unwrap();
+    assert!(row.contains("yes"), "{row}");
     server.running.stop().await.unwrap();
 }
 

@@ -5,12 +5,13 @@ use std::time::Duration;
 
 use reqwest::Response;
 use serde_json::{Value, json};
+use signet_store::Clock;
 use signet_store::audit::Actor;
 use signet_store::testing::TestDb;
 
 use crate::authorization::{
-    Browser, CALLBACK, authorize, authorize_path, claims, get, new_pkce, public_client, query,
-    seed, token_ok,
+    Browser, CALLBACK, authorize, authorize_path, claims, get, introspect, introspection_client,
+    new_pkce, public_client, query, seed, token_ok,
 };
 use crate::support::{Server, start};
 
@@ -18,6 +19,7 @@ signet_store::store_tests!(
     every_row_of_the_401_table,
     host_and_origin_are_checked,
     the_rmcp_client_connects_refreshes_and_is_disconnected,
+    access_tokens_honour_crit_nbf_iat_and_both_typ_spellings,
 );
 
 fn whoami_request() -> Value {
@@ -470,5 +472,132 @@ async fn the_rmcp_client_connects_refreshes_and_is_disconnected(db: TestDb) {
     )
     .await;
     let _ = service.cancel().await;
+    server.running.stop().await.unwrap();
+}
+
+/// Tokens signed with the server's own key but carrying what Signet does
+/// not issue: a `crit` extension (RFC 7515 §4.1.11: must be understood, and
+/// Signet understands none), a `nbf` or `iat` in the future (beyond 60 s of
+/// leeway), and the long `typ` spelling RFC 9068 §2.1 allows. Checked at
+/// `/mcp` and by introspection, against the server's injected clock.
+async fn access_tokens_honour_crit_nbf_iat_and_both_typ_spellings(db: TestDb) {
+    use data_encoding::BASE64URL_NOPAD;
+    let server = start(db, None).await;
+    let (acme, _) = seed(&server).await;
+    let browser = Browser::new(&server);
+    let client_id = public_client(&server).await;
+    let (access, _) = connect(&server, &browser, &client_id, &acme).await;
+    let resource_server = introspection_client(&server).await;
+    let (kid, private_key): (String, Vec<u8>) = signet_store::sqlx::query_as(
+        "SELECT kid, private_key FROM signing_keys WHERE status = 'active'",
+    )
+    .fetch_one(server.running.state.store.pool())
+    .await
+    .unwrap();
+    let key = jsonwebtoken::EncodingKey::from_ed_der(&private_key);
+    let issued = claims(&access);
+    let sign = |header: Value, claims: &Value| {
+        let input = format!(
+            "{}.{}",
+            BASE64URL_NOPAD.encode(header.to_string().as_bytes()),
+            BASE64URL_NOPAD.encode(claims.to_string().as_bytes())
+        );
+        let signature =
+            jsonwebtoken::crypto::sign(input.as_bytes(), &key, jsonwebtoken::Algorithm::EdDSA)
+                .unwrap();
+        format!("{input}.{signature}")
+    };
+    let header = |typ: &str| json!({ "alg": "EdDSA", "typ": typ, "kid": kid });
+    let now = server.clock.now().as_secs();
+    let with = |changes: Value| {
+        let mut claims = issued.clone();
+        for (name, value) in changes.as_object().unwrap() {
+            claims[name] = value.clone();
+        }
+        claims
+    };
+    let crit = |mut header: Value, crit: Value| {
+        header["crit"] = crit;
+        header["urn:example:policy"] = json!("anything");
+        header
+    };
+    let future_nbf = sign(
+        header("at+jwt"),
+        &with(json!({ "nbf": now + 3600, "exp": now + 7200 })),
+    );
+    let cases: Vec<(&str, String, bool)> = vec![
+        ("re-signed as issued", sign(header("at+jwt"), &issued), true),
+        (
+            "typ application/at+jwt",
+            sign(header("application/at+jwt"), &issued),
+            true,
+        ),
+        (
+            "typ in capitals",
+            sign(header("Application/AT+JWT"), &issued),
+            true,
+        ),
+        ("typ JWT", sign(header("JWT"), &issued), false),
+        (
+            "typ application/jwt",
+            sign(header("application/jwt"), &issued),
+            false,
+        ),
+        (
+            "crit naming an unknown parameter",
+            sign(
+                crit(header("at+jwt"), json!(["urn:example:policy"])),
+                &issued,
+            ),
+            false,
+        ),
+        (
+            "empty crit",
+            sign(crit(header("at+jwt"), json!([])), &issued),
+            false,
+        ),
+        ("nbf an hour ahead", future_nbf.clone(), false),
+        (
+            "nbf within the leeway",
+            sign(header("at+jwt"), &with(json!({ "nbf": now + 30 }))),
+            true,
+        ),
+        (
+            "nbf in the past",
+            sign(header("at+jwt"), &with(json!({ "nbf": now - 10 }))),
+            true,
+        ),
+        (
+            "iat an hour ahead",
+            sign(header("at+jwt"), &with(json!({ "iat": now + 3600 }))),
+            false,
+        ),
+        (
+            "iat within the leeway",
+            sign(header("at+jwt"), &with(json!({ "iat": now + 30 }))),
+            true,
+        ),
+    ];
+    let mut mismatches = Vec::new();
+    for (what, token, accepted) in &cases {
+        let status = call(&server, Some(token), &whoami_request()).await.status();
+        let answer = introspect(&server, &resource_server, token).await;
+        if (status == 200) != *accepted || answer["active"] != *accepted {
+            mismatches.push(format!("{what}: /mcp {status}, introspection {answer}"));
+        }
+    }
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
+    // Not before means not before: an hour on, the same token works.
+    server.clock.advance(Duration::from_secs(3600));
+    assert_eq!(
+        call(&server, Some(&future_nbf), &whoami_request())
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        introspect(&server, &resource_server, &future_nbf).await["active"],
+        true
+    );
     server.running.stop().await.unwrap();
 }
