@@ -310,6 +310,7 @@ async fn introspection_hides_other_clients_tokens_from_all_but_introspection_cli
             redirect_uri_explicit: true,
             code_challenge: &random::digest(&verifier),
             client_ip: None,
+            session_id: "test",
         })
         .await
         .unwrap();

@@ -49,14 +49,6 @@ impl Browser {
         }
     }
 
-    pub(crate) fn http(&self) -> &reqwest::Client {
-        &self.http
-    }
-
-    pub(crate) fn url_of(&self, path: &str) -> String {
-        self.url(path)
-    }
-
     fn url(&self, path: &str) -> String {
         if path.starts_with("http") {
             path.to_owned()
