@@ -15,6 +15,8 @@ use crate::authorization::{
 };
 use crate::support::{Server, start};
 
+mod edge;
+
 signet_store::store_tests!(
     every_row_of_the_401_table,
     host_and_origin_are_checked,
@@ -161,10 +163,16 @@ async fn every_row_of_the_401_table(db: TestDb) {
     let con_id = me["connection"]["id"].as_str().unwrap().to_owned();
     // Requests the scope check cannot read exactly never reach a tool;
     // escaped strings are read as what they mean.
-    for body in [
-        r#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami"}}]"#,
-        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","name":"other"}}"#,
-        "{not json",
+    for (body, code) in [
+        (
+            r#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami"}}]"#,
+            -32600,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","name":"other"}}"#,
+            -32600,
+        ),
+        ("{not json", -32700),
     ] {
         let response = server
             .http
@@ -178,7 +186,7 @@ async fn every_row_of_the_401_table(db: TestDb) {
             .unwrap();
         assert_eq!(response.status(), 400, "{body}");
         let error: Value = response.json().await.unwrap();
-        assert_eq!(error["error"]["code"], -32700, "{body}");
+        assert_eq!(error["error"]["code"], code, "{body}");
     }
     let escaped = server
         .http
