@@ -108,10 +108,11 @@ where
 
 async fn run_server(config: Config, clock: SharedClock) -> Result<(), CommandError> {
     crate::init_logging(config.log_format, &config.log_level);
+    let stop = serve::shutdown_signal();
     let running = serve::start(config, clock).await?;
     print_banner(&running)?;
     tracing::info!(address = %running.local_addr, public_url = %running.state.issuer, "listening");
-    serve::shutdown_signal().await;
+    stop.await;
     running.stop().await?;
     tracing::info!("stopped");
     Ok(())
