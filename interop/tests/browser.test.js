@@ -175,3 +175,43 @@ test('every page has a visible focus ring and labelled fields', async () => {
   }
   await page.close();
 });
+
+test('a decision written into the authorization URL cannot approve for a person who denies', async () => {
+  // The attacker's link says "approve for the first organization"; the
+  // person picks another one and presses Deny.
+  const orgs = JSON.parse(await signet.cli('org', 'list', '--json'));
+  await signet.cli('org', 'add', '--name', 'Deny Org', '--owner', signet.email);
+  const chosen = JSON.parse(await signet.cli('account', 'link', '--org', 'Deny Org', '--json')).org_id;
+  const forgedOrg = orgs[0].id;
+  const client = await register(signet.base, { client_name: 'Forging Agent', redirect_uris: [CALLBACK], token_endpoint_auth_method: 'none' });
+  const { challenge } = pkce();
+  const url = authorizationUrl(signet.base, { clientId: client.client_id, redirectUri: CALLBACK, challenge });
+  url.searchParams.set('decision', 'approve');
+  url.searchParams.set('org_id', forgedOrg);
+  const context = await browser.newContext({ viewport: { width: 1024, height: 768 } });
+  const page = await context.newPage();
+  let callback;
+  const listener = createServer((request, response) => {
+    const received = new URL(request.url, CALLBACK);
+    if (received.pathname === new URL(CALLBACK).pathname) callback = received;
+    response.end('You may close this window.');
+  });
+  await new Promise((ready) => listener.listen(Number(new URL(CALLBACK).port), '127.0.0.1', ready));
+  try {
+    await page.goto(url.href);
+    await page.fill('#email', signet.email);
+    await page.fill('#password', signet.password);
+    await page.press('#password', 'Enter');
+    await page.waitForSelector('text=Forging Agent');
+    const carried = await page.locator('form input[type=hidden]').evaluateAll((inputs) => inputs.map((i) => i.name));
+    assert.ok(!carried.includes('decision') && !carried.includes('org_id'), `hidden inputs: ${carried}`);
+    await page.locator(`input[name=org_id][value="${chosen}"]`).check();
+    await page.locator('button[value=deny]').click();
+    await page.waitForURL(`${CALLBACK}**`);
+  } finally {
+    listener.close();
+    await context.close();
+  }
+  assert.equal(callback.searchParams.get('error'), 'access_denied');
+  assert.equal(callback.searchParams.get('code'), null, 'no code for a denial');
+});

@@ -2,11 +2,9 @@
 //! upload PUTs and deliverable downloads. Each URL carries its own secret
 //! (a signing token, an upload token, a signed expiry); no cookies.
 
-use std::net::SocketAddr;
-
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -23,10 +21,9 @@ use crate::uploads::{MAX_UPLOAD_BYTES, UploadError};
 #[derive(Clone, Debug)]
 struct Pages {
     esign: Esign,
-    proxies: std::sync::Arc<signet_store::net::TrustedProxies>,
 }
 
-pub fn router(esign: Esign, proxies: signet_store::net::TrustedProxies) -> Router {
+pub fn router(esign: Esign) -> Router {
     Router::new()
         .route("/sign/{token}", get(signing_page).post(signing_action))
         .route("/sign/{token}/documents/{document_id}", get(document))
@@ -35,10 +32,7 @@ pub fn router(esign: Esign, proxies: signet_store::net::TrustedProxies) -> Route
             axum::routing::put(put_upload).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES + 1)),
         )
         .route("/deliverables/{deliverable_id}", get(download))
-        .with_state(Pages {
-            esign,
-            proxies: std::sync::Arc::new(proxies),
-        })
+        .with_state(Pages { esign })
 }
 
 /// Secret-bearing pages are never cached, and never framed.
@@ -155,9 +149,9 @@ struct ActionForm {
 }
 
 async fn signing_action(
-    State(Pages { esign, proxies }): State<Pages>,
+    State(Pages { esign }): State<Pages>,
     Path(token): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: signet_http::ClientAddr,
     headers: HeaderMap,
     form: Result<axum::Form<ActionForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
@@ -183,12 +177,7 @@ async fn signing_action(
             );
         }
     };
-    let ip = proxies
-        .client_ip(
-            peer.ip(),
-            headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()),
-        )
-        .to_string();
+    let ip = client.to_string();
     let evidence = Evidence {
         ip_address: &ip,
         user_agent: headers

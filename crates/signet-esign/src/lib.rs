@@ -32,6 +32,7 @@ pub use error::{EsignError, FieldError};
 pub use events::Notifier;
 pub use outbox::Mailer;
 pub use uploads::MintedUpload;
+pub use uploads::sweep_expired;
 
 /// Who is asking: tools act within one organization, as one user, through
 /// one connection.

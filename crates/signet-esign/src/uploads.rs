@@ -230,3 +230,16 @@ impl Esign {
         Ok(())
     }
 }
+
+/// Removes uploads a day after their document URL expired.
+pub async fn sweep_expired(
+    store: &signet_store::Store,
+    now: signet_store::UnixTime,
+) -> Result<u64, sqlx::Error> {
+    let cutoff = now.minus(std::time::Duration::from_secs(24 * 3600));
+    Ok(sqlx::query("DELETE FROM uploads WHERE expires_at < $1")
+        .bind(cutoff.as_secs())
+        .execute(store.pool())
+        .await?
+        .rows_affected())
+}

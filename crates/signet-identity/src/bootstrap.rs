@@ -31,25 +31,15 @@ impl Identity {
         let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
             .fetch_one(self.store.pool())
             .await?;
-        let claimed = sqlx::query(
-            "INSERT INTO instance_state (key, value, updated_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (key) DO NOTHING",
-        )
-        .bind(BOOTSTRAP_MARKER)
-        .bind(self.clock.now().rfc3339())
-        .bind(self.clock.now().as_secs())
-        .execute(self.store.pool())
-        .await?;
-        if users > 0 || claimed.rows_affected() == 0 {
+        let claimed =
+            signet_store::claim_marker(&self.store, BOOTSTRAP_MARKER, self.clock.now()).await?;
+        if users > 0 || !claimed {
             return Ok(None);
         }
         let created = self.create_initial_owner(email, organization_name).await;
         if created.is_err() {
             // Give the next start another chance rather than none at all.
-            let _ = sqlx::query("DELETE FROM instance_state WHERE key = $1")
-                .bind(BOOTSTRAP_MARKER)
-                .execute(self.store.pool())
-                .await;
+            let _ = signet_store::release_marker(&self.store, BOOTSTRAP_MARKER).await;
         }
         created.map(Some)
     }

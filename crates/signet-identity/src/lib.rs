@@ -22,7 +22,7 @@ pub use model::{
     Account, AccountStatus, Member, MembershipChange, Organization, OrganizationOfUser, Role, User,
 };
 pub use password::{HASH_WAIT, Password};
-pub use sessions::{ClientInfo, SESSION_LIFETIME, Session, SignIn};
+pub use sessions::{ClientInfo, SESSION_LIFETIME, Session, SignIn, Swept, sweep_expired};
 
 use signet_store::{SharedClock, Store};
 
@@ -49,5 +49,9 @@ impl Identity {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    pub fn clock(&self) -> SharedClock {
+        self.clock.clone()
     }
 }

@@ -53,7 +53,7 @@ impl Identity {
         };
         let id = ids::new(ids::ORGANIZATION).map_err(|e| IdentityError::Hashing(e.to_string()))?;
         let now = self.clock.now();
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)")
             .bind(&id)
             .bind(&name)
@@ -195,7 +195,7 @@ impl Identity {
     ) -> Result<(User, MembershipChange), IdentityError> {
         let user = self.user_by_email(email).await?;
         let now = self.clock.now();
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         lock_organization(&mut tx, org_id).await?;
         let change = match current_role(&mut tx, org_id, &user.id).await? {
             None => {
@@ -237,28 +237,31 @@ impl Identity {
         Ok((user, change))
     }
 
-    /// Removes a user from an organization and disconnects the connections
-    /// they made for it. Removing the last owner is refused. Returns the role
-    /// the member had.
-    pub async fn remove_member(
+    /// Removes a user from an organization, in the caller's transaction
+    /// (the caller also ends what the member connected: see
+    /// `signet_oauth::connections::Connections::remove_member`, which runs
+    /// both in one transaction). Removing the last owner is refused.
+    /// `connections_disconnected` goes into the audit event. Returns the
+    /// role the member had.
+    pub async fn remove_member_in(
         &self,
+        tx: &mut sqlx::AnyConnection,
         actor: &Actor,
         org_id: &str,
-        email: &str,
-    ) -> Result<(User, Role), IdentityError> {
-        let user = self.user_by_email(email).await?;
+        user: &User,
+        connections_disconnected: u64,
+    ) -> Result<Role, IdentityError> {
         let now = self.clock.now();
-        let mut tx = self.store.pool().begin().await?;
-        lock_organization(&mut tx, org_id).await?;
-        let Some(role) = current_role(&mut tx, org_id, &user.id).await? else {
+        lock_organization(&mut *tx, org_id).await?;
+        let Some(role) = current_role(&mut *tx, org_id, &user.id).await? else {
             return Err(IdentityError::NotAMember {
-                email: user.email,
+                email: user.email.clone(),
                 org_id: org_id.to_owned(),
             });
         };
-        if role == Role::Owner && owner_count(&mut tx, org_id).await? <= 1 {
+        if role == Role::Owner && owner_count(&mut *tx, org_id).await? <= 1 {
             return Err(IdentityError::LastOwner {
-                email: user.email,
+                email: user.email.clone(),
                 org_id: org_id.to_owned(),
             });
         }
@@ -267,35 +270,23 @@ impl Identity {
             .bind(&user.id)
             .execute(&mut *tx)
             .await?;
-        // Whatever the member connected for this organization ends with the
-        // membership, in the same transaction: no window in which a former
-        // member's agent still acts for the organization.
-        let disconnected = sqlx::query(
-            "UPDATE connections SET revoked_at = $1, revoked_reason = 'member_removed' \
-             WHERE org_id = $2 AND user_id = $3 AND revoked_at IS NULL",
-        )
-        .bind(now.as_secs())
-        .bind(org_id)
-        .bind(&user.id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
         audit::record(
-            &mut tx,
+            &mut *tx,
             actor,
             now,
             AuditEvent {
                 action: "membership.removed",
                 subject_id: Some(&user.id),
                 org_id: Some(org_id),
-                detail:
-                    serde_json::json!({ "role": role, "connections_disconnected": disconnected })
-                        .to_string(),
+                detail: serde_json::json!({
+                    "role": role,
+                    "connections_disconnected": connections_disconnected
+                })
+                .to_string(),
             },
         )
         .await?;
-        tx.commit().await?;
-        Ok((user, role))
+        Ok(role)
     }
 }
 

@@ -235,6 +235,38 @@ impl Identity {
     }
 }
 
+/// Rows of identity's tables removed by one sweep.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    pub web_sessions: u64,
+    pub login_failures: u64,
+}
+
+/// Removes expired sessions, and sign-in failure counts untouched for a
+/// day (they no longer delay anyone).
+pub async fn sweep_expired(
+    store: &signet_store::Store,
+    now: UnixTime,
+) -> Result<Swept, sqlx::Error> {
+    let web_sessions = sqlx::query("DELETE FROM web_sessions WHERE expires_at < $1")
+        .bind(now.as_secs())
+        .execute(store.pool())
+        .await?
+        .rows_affected();
+    let login_failures = sqlx::query("DELETE FROM login_failures WHERE last_failed_at < $1")
+        .bind(now.minus(SWEEP_GRACE).as_secs())
+        .execute(store.pool())
+        .await?
+        .rows_affected();
+    Ok(Swept {
+        web_sessions,
+        login_failures,
+    })
+}
+
+/// How long after their last use stale rows are kept.
+const SWEEP_GRACE: Duration = Duration::from_secs(24 * 3600);
+
 /// Compare-and-set attempts before an attempt is refused as contended.
 const RESERVE_TRIES: usize = 32;
 

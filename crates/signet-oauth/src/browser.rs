@@ -3,14 +3,13 @@
 //! the identity service; every page carries the security headers and works
 //! without JavaScript.
 
-use std::net::SocketAddr;
-
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use signet_http::ClientAddr;
 use signet_identity::{AccountStatus, ClientInfo, Password, Session, SignIn};
 use signet_store::audit::{self, Actor, AuditEvent};
 use signet_store::random;
@@ -119,17 +118,9 @@ impl OAuthState {
     }
 }
 
-/// The client's address: the peer, or the address a trusted proxy names.
-fn client_ip(state: &OAuthState, headers: &HeaderMap, peer: SocketAddr) -> std::net::IpAddr {
-    state.trusted_proxies.client_ip(
-        peer.ip(),
-        headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()),
-    )
-}
-
-fn client_info(state: &OAuthState, headers: &HeaderMap, peer: SocketAddr) -> ClientInfo {
+fn client_info(headers: &HeaderMap, client: ClientAddr) -> ClientInfo {
     ClientInfo {
-        ip: Some(client_ip(state, headers, peer).to_string()),
+        ip: Some(client.to_string()),
         user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
@@ -243,7 +234,7 @@ async fn login_form(State(state): State<OAuthState>, RawQuery(query): RawQuery) 
 
 async fn login_submit(
     State(state): State<OAuthState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientAddr,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -289,12 +280,12 @@ async fn login_submit(
             .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
         response
     };
-    let client = client_info(&state, &headers, peer);
-    if let Err(seconds) = state.sign_in_limit.take(client_ip(&state, &headers, peer)) {
+    let info = client_info(&headers, client);
+    if let Err(seconds) = state.sign_in_limit.take(client.0) {
         return too_many(seconds);
     }
     let password = Password::attempt(field(&form, "password").unwrap_or_default());
-    match state.identity.sign_in(&email, password, &client).await {
+    match state.identity.sign_in(&email, password, &info).await {
         Ok(SignIn::Success { cookie, .. }) => {
             let mut response = see_other(&return_to);
             let lifetime = signet_identity::SESSION_LIFETIME.as_secs();
@@ -399,7 +390,7 @@ pub(crate) fn authorize_return_path(request: &AuthorizeRequest) -> String {
 
 async fn authorize_get(
     State(state): State<OAuthState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientAddr,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
@@ -466,8 +457,7 @@ async fn authorize_get(
         };
         match state.grants.remembered(&consent).await {
             Ok(true) => {
-                let ip = client_ip(&state, &headers, peer);
-                return issue_code(&state, &request, &session, &only.id, ip).await;
+                return issue_code(&state, &request, &session, &only.id, client).await;
             }
             Ok(false) => {}
             Err(error) => return redirect_error(error),
@@ -540,7 +530,7 @@ fn scope_in_words(scope: &str) -> &'static str {
 
 async fn authorize_post(
     State(state): State<OAuthState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientAddr,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -605,7 +595,7 @@ async fn authorize_post(
                     action: "consent.denied",
                     subject_id: Some(&request.client.id),
                     org_id: field(&form, "org_id"),
-                    detail: serde_json::json!({ "client_id": request.client.id, "client_ip": client_ip(&state, &headers, peer).to_string() }).to_string(),
+                    detail: serde_json::json!({ "client_id": request.client.id, "client_ip": client.to_string() }).to_string(),
                 },
             )
             .await;
@@ -623,8 +613,7 @@ async fn authorize_post(
     };
     match state.identity.organizations_of_user(&session.user.id).await {
         Ok(orgs) if orgs.iter().any(|o| o.id == org_id) => {
-            let ip = client_ip(&state, &headers, peer);
-            issue_code(&state, &request, &session, org_id, ip).await
+            issue_code(&state, &request, &session, org_id, client).await
         }
         Ok(_) => message(
             StatusCode::FORBIDDEN,
@@ -640,9 +629,9 @@ async fn issue_code(
     request: &AuthorizeRequest,
     session: &Session,
     org_id: &str,
-    client_ip: std::net::IpAddr,
+    client: ClientAddr,
 ) -> Response {
-    let ip = client_ip.to_string();
+    let ip = client.to_string();
     let approval = Approval {
         user_id: &session.user.id,
         org_id,

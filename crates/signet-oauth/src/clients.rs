@@ -248,7 +248,7 @@ impl Clients {
             None
         };
         let now = self.clock.now();
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         sqlx::query(
             "INSERT INTO oauth_clients (id, kind, client_name, redirect_uris, token_endpoint_auth_method, \
              metadata, registration_hash, secret_hash, created_at, introspection) \
@@ -537,21 +537,19 @@ impl Clients {
     }
 }
 
-/// Disconnects every live connection of a client that is going away; their
-/// tokens are refused from the next request on.
+/// Disconnects every live connection of a client that is going away.
 async fn disconnect_all(
     conn: &mut sqlx::AnyConnection,
     client_id: &str,
     now: UnixTime,
 ) -> Result<u64, OAuthError> {
-    Ok(sqlx::query(
-        "UPDATE connections SET revoked_at = $1, revoked_reason = 'client_removed' WHERE client_id = $2 AND revoked_at IS NULL",
+    crate::connections::disconnect_where(
+        conn,
+        crate::connections::Disconnect::Client(client_id),
+        "client_removed",
+        now,
     )
-    .bind(now.as_secs())
-    .bind(client_id)
-    .execute(conn)
-    .await?
-    .rows_affected())
+    .await
 }
 
 /// A registration request, checked and normalised.

@@ -136,7 +136,7 @@ impl Connections {
             )));
         }
         let now = self.clock.now();
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         let updated = sqlx::query("UPDATE connections SET name = $1 WHERE id = $2")
             .bind(name)
             .bind(id)
@@ -173,16 +173,9 @@ impl Connections {
         reason: &str,
     ) -> Result<bool, OAuthError> {
         let now = self.clock.now();
-        let mut tx = self.store.pool().begin().await?;
-        let updated = sqlx::query(
-            "UPDATE connections SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL",
-        )
-        .bind(now.as_secs())
-        .bind(reason)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        if updated.rows_affected() == 0 {
+        let mut tx = self.store.begin_write().await?;
+        let updated = disconnect_where(&mut tx, Disconnect::Connection(id), reason, now).await?;
+        if updated == 0 {
             return Ok(false);
         }
         let org_id: Option<String> =
@@ -205,4 +198,79 @@ impl Connections {
         tx.commit().await?;
         Ok(true)
     }
+}
+
+impl Connections {
+    /// Removes a member from an organization and disconnects what they
+    /// connected for it, in one transaction: no moment in which a former
+    /// member's agent still acts for the organization. Refusals (the last
+    /// owner, not a member) change nothing.
+    pub async fn remove_member(
+        &self,
+        identity: &signet_identity::Identity,
+        actor: &Actor,
+        org_id: &str,
+        email: &str,
+    ) -> Result<(signet_identity::User, signet_identity::Role), signet_identity::IdentityError>
+    {
+        let user = identity.user_by_email(email).await?;
+        let now = self.clock.now();
+        let mut tx = self.store.begin_write().await?;
+        let member = Disconnect::Member {
+            org_id,
+            user_id: &user.id,
+        };
+        let disconnected = disconnect_where(&mut tx, member, "member_removed", now)
+            .await
+            .map_err(|e| {
+                signet_identity::IdentityError::Store(signet_store::StoreError::Corrupt(
+                    e.to_string(),
+                ))
+            })?;
+        let role = identity
+            .remove_member_in(&mut tx, actor, org_id, &user, disconnected)
+            .await?;
+        tx.commit().await?;
+        Ok((user, role))
+    }
+}
+
+/// Which live connections a disconnect ends.
+#[derive(Clone, Copy, Debug)]
+pub enum Disconnect<'a> {
+    /// One connection (Disconnect on the web page, `signet connections revoke`).
+    Connection(&'a str),
+    /// Every connection of a client being removed.
+    Client(&'a str),
+    /// Every connection a member made for an organization they are leaving.
+    Member { org_id: &'a str, user_id: &'a str },
+}
+
+/// The one way connections are disconnected, in the caller's transaction:
+/// their tokens are refused from the next request on, and their refresh
+/// tokens stop working. Returns how many were live.
+pub async fn disconnect_where(
+    conn: &mut sqlx::AnyConnection,
+    which: Disconnect<'_>,
+    reason: &str,
+    now: UnixTime,
+) -> Result<u64, OAuthError> {
+    let (filter, first, second) = match which {
+        Disconnect::Connection(id) => ("id = $3", id, None),
+        Disconnect::Client(client_id) => ("client_id = $3", client_id, None),
+        Disconnect::Member { org_id, user_id } => {
+            ("org_id = $3 AND user_id = $4", org_id, Some(user_id))
+        }
+    };
+    let sql = format!(
+        "UPDATE connections SET revoked_at = $1, revoked_reason = $2 WHERE revoked_at IS NULL AND {filter}"
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(now.as_secs())
+        .bind(reason)
+        .bind(first);
+    if let Some(second) = second {
+        query = query.bind(second);
+    }
+    Ok(query.execute(conn).await?.rows_affected())
 }

@@ -440,23 +440,7 @@ impl Grants {
         } else {
             None
         };
-        audit::record(
-            &mut tx,
-            &Actor::User(grant.user_id.clone()),
-            now,
-            AuditEvent {
-                action: "grant.issued",
-                subject_id: Some(&grant.grant_id),
-                org_id: Some(&grant.org_id),
-                detail: json!({
-                    "client_id": client.id,
-                    "connection_id": grant.connection_id,
-                    "client_ip": client_ip,
-                })
-                .to_string(),
-            },
-        )
-        .await?;
+        record_grant_use(&mut tx, "grant.issued", &grant, &client.id, client_ip, now).await?;
         tx.commit().await?;
         self.respond(client, &grant, refresh, &grant.scopes, now)
             .await
@@ -539,9 +523,21 @@ impl Grants {
                 ));
             }
         }
-        let successor = self
-            .new_refresh_token(&grant_id, &client.id, now, Some(token))
+        // The successor and its audit event commit together.
+        let successor = self.successor_of(token).await?;
+        let mut tx = self.store.begin_write().await?;
+        self.insert_refresh_token(&mut tx, &successor, &grant_id, &client.id, now)
             .await?;
+        record_grant_use(
+            &mut tx,
+            "grant.refreshed",
+            &grant,
+            &client.id,
+            client_ip,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
         // A narrower `scope` narrows this access token; the grant keeps its own.
         let narrowed = scope
             .map(|requested| {
@@ -729,25 +725,8 @@ impl Grants {
         }
     }
 
-    /// Stores a new refresh token, or, given its predecessor, the successor
-    /// derived from it (idempotently, for the grace window).
-    async fn new_refresh_token(
-        &self,
-        grant_id: &str,
-        client_id: &str,
-        now: UnixTime,
-        predecessor: Option<&str>,
-    ) -> Result<String, OAuthError> {
-        let token = match predecessor {
-            Some(previous) => self.successor_of(previous).await?,
-            None => random::token().map_err(server)?,
-        };
-        let mut conn = self.store.pool().acquire().await?;
-        self.insert_refresh_token(&mut conn, &token, grant_id, client_id, now)
-            .await?;
-        Ok(token)
-    }
-
+    /// Stores a refresh token (only its digest) for a grant. A successor
+    /// stored twice (a replay inside the grace window) is stored once.
     async fn insert_refresh_token(
         &self,
         conn: &mut sqlx::AnyConnection,
@@ -869,6 +848,36 @@ impl Grants {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// The audit event of a grant's tokens being issued or refreshed, in the
+/// transaction that stores them.
+async fn record_grant_use(
+    conn: &mut sqlx::AnyConnection,
+    action: &str,
+    grant: &GrantRow,
+    client_id: &str,
+    client_ip: Option<&str>,
+    now: UnixTime,
+) -> Result<(), OAuthError> {
+    audit::record(
+        conn,
+        &Actor::User(grant.user_id.clone()),
+        now,
+        AuditEvent {
+            action,
+            subject_id: Some(&grant.grant_id),
+            org_id: Some(&grant.org_id),
+            detail: json!({
+                "client_id": client_id,
+                "connection_id": grant.connection_id,
+                "client_ip": client_ip,
+            })
+            .to_string(),
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// RFC 7636 S256: `BASE64URL(SHA256(verifier)) == challenge`, with the

@@ -3,15 +3,13 @@
 //! clients call these from script, so the binary wraps this router in CORS.
 //! Browser pages are in [`crate::browser`].
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use signet_http::ClientAddr;
 use signet_identity::Identity;
 use signet_store::SharedClock;
 use url::form_urlencoded;
@@ -35,8 +33,6 @@ pub struct OAuthState {
     pub usage: crate::usage::Usage,
     pub identity: Identity,
     pub clock: SharedClock,
-    /// Proxies whose `X-Forwarded-For` names the client.
-    pub trusted_proxies: Arc<signet_store::net::TrustedProxies>,
     pub registration_limit: crate::address_limit::AddressLimit,
     pub sign_in_limit: crate::address_limit::AddressLimit,
 }
@@ -91,14 +87,9 @@ async fn jwks(State(state): State<OAuthState>) -> Response {
 
 async fn register(
     State(state): State<OAuthState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: axum::http::HeaderMap,
+    ClientAddr(client_ip): ClientAddr,
     body: Body,
 ) -> Response {
-    let client_ip = state.trusted_proxies.client_ip(
-        peer.ip(),
-        headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()),
-    );
     let outcome = async {
         state
             .registration_limit
@@ -164,11 +155,11 @@ async fn authenticate(
 
 async fn token(
     State(state): State<OAuthState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientAddr,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let ip = peer.ip().to_string();
+    let ip = client.to_string();
     let ip = Some(ip.as_str());
     let outcome = async {
         let form = read_form(body).await?;
@@ -231,11 +222,11 @@ async fn token(
 
 async fn revoke(
     State(state): State<OAuthState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientAddr,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let ip = peer.ip().to_string();
+    let ip = client.to_string();
     let ip = Some(ip.as_str());
     let outcome = async {
         let form = read_form(body).await?;

@@ -24,6 +24,7 @@ pub mod metadata;
 pub mod oauth_error;
 pub mod redirect_uri;
 mod settings;
+pub mod sweep;
 pub mod usage;
 
 pub use error::KeyError;

@@ -58,3 +58,74 @@ pub async fn record(
     .await?;
     Ok(())
 }
+
+/// Which events [`list`] returns, newest first.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    pub org_id: Option<String>,
+    /// The event kind (`consent.granted`, `grant.issued`, …).
+    pub kind: Option<String>,
+    pub since: Option<UnixTime>,
+    pub limit: u32,
+}
+
+/// One event as operators read it: who, for which organization, through
+/// which client and from which address, as far as the event says.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct AuditRecord {
+    pub time: String,
+    pub kind: String,
+    pub user_id: Option<String>,
+    pub org_id: Option<String>,
+    pub client_id: Option<String>,
+    pub client_ip: Option<String>,
+    pub detail: serde_json::Value,
+}
+
+#[derive(sqlx::FromRow)]
+struct AuditRow {
+    occurred_at: i64,
+    actor: String,
+    action: String,
+    org_id: Option<String>,
+    detail: String,
+}
+
+/// The audit trail, newest first (for `signet audit list`).
+pub async fn list(
+    store: &crate::Store,
+    filter: &AuditFilter,
+) -> Result<Vec<AuditRecord>, StoreError> {
+    let rows: Vec<AuditRow> = sqlx::query_as(
+        "SELECT occurred_at, actor, action, org_id, detail FROM audit_events \
+         WHERE ($1 = '' OR org_id = $1) AND ($2 = '' OR action = $2) AND occurred_at >= $3 \
+         ORDER BY occurred_at DESC, id DESC LIMIT $4",
+    )
+    .bind(filter.org_id.clone().unwrap_or_default())
+    .bind(filter.kind.clone().unwrap_or_default())
+    .bind(filter.since.map_or(i64::MIN, UnixTime::as_secs))
+    .bind(i64::from(filter.limit))
+    .fetch_all(store.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let detail: serde_json::Value =
+                serde_json::from_str(&row.detail).unwrap_or(serde_json::Value::Null);
+            let text = |key: &str| detail.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+            let user_id = match row.actor.as_str() {
+                "cli" | "system" => text("user_id"),
+                user => Some(user.to_owned()),
+            };
+            AuditRecord {
+                time: UnixTime::from_secs(row.occurred_at).rfc3339(),
+                kind: row.action,
+                user_id,
+                org_id: row.org_id,
+                client_id: text("client_id"),
+                client_ip: text("client_ip"),
+                detail,
+            }
+        })
+        .collect())
+}

@@ -24,7 +24,7 @@ pub use changes::{ChangeDetector, ChangeToken};
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock, UnixTime};
 pub use db::{Backend, Store, is_transient, is_unique_violation};
 pub use error::StoreError;
-pub use secrets::instance_secret;
+pub use secrets::{claim_marker, instance_secret, release_marker};
 
 /// Re-exported so dependants write queries against the same sqlx version.
 pub use sqlx;

@@ -62,7 +62,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         usage: state.usage.clone(),
         identity: state.identity.clone(),
         clock: state.clock.clone(),
-        trusted_proxies: Arc::new(state.config.trusted_proxies.clone()),
         registration_limit: state.registration_limit.clone(),
         sign_in_limit: state.sign_in_limit.clone(),
     };
@@ -83,8 +82,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(signet_mcp::metadata::router(state.issuer.clone()))
         .merge(signet_mcp::http::router(mcp))
         .layer(cors());
-    let esign_pages =
-        signet_esign::http::router(state.esign.clone(), state.config.trusted_proxies.clone());
+    let esign_pages = signet_esign::http::router(state.esign.clone());
+    // The client address, resolved once through the trusted proxies.
+    let proxies = Arc::new(state.config.trusted_proxies.clone());
     let operations = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -115,6 +115,10 @@ pub fn router(state: Arc<AppState>) -> Router {
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
+        .layer(middleware::from_fn_with_state(
+            proxies,
+            signet_http::resolve_client_addr,
+        ))
         .layer(middleware::from_fn(close_unless_body_read))
 }
 

@@ -60,6 +60,30 @@ pub enum Command {
     /// Manage the keys that sign access tokens
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Read the audit trail
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// List audit events, newest first
+    List {
+        /// Only this organization (id or exact name)
+        #[arg(long)]
+        org: Option<String>,
+        /// Only this kind of event (e.g. consent.granted)
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only events this recent (e.g. 1h, 7d)
+        #[arg(long, value_name = "DURATION")]
+        since: Option<String>,
+        /// At most this many events
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
 }
 
 #[derive(Debug, Default, Args)]

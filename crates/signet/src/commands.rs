@@ -17,8 +17,8 @@ use signet_store::{SharedClock, StoreError, SystemClock};
 use thiserror::Error;
 
 use crate::cli::{
-    AccountCommand, Cli, ClientsCommand, Command, ConnectionsCommand, KeysCommand, OrgCommand,
-    UserCommand,
+    AccountCommand, AuditCommand, Cli, ClientsCommand, Command, ConnectionsCommand, KeysCommand,
+    OrgCommand, UserCommand,
 };
 use crate::config::{Config, ConfigError};
 use crate::output;
@@ -88,7 +88,57 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
             store.close().await;
             result
         }
+        Command::Audit(command) => {
+            with_identity(&config, clock, |identity| run_audit(identity, command)).await
+        }
     }
+}
+
+async fn run_audit(identity: Identity, command: AuditCommand) -> Result<(), CommandError> {
+    let AuditCommand::List {
+        org,
+        kind,
+        since,
+        limit,
+        json,
+    } = command;
+    let org_id = match org {
+        Some(org) => Some(identity.resolve_organization(&org).await?.id),
+        None => None,
+    };
+    let since = match since {
+        Some(text) => {
+            let duration = humantime::parse_duration(text.trim()).map_err(|e| {
+                CommandError::Usage(format!("invalid --since {text:?}: {e} (use e.g. 1h or 7d)"))
+            })?;
+            Some(identity.clock().now().minus(duration))
+        }
+        None => None,
+    };
+    let filter = signet_store::audit::AuditFilter {
+        org_id,
+        kind,
+        since,
+        limit: limit.clamp(1, 10_000),
+    };
+    let events = signet_store::audit::list(identity.store(), &filter).await?;
+    if json.json {
+        output::json(&events)?;
+    } else {
+        for e in &events {
+            let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_owned());
+            output::line(&format!(
+                "{}  {:<28} org {}  user {}  client {}  ip {}",
+                e.time,
+                e.kind,
+                dash(&e.org_id),
+                dash(&e.user_id),
+                dash(&e.client_id),
+                dash(&e.client_ip)
+            ))?;
+        }
+    }
+    Ok(())
 }
 
 async fn with_identity<F, Fut>(
@@ -371,7 +421,13 @@ async fn org(identity: Identity, command: OrgCommand) -> Result<(), CommandError
         }
         OrgCommand::RemoveMember { org, email, json } => {
             let org = identity.resolve_organization(&org).await?;
-            let (user, role) = identity.remove_member(&Actor::Cli, &org.id, &email).await?;
+            let connections = signet_oauth::connections::Connections::new(
+                identity.store().clone(),
+                identity.clock(),
+            );
+            let (user, role) = connections
+                .remove_member(&identity, &Actor::Cli, &org.id, &email)
+                .await?;
             if json.json {
                 output::json(
                     &json!({ "org_id": org.id, "id": user.id, "email": user.email, "removed_role": role }),

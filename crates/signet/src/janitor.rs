@@ -1,17 +1,13 @@
-//! Removing what has expired and can no longer matter, hourly: web
+//! Removing what has expired and can no longer matter, hourly, each table
+//! by the crate that owns it: web
 //! sessions, stale sign-in failure counts, authorization codes a day after
 //! they expired (a replay inside that day still revokes what the code
 //! issued), refresh tokens past their expiry (rotated ones are kept until
 //! then, so a late replay is still caught), uploads a day after their
 //! document URL expired, and spent client-assertion ids.
 
-use std::time::Duration;
-
 use serde::Serialize;
 use signet_store::{Store, UnixTime, sqlx};
-
-/// How long after expiry evidence of use is kept.
-const GRACE: Duration = Duration::from_secs(24 * 3600);
 
 /// Rows removed by one sweep, per table.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -35,47 +31,17 @@ impl Swept {
     }
 }
 
-async fn delete(store: &Store, sql: &'static str, cutoff: UnixTime) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query(sql)
-        .bind(cutoff.as_secs())
-        .execute(store.pool())
-        .await?
-        .rows_affected())
-}
-
+/// Runs every owner's sweep (each crate removes its own rows).
 pub async fn sweep(store: &Store, now: UnixTime) -> Result<Swept, sqlx::Error> {
-    let a_day_ago = now.minus(GRACE);
+    let identity = signet_identity::sweep_expired(store, now).await?;
+    let oauth = signet_oauth::sweep::sweep_expired(store, now).await?;
+    let uploads = signet_esign::sweep_expired(store, now).await?;
     Ok(Swept {
-        web_sessions: delete(store, "DELETE FROM web_sessions WHERE expires_at < $1", now).await?,
-        login_failures: delete(
-            store,
-            "DELETE FROM login_failures WHERE last_failed_at < $1",
-            a_day_ago,
-        )
-        .await?,
-        authorization_codes: delete(
-            store,
-            "DELETE FROM authorization_codes WHERE expires_at < $1",
-            a_day_ago,
-        )
-        .await?,
-        refresh_tokens: delete(
-            store,
-            "DELETE FROM refresh_tokens WHERE expires_at < $1",
-            now,
-        )
-        .await?,
-        uploads: delete(
-            store,
-            "DELETE FROM uploads WHERE expires_at < $1",
-            a_day_ago,
-        )
-        .await?,
-        client_assertions: delete(
-            store,
-            "DELETE FROM client_assertions WHERE expires_at < $1",
-            now,
-        )
-        .await?,
+        web_sessions: identity.web_sessions,
+        login_failures: identity.login_failures,
+        authorization_codes: oauth.authorization_codes,
+        refresh_tokens: oauth.refresh_tokens,
+        uploads,
+        client_assertions: oauth.client_assertions,
     })
 }

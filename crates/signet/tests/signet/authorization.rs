@@ -37,6 +37,27 @@ pub(crate) struct Browser {
 }
 
 impl Browser {
+    /// A browser behind a proxy that says the client is `ip`
+    /// (`X-Forwarded-For` on every request).
+    pub(crate) fn forwarded_for(server: &Server, ip: &str) -> Self {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-forwarded-for", ip.parse().unwrap());
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(redirect::Policy::none())
+            .default_headers(headers)
+            .build()
+            .unwrap();
+        Self {
+            http,
+            base: server.base.clone(),
+        }
+    }
+
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     pub(crate) fn new(server: &Server) -> Self {
         let http = reqwest::Client::builder()
             .cookie_store(true)

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod applications;
+mod audit;
 mod authorization;
 mod cimd;
 mod clients;
