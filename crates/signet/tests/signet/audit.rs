@@ -146,21 +146,18 @@ async fn client_addresses_are_recorded_behind_a_trusted_proxy(db: TestDb) {
     assert_eq!(response.status(), 201);
     let events = server
         .cli(
-            &[
-                "audit",
-                "list",
-                "--kind",
-                "client.registered",
-                "--limit",
-                "1",
-                "--json",
-            ],
+            &["audit", "list", "--kind", "client.registered", "--json"],
             None,
         )
         .await
         .json();
-    assert_eq!(events[0]["detail"]["client_name"], "Spoofing");
-    assert_eq!(events[0]["client_ip"], "127.0.0.1");
+    let spoofing = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["detail"]["client_name"] == "Spoofing")
+        .unwrap_or_else(|| panic!("{events}"));
+    assert_eq!(spoofing["client_ip"], "127.0.0.1");
     untrusting.stop().await.unwrap();
     server.running.stop().await.unwrap();
 }
