@@ -36,7 +36,7 @@ impl Identity {
     ) -> Result<Account, IdentityError> {
         let id = ids::new(ids::ACCOUNT).map_err(|e| IdentityError::Hashing(e.to_string()))?;
         let now = self.clock.now();
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         let inserted = sqlx::query(
             "INSERT INTO accounts (id, org_id, status, live_mode, created_at, updated_at) \
              VALUES ($1, $2, 'active', 0, $3, $3)",
@@ -124,7 +124,7 @@ impl Identity {
         live_mode: Option<bool>,
     ) -> Result<Account, IdentityError> {
         let now = self.clock.now();
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         let updated = sqlx::query(
             "UPDATE accounts SET status = COALESCE($1, status), \
              live_mode = COALESCE($2, live_mode), updated_at = $3 WHERE org_id = $4",

@@ -95,7 +95,7 @@ impl Identity {
         let id = ids::new(ids::USER).map_err(|e| IdentityError::Hashing(e.to_string()))?;
         let now = self.clock.now();
 
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         let inserted = sqlx::query(
             "INSERT INTO users (id, email, email_key, display_name, password_hash, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $6)",

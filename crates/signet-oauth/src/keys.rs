@@ -115,7 +115,7 @@ impl KeyRing {
         }
         let key = self.generate()?;
         let now = self.inner.clock.now();
-        let mut tx = self.inner.store.pool().begin().await?;
+        let mut tx = self.inner.store.begin_write().await?;
         match insert_active(&mut tx, &key, now).await {
             Err(KeyError::Store(signet_store::StoreError::Query(e))) if is_unique_violation(&e) => {
                 return Ok(None);
@@ -143,7 +143,7 @@ impl KeyRing {
     pub async fn rotate(&self, actor: &Actor) -> Result<SigningKeyInfo, KeyError> {
         let key = self.generate()?;
         let now = self.inner.clock.now();
-        let mut tx = self.inner.store.pool().begin().await?;
+        let mut tx = self.inner.store.begin_write().await?;
         let retired = sqlx::query(
             "UPDATE signing_keys SET status = 'retired', retired_at = $1 WHERE status = 'active'",
         )

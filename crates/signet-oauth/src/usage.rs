@@ -68,7 +68,7 @@ impl Usage {
 }
 
 async fn write(store: &Store, batch: &HashMap<String, Pending>) -> Result<usize, sqlx::Error> {
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     for (id, entry) in batch {
         sqlx::query(
             "UPDATE connections SET call_count = call_count + $1, \
