@@ -135,6 +135,20 @@ impl Identity {
         Ok(rows.into_iter().map(Organization::from).collect())
     }
 
+    /// The user's organization when they belong to exactly one (a token
+    /// without `org_id` acts for it); `None` for none or several.
+    pub async fn sole_organization(&self, user_id: &str) -> Result<Option<String>, IdentityError> {
+        let orgs: Vec<String> =
+            sqlx::query_scalar("SELECT org_id FROM memberships WHERE user_id = $1 LIMIT 2")
+                .bind(user_id)
+                .fetch_all(self.store.pool())
+                .await?;
+        Ok(match orgs.as_slice() {
+            [only] => Some(only.clone()),
+            _ => None,
+        })
+    }
+
     /// Every organization the user belongs to, with role and account status.
     pub async fn organizations_of_user(
         &self,

@@ -4,16 +4,18 @@
 //! no resolvable organization; account not found; account inactive;
 //! connection disconnected. Signature checks are done once per token and
 //! remembered (by the token's SHA-256) until it expires; the state behind the
-//! token — grant, connection, account — is read on every request, so a
-//! change made by any process is refused on the very next one.
+//! token — grant, connection, account — is asked of the authorization
+//! server ([`TokenStates`]) on every request, so a change made by any
+//! process is refused on the very next one.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use signet_identity::AccountStatus;
+use signet_identity::{AccountStatus, Identity};
 use signet_oauth::grants::{AccessClaims, Grants};
+use signet_oauth::token_state::TokenStates;
 use signet_oauth::{Issuer, RESOURCE_SCOPES};
-use signet_store::{ChangeToken, SharedClock, Store, UnixTime, random, sqlx};
+use signet_store::{SharedClock, UnixTime, random, sqlx};
 use thiserror::Error;
 
 use crate::Principal;
@@ -56,47 +58,28 @@ pub struct Guard {
 struct Inner {
     issuer: Issuer,
     grants: Grants,
-    store: Store,
+    states: TokenStates,
+    identity: Identity,
     clock: SharedClock,
     verified: Mutex<HashMap<String, AccessClaims>>,
-    states: Mutex<StateCache>,
 }
-
-/// What stands behind a token: its connection, its grant, and the account
-/// of the organization it acts for.
-#[derive(Clone, Debug, sqlx::FromRow)]
-struct StateRow {
-    connection_revoked_at: Option<i64>,
-    connection_name: String,
-    grant_revoked_at: Option<i64>,
-    org_id: String,
-    user_id: String,
-    account_id: Option<String>,
-    account_status: Option<String>,
-    live_mode: Option<i64>,
-}
-
-/// Token states read since the database last changed. Valid only while the
-/// store's change token is the one they were read under.
-#[derive(Debug, Default)]
-struct StateCache {
-    token: Option<ChangeToken>,
-    entries: HashMap<(String, String, String), StateRow>,
-}
-
-/// Bounds the state cache; when full it starts over.
-const STATE_CACHE_LIMIT: usize = 100_000;
 
 impl Guard {
-    pub fn new(issuer: Issuer, grants: Grants, store: Store, clock: SharedClock) -> Self {
+    pub fn new(
+        issuer: Issuer,
+        grants: Grants,
+        states: TokenStates,
+        identity: Identity,
+        clock: SharedClock,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 issuer,
                 grants,
-                store,
+                states,
+                identity,
                 clock,
                 verified: Mutex::new(HashMap::new()),
-                states: Mutex::new(StateCache::default()),
             }),
         }
     }
@@ -117,30 +100,33 @@ impl Guard {
             Some(org_id) => org_id.clone(),
             None => self.only_organization(&claims.sub).await?,
         };
-        let Some(state) = self.state(&claims.sid, &claims.gid, &org_id).await? else {
+        let state = self
+            .inner
+            .states
+            .get(&claims.sid, &claims.gid, &org_id)
+            .await
+            .map_err(unavailable)?;
+        let Some(state) = state else {
             return Err(Refusal::RevokedOrExpired);
         };
-        if state.grant_revoked_at.is_some() || state.user_id != claims.sub {
+        if state.grant_revoked || state.user_id != claims.sub {
             return Err(Refusal::RevokedOrExpired);
         }
-        let (Some(account_id), Some(status)) =
-            (state.account_id.clone(), state.account_status.as_deref())
-        else {
+        let Some(account) = &state.account else {
             return Err(Refusal::AccountNotFound);
         };
-        let account_status: AccountStatus = status.parse().map_err(|_| Refusal::Unavailable)?;
-        if account_status != AccountStatus::Active {
+        if account.status != AccountStatus::Active {
             return Err(Refusal::AccountInactive);
         }
-        if state.connection_revoked_at.is_some() || state.org_id != org_id {
+        if state.connection_revoked || state.org_id != org_id {
             return Err(Refusal::Disconnected);
         }
         Ok(Principal {
             user_id: claims.sub.clone(),
             org_id,
-            account_id,
-            account_status,
-            live_mode: state.live_mode.unwrap_or(0) != 0,
+            account_id: account.id.clone(),
+            account_status: account.status,
+            live_mode: account.live_mode,
             client_id: claims.client_id.clone(),
             connection_id: claims.sid.clone(),
             connection_name: state.connection_name.clone(),
@@ -152,45 +138,6 @@ impl Guard {
                 .collect(),
             token_expires_at: UnixTime::from_secs(claims.exp),
         })
-    }
-
-    /// The state behind a token. On SQLite it is remembered until the next
-    /// commit anywhere (the store's change token moves), so an unchanged
-    /// database costs no query; on PostgreSQL it is read every time, because
-    /// another instance may have changed it a moment ago.
-    async fn state(&self, sid: &str, gid: &str, org_id: &str) -> Result<Option<StateRow>, Refusal> {
-        let key = (sid.to_owned(), gid.to_owned(), org_id.to_owned());
-        // Read the token before the database: a commit in between moves the
-        // token again, so nothing older than the token is ever kept under it.
-        let token = self.inner.store.changes().current();
-        if let (Some(token), Ok(cache)) = (token, self.inner.states.lock())
-            && cache.token == Some(token)
-            && let Some(row) = cache.entries.get(&key)
-        {
-            return Ok(Some(row.clone()));
-        }
-        let row: Option<StateRow> = sqlx::query_as(
-            "SELECT c.revoked_at AS connection_revoked_at, c.name AS connection_name, \
-             g.revoked_at AS grant_revoked_at, c.org_id, c.user_id, \
-             a.id AS account_id, a.status AS account_status, a.live_mode \
-             FROM connections c JOIN oauth_grants g ON g.connection_id = c.id \
-             LEFT JOIN accounts a ON a.org_id = $3 \
-             WHERE c.id = $1 AND g.id = $2",
-        )
-        .bind(sid)
-        .bind(gid)
-        .bind(org_id)
-        .fetch_optional(self.inner.store.pool())
-        .await
-        .map_err(unavailable)?;
-        if let (Some(token), Some(row), Ok(mut cache)) = (token, &row, self.inner.states.lock()) {
-            if cache.token != Some(token) || cache.entries.len() >= STATE_CACHE_LIMIT {
-                cache.entries.clear();
-                cache.token = Some(token);
-            }
-            cache.entries.insert(key, row.clone());
-        }
-        Ok(row)
     }
 
     async fn verified_claims(&self, token: &str) -> Result<AccessClaims, Refusal> {
@@ -225,15 +172,13 @@ impl Guard {
     }
 
     async fn only_organization(&self, user_id: &str) -> Result<String, Refusal> {
-        let orgs: Vec<String> =
-            sqlx::query_scalar("SELECT org_id FROM memberships WHERE user_id = $1 LIMIT 2")
-                .bind(user_id)
-                .fetch_all(self.inner.store.pool())
-                .await
-                .map_err(unavailable)?;
-        match orgs.as_slice() {
-            [only] => Ok(only.clone()),
-            _ => Err(Refusal::NoOrganization),
+        match self.inner.identity.sole_organization(user_id).await {
+            Ok(Some(org_id)) => Ok(org_id),
+            Ok(None) => Err(Refusal::NoOrganization),
+            Err(error) => {
+                tracing::error!(%error, "bearer check could not read the memberships");
+                Err(Refusal::Unavailable)
+            }
         }
     }
 

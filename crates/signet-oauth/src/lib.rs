@@ -25,6 +25,7 @@ pub mod oauth_error;
 pub mod redirect_uri;
 mod settings;
 pub mod sweep;
+pub mod token_state;
 pub mod usage;
 
 pub use error::KeyError;

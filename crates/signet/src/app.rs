@@ -14,51 +14,20 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
-use signet_identity::Identity;
-use signet_oauth::grants::Grants;
-use signet_oauth::{Issuer, KeyRing};
-use signet_store::{SharedClock, Store};
 use tower_http::cors::{AllowHeaders, Any, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::config::Config;
-
-/// Everything a request may need, built once at start-up.
-#[derive(Debug)]
-pub struct AppState {
-    pub config: Config,
-    /// The public URL, byte-identical in every document and token.
-    pub issuer: Issuer,
-    pub store: Store,
-    pub clock: SharedClock,
-    pub identity: Identity,
-    pub keys: KeyRing,
-    pub grants: Grants,
-    /// Calls counted per connection, flushed in batches.
-    pub usage: signet_oauth::usage::Usage,
-    /// The e-signature engine behind the tools and the signing page.
-    pub esign: signet_esign::Esign,
-    /// Client ID metadata documents, cached.
-    pub metadata_documents: signet_oauth::cimd::MetadataDocuments,
-    /// Dynamic registrations per client address (kept across routers).
-    pub registration_limit: signet_oauth::address_limit::AddressLimit,
-    /// Sign-in attempts per client address, whatever the emails tried.
-    pub sign_in_limit: signet_oauth::address_limit::AddressLimit,
-}
+pub use crate::state::AppState;
 
 pub fn router(state: Arc<AppState>) -> Router {
     let oauth = signet_oauth::http::OAuthState {
         issuer: state.issuer.clone(),
         keys: state.keys.clone(),
-        clients: signet_oauth::clients::Clients::new(state.store.clone(), state.clock.clone())
-            .with_metadata_documents(state.metadata_documents.clone()),
+        clients: state.clients.clone(),
         grants: state.grants.clone(),
-        connections: signet_oauth::connections::Connections::new(
-            state.store.clone(),
-            state.clock.clone(),
-        ),
+        connections: state.connections.clone(),
         usage: state.usage.clone(),
         identity: state.identity.clone(),
         clock: state.clock.clone(),
@@ -67,12 +36,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     };
     // Documents and APIs that browser-based clients call from script.
     let mcp = signet_mcp::http::McpState {
-        guard: signet_mcp::guard::Guard::new(
-            state.issuer.clone(),
-            state.grants.clone(),
-            state.store.clone(),
-            state.clock.clone(),
-        ),
+        guard: state.guard.clone(),
         allowed_origins: Arc::new(state.config.allowed_origins.clone()),
         usage: state.usage.clone(),
         clock: state.clock.clone(),

@@ -23,6 +23,7 @@ use crate::cli::{
 use crate::config::{Config, ConfigError};
 use crate::output;
 use crate::serve::{self, ServeError};
+use crate::state::AppState;
 
 /// Why a command failed; shown as one line after `error: `.
 #[derive(Debug, Error)]
@@ -58,39 +59,29 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
             store.close().await;
             Ok(())
         }
-        Command::User(command) => with_identity(&config, clock, |id| user(id, command)).await,
-        Command::Org(command) => with_identity(&config, clock, |id| org(id, command)).await,
-        Command::Account(command) => with_identity(&config, clock, |id| account(id, command)).await,
-        Command::Clients(command) => {
-            let store = serve::open_store(&config).await?;
-            let clients = signet_oauth::clients::Clients::new(store.clone(), clock);
-            let result = run_clients(&clients, command).await;
-            store.close().await;
+        command => {
+            // Every admin command works on the same state `serve` builds.
+            let state = AppState::for_command(config, clock).await?;
+            let result = admin(&state, command).await;
+            state.store.close().await;
             result
         }
+    }
+}
+
+async fn admin(state: &AppState, command: Command) -> Result<(), CommandError> {
+    let identity = state.identity.clone();
+    match command {
+        Command::Serve(_) | Command::Migrate => Ok(()),
+        Command::User(command) => user(identity, command).await,
+        Command::Org(command) => org(identity, &state.connections, command).await,
+        Command::Account(command) => account(identity, command).await,
+        Command::Clients(command) => run_clients(&state.clients, command).await,
         Command::Connections(command) => {
-            let store = serve::open_store(&config).await?;
-            let identity = Identity::new(store.clone(), clock.clone());
-            let connections = Connections::new(store.clone(), clock);
-            let result = run_connections(&identity, &connections, command).await;
-            store.close().await;
-            result
+            run_connections(&identity, &state.connections, command).await
         }
-        Command::Keys(command) => {
-            let store = serve::open_store(&config).await?;
-            let keys = KeyRing::new(
-                store.clone(),
-                clock,
-                config.key_encryption_key.clone(),
-                config.access_token_ttl,
-            );
-            let result = run_keys(&keys, command).await;
-            store.close().await;
-            result
-        }
-        Command::Audit(command) => {
-            with_identity(&config, clock, |identity| run_audit(identity, command)).await
-        }
+        Command::Keys(command) => run_keys(&state.keys, command).await,
+        Command::Audit(command) => run_audit(identity, command).await,
     }
 }
 
@@ -139,21 +130,6 @@ async fn run_audit(identity: Identity, command: AuditCommand) -> Result<(), Comm
         }
     }
     Ok(())
-}
-
-async fn with_identity<F, Fut>(
-    config: &Config,
-    clock: SharedClock,
-    f: F,
-) -> Result<(), CommandError>
-where
-    F: FnOnce(Identity) -> Fut,
-    Fut: Future<Output = Result<(), CommandError>>,
-{
-    let store = serve::open_store(config).await?;
-    let result = f(Identity::new(store.clone(), clock)).await;
-    store.close().await;
-    result
 }
 
 async fn run_server(config: Config, clock: SharedClock) -> Result<(), CommandError> {
@@ -306,7 +282,11 @@ fn print_user(
     Ok(())
 }
 
-async fn org(identity: Identity, command: OrgCommand) -> Result<(), CommandError> {
+async fn org(
+    identity: Identity,
+    connections: &Connections,
+    command: OrgCommand,
+) -> Result<(), CommandError> {
     match command {
         OrgCommand::Add { name, owner, json } => {
             let org = identity
@@ -421,10 +401,6 @@ async fn org(identity: Identity, command: OrgCommand) -> Result<(), CommandError
         }
         OrgCommand::RemoveMember { org, email, json } => {
             let org = identity.resolve_organization(&org).await?;
-            let connections = signet_oauth::connections::Connections::new(
-                identity.store().clone(),
-                identity.clock(),
-            );
             let (user, role) = connections
                 .remove_member(&identity, &Actor::Cli, &org.id, &email)
                 .await?;

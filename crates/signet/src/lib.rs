@@ -10,5 +10,6 @@ pub mod janitor;
 mod logging;
 mod output;
 pub mod serve;
+pub mod state;
 
 pub use logging::init as init_logging;

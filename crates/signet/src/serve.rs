@@ -7,9 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use signet_identity::{Identity, IdentityError, InitialOwner};
-use signet_oauth::grants::{Grants, TokenSettings};
-use signet_oauth::{Issuer, KeyError, KeyRing};
+use signet_identity::{IdentityError, InitialOwner};
+use signet_oauth::{Issuer, KeyError};
 use signet_store::{SharedClock, Store, StoreError};
 use thiserror::Error;
 use tokio::net::TcpListener;
@@ -99,20 +98,14 @@ pub async fn start(config: Config, clock: SharedClock) -> Result<Running, ServeE
         None => Issuer::for_listen_address(local_addr),
     };
 
-    let store = open_store(&config).await?;
-    let keys = KeyRing::new(
-        store.clone(),
-        clock.clone(),
-        config.key_encryption_key.clone(),
-        config.access_token_ttl,
-    );
-    if let Some(kid) = keys.ensure_active_key().await? {
+    let state = Arc::new(AppState::build(config, clock, issuer).await?);
+    let (config, issuer) = (&state.config, &state.issuer);
+    if let Some(kid) = state.keys.ensure_active_key().await? {
         tracing::info!(%kid, "created the first signing key");
     }
-    keys.check_active_key().await?;
-
-    let identity = Identity::new(store.clone(), clock.clone());
-    let initial_owner = identity
+    state.keys.check_active_key().await?;
+    let initial_owner = state
+        .identity
         .bootstrap(&config.admin_email, FIRST_ORGANIZATION)
         .await?;
     let password_file = match &initial_owner {
@@ -131,51 +124,15 @@ pub async fn start(config: Config, clock: SharedClock) -> Result<Running, ServeE
     if !issuer.is_https() && !local_addr.ip().is_loopback() {
         tracing::warn!(public_url = %issuer, "the public URL is plain http on a non-loopback address: put Signet behind TLS and set --public-url https://…");
     }
-
-    let grants = Grants::new(
-        store.clone(),
-        clock.clone(),
-        keys.clone(),
-        issuer.clone(),
-        TokenSettings {
-            access_token_ttl: config.access_token_ttl,
-            refresh_token_ttl: config.refresh_token_ttl,
-            refresh_grace: config.refresh_grace,
-        },
-    );
-    // One fetcher, one allow-list, for documents and metadata documents alike.
-    let fetcher = signet_fetch::Fetcher::new(config.fetch_allow_hosts.clone())
-        .map_err(|e| ServeError::Engine(e.to_string()))?;
-    let metadata_documents =
-        signet_oauth::cimd::MetadataDocuments::new(fetcher.clone(), store.clone(), clock.clone());
-    let esign = engine(&config, &store, &clock, &issuer, fetcher)?;
-    if let Err(error) = esign.resume().await {
+    if state.store.backend() == signet_store::Backend::Postgres {
+        state
+            .esign
+            .notifier()
+            .listen_postgres(config.database_url.clone());
+    }
+    if let Err(error) = state.esign.resume().await {
         tracing::warn!(%error, "could not resume unfinished envelopes");
     }
-    let registration_limit = signet_oauth::address_limit::AddressLimit::new(
-        config.registration_burst,
-        config.registration_per_hour,
-        clock.clone(),
-    );
-    let sign_in_limit = signet_oauth::address_limit::AddressLimit::new(
-        config.sign_in_burst,
-        config.sign_in_per_hour,
-        clock.clone(),
-    );
-    let state = Arc::new(AppState {
-        metadata_documents,
-        registration_limit,
-        sign_in_limit,
-        esign,
-        config,
-        issuer,
-        store,
-        clock,
-        identity,
-        keys,
-        grants,
-        usage: signet_oauth::usage::Usage::default(),
-    });
     let router = app::router(state.clone());
     let flusher = tokio::spawn(housekeeping(state.clone()));
     let (stop, stopped) = oneshot::channel::<()>();
@@ -208,7 +165,7 @@ const CLIENT_CLEAN_UP_EVERY: u32 = 120;
 /// Background chores: writing counted calls, and hourly sweeping expired
 /// rows and removing idle dynamically registered clients.
 async fn housekeeping(state: Arc<AppState>) {
-    let clients = signet_oauth::clients::Clients::new(state.store.clone(), state.clock.clone());
+    let clients = &state.clients;
     let mut ticks = tokio::time::interval(USAGE_FLUSH_INTERVAL);
     ticks.tick().await;
     let mut count: u32 = 0;
@@ -239,9 +196,9 @@ async fn housekeeping(state: Arc<AppState>) {
     }
 }
 
-/// The e-signature engine with its fetcher and mailer. On PostgreSQL it
-/// also listens for events other instances commit, to wake long-polls.
-fn engine(
+/// The e-signature engine with its fetcher and mailer (`serve` also has it
+/// listen for events other instances commit, on PostgreSQL).
+pub(crate) fn engine(
     config: &Config,
     store: &Store,
     clock: &SharedClock,
@@ -265,11 +222,6 @@ fn engine(
         fetcher,
         mailer,
     );
-    if store.backend() == signet_store::Backend::Postgres {
-        esign
-            .notifier()
-            .listen_postgres(config.database_url.clone());
-    }
     Ok(esign)
 }
 
