@@ -1,0 +1,290 @@
+//! The audit trail at the end of the deliverable: what it records and how it
+//! is laid out. The "Signers" and "Documents" sections, which a reader checks
+//! first, always share the last page (shrunk to a smaller font size if they
+//! would not fit).
+
+use super::layout::{
+    Font, INDENT, Layout, MARGIN, PAGE_HEIGHT, Row, TextLine, paragraph, rows_height,
+};
+
+/// Body text size of the audit trail.
+const BODY_SIZE: f32 = 10.0;
+/// The smallest size the signers/documents block is shrunk to so that it fits one page.
+const MIN_FINAL_SIZE: f32 = 5.0;
+
+/// The audit trail appended to the deliverable.
+#[derive(Debug, Clone, Default)]
+pub struct AuditTrail {
+    /// Envelope title.
+    pub title: String,
+    /// Envelope id.
+    pub envelope_id: String,
+    /// When the envelope was completed (pre-formatted).
+    pub completed_at: String,
+    /// Every event, oldest first.
+    pub events: Vec<AuditEvent>,
+    /// Every signer / approver.
+    pub signers: Vec<AuditSigner>,
+    /// Every document of the envelope.
+    pub documents: Vec<AuditDocument>,
+}
+
+/// One line of the audit trail's event list.
+#[derive(Debug, Clone, Default)]
+pub struct AuditEvent {
+    /// When it happened (pre-formatted).
+    pub at: String,
+    /// Event type, e.g. `envelope.sent`.
+    pub kind: String,
+    /// Free-form detail.
+    pub detail: String,
+}
+
+/// A recipient who acted on the envelope.
+#[derive(Debug, Clone, Default)]
+pub struct AuditSigner {
+    /// Full name.
+    pub name: String,
+    /// Email address.
+    pub email: String,
+    /// Role, e.g. `signer` or `approver`.
+    pub role: String,
+    /// Outcome, e.g. `signed` or `approved`.
+    pub outcome: String,
+    /// The typed signature.
+    pub typed_signature: String,
+    /// When they acted (pre-formatted).
+    pub at: String,
+    /// IP address they acted from.
+    pub ip_address: String,
+}
+
+/// A document as listed in the audit trail.
+#[derive(Debug, Clone, Default)]
+pub struct AuditDocument {
+    /// Display name.
+    pub name: String,
+    /// Page count, if known.
+    pub pages: Option<u32>,
+    /// SHA-256 of the original bytes, lowercase hex.
+    pub sha256_hex: String,
+}
+
+// ---------------------------------------------------------------------------
+// Inspection
+
+/// An em dash for a blank value, so an empty field reads as deliberate.
+fn or_dash(value: &str) -> &str {
+    if value.trim().is_empty() {
+        "\u{2014}"
+    } else {
+        value
+    }
+}
+
+/// The audit trail, paginated; the signers and documents are on the last page.
+pub(super) fn audit_pages(trail: &AuditTrail) -> Vec<Vec<TextLine>> {
+    let mut layout = Layout::new();
+    layout.push(paragraph(Font::Bold, 18.0, 0.0, 0.0, 0.0, "Audit trail"));
+    let header = [
+        ("Envelope", &trail.title),
+        ("Envelope ID", &trail.envelope_id),
+        ("Completed at", &trail.completed_at),
+    ];
+    for (index, (label, value)) in header.into_iter().enumerate() {
+        let gap = if index == 0 { 8.0 } else { 0.0 };
+        let text = format!("{label}: {}", or_dash(value));
+        layout.push(paragraph(Font::Regular, BODY_SIZE, 0.0, INDENT, gap, &text));
+    }
+
+    layout.push(paragraph(Font::Bold, 13.0, 0.0, 0.0, 14.0, "Events"));
+    if trail.events.is_empty() {
+        layout.push(paragraph(
+            Font::Regular,
+            BODY_SIZE,
+            0.0,
+            0.0,
+            2.0,
+            "No events recorded.",
+        ));
+    }
+    for (index, event) in trail.events.iter().enumerate() {
+        let mut text = format!("{} \u{00B7} {}", or_dash(&event.at), or_dash(&event.kind));
+        if !event.detail.trim().is_empty() {
+            text.push_str(" \u{00B7} ");
+            text.push_str(&event.detail);
+        }
+        let gap = if index == 0 { 2.0 } else { 1.0 };
+        layout.push(paragraph(Font::Regular, BODY_SIZE, 0.0, INDENT, gap, &text));
+    }
+
+    // Signers and documents: together on the last page.
+    let usable = PAGE_HEIGHT - 2.0 * MARGIN;
+    let mut size = BODY_SIZE;
+    let mut rows = final_rows(trail, size);
+    while rows_height(&rows) > usable && size > MIN_FINAL_SIZE {
+        size -= 1.0;
+        rows = final_rows(trail, size);
+    }
+    if rows_height(&rows) > layout.remaining() {
+        layout.new_page();
+    }
+    layout.push(rows);
+    layout.finish()
+}
+
+/// The "Signers" and "Documents" sections at body size `size`.
+fn final_rows(trail: &AuditTrail, size: f32) -> Vec<Row> {
+    let heading = size + 3.0;
+    let mut rows = paragraph(Font::Bold, heading, 0.0, 0.0, size * 1.4, "Signers");
+    if trail.signers.is_empty() {
+        rows.extend(paragraph(Font::Regular, size, 0.0, 0.0, 2.0, "No signers."));
+    }
+    for signer in &trail.signers {
+        let title = format!("{} <{}>", or_dash(&signer.name), or_dash(&signer.email));
+        rows.extend(paragraph(Font::Bold, size, 0.0, INDENT, size * 0.3, &title));
+        let status = format!(
+            "Role: {} \u{00B7} Status: {} \u{00B7} Time: {} \u{00B7} IP address: {}",
+            or_dash(&signer.role),
+            or_dash(&signer.outcome),
+            or_dash(&signer.at),
+            or_dash(&signer.ip_address),
+        );
+        rows.extend(paragraph(Font::Regular, size, INDENT, INDENT, 0.0, &status));
+        let typed = format!("Typed signature: {}", or_dash(&signer.typed_signature));
+        rows.extend(paragraph(Font::Regular, size, INDENT, INDENT, 0.0, &typed));
+    }
+
+    rows.extend(paragraph(
+        Font::Bold,
+        heading,
+        0.0,
+        0.0,
+        size * 1.4,
+        "Documents",
+    ));
+    if trail.documents.is_empty() {
+        rows.extend(paragraph(
+            Font::Regular,
+            size,
+            0.0,
+            0.0,
+            2.0,
+            "No documents.",
+        ));
+    }
+    for document in &trail.documents {
+        let title = match document.pages {
+            Some(1) => format!("{} \u{00B7} 1 page", or_dash(&document.name)),
+            Some(pages) => format!("{} \u{00B7} {pages} pages", or_dash(&document.name)),
+            None => or_dash(&document.name).to_owned(),
+        };
+        rows.extend(paragraph(Font::Bold, size, 0.0, INDENT, size * 0.3, &title));
+        let hash = format!("SHA-256: {}", or_dash(&document.sha256_hex));
+        rows.extend(paragraph(Font::Regular, size, INDENT, INDENT, 0.0, &hash));
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pdf::test_support::{build, check_deliverable, hash, signer, trail};
+    use crate::pdf::{DocumentKind, SourceDocument, deliverable, inspect, page_text, sample};
+
+    #[test]
+    fn deliverable_with_many_events_keeps_signers_and_hashes_on_last_page() {
+        let names = [
+            ("Alice Example", "alice@example.com", "Alice E."),
+            ("Carol Long", "carol@example.net", "Carol L."),
+        ];
+        let (pdf, trail) = build(200, names);
+        let pages = check_deliverable(&pdf, &trail, &names);
+        assert!(pages > 9, "200 events need several pages, got {pages}");
+        let last = page_text(&pdf, pages).unwrap();
+        let before_last = page_text(&pdf, pages - 1).unwrap();
+        assert!(
+            before_last.contains("Event number"),
+            "events precede the final block"
+        );
+        assert!(!before_last.contains("alice@example.com"));
+        // Every event made it somewhere.
+        let all: String = (7..=pages)
+            .map(|page| page_text(&pdf, page).unwrap())
+            .collect();
+        assert!(all.contains("Event number 0:"));
+        assert!(all.contains("Event number 199:"));
+        assert!(last.contains("Signers"));
+    }
+
+    #[test]
+    fn final_block_fits_even_near_the_end_of_an_event_page() {
+        let names = [
+            ("Alice", "a@example.com", "A"),
+            ("Bob", "b@example.com", "B"),
+        ];
+        for events in 0..80 {
+            let (pdf, trail) = build(events, names);
+            check_deliverable(&pdf, &trail, &names);
+        }
+    }
+
+    #[test]
+    fn many_signers_are_shrunk_onto_the_last_page() {
+        let signers: Vec<AuditSigner> = (0..20)
+            .map(|i| {
+                signer(
+                    &format!("Signer {i}"),
+                    &format!("s{i}@example.com"),
+                    &format!("S{i}"),
+                )
+            })
+            .collect();
+        let hashes: Vec<String> = (0..10).map(hash).collect();
+        let documents: Vec<(String, Option<u32>, &str)> = hashes
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (format!("doc{i}.pdf"), Some(1), h.as_str()))
+            .collect();
+        let documents: Vec<(&str, Option<u32>, &str)> = documents
+            .iter()
+            .map(|(n, p, h)| (n.as_str(), *p, *h))
+            .collect();
+        let trail = trail(50, signers, &documents);
+        let source = sample(1, "Only");
+        let sources = [SourceDocument {
+            name: "doc0.pdf",
+            bytes: &source,
+            kind: DocumentKind::Pdf,
+            sha256_hex: &hashes[0],
+            pages: Some(1),
+        }];
+        let pdf = deliverable(&sources, &trail).unwrap();
+        let pages = inspect(&pdf).unwrap().pages;
+        let last = page_text(&pdf, pages).unwrap();
+        for i in 0..20 {
+            assert!(last.contains(&format!("s{i}@example.com")), "{last}");
+        }
+        for h in &hashes {
+            assert!(last.contains(h.as_str()));
+        }
+    }
+
+    #[test]
+    fn non_win_ansi_text_does_not_break_the_pdf() {
+        let names = [
+            ("Zoë Ünal-Æsir", "zoe@example.com", "Zoë “Z” Ünal"),
+            ("Łukasz Żółć 山田 太郎 🖋", "lukasz@example.pl", "山田"),
+        ];
+        let (pdf, trail) = build(5, names);
+        let pages = inspect(&pdf).unwrap().pages;
+        let last = page_text(&pdf, pages).unwrap();
+        assert!(last.contains("Zoë Ünal-Æsir"), "{last}");
+        assert!(last.contains("Zoë “Z” Ünal"), "{last}");
+        assert!(last.contains("Lukasz Zólc ?? ?? ?"), "{last}");
+        assert!(last.contains("lukasz@example.pl"));
+        for document in &trail.documents {
+            assert!(last.contains(&document.sha256_hex));
+        }
+    }
+}
