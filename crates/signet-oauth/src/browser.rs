@@ -263,11 +263,10 @@ async fn login_submit(
             Some("Your sign-in form expired. Please try again."),
         );
     }
-    let too_many = |seconds: u64| {
-        let text = format!(
-            "Too many sign-in attempts. Try again in {} seconds.",
-            seconds.max(1)
-        );
+    // 429 on the sign-in page itself, with `Retry-After`.
+    let wait = |seconds: u64, what: &str| {
+        let seconds = seconds.max(1);
+        let text = format!("Too many {what}. Try again in {seconds} seconds.");
         let mut response = login_page(
             &state,
             StatusCode::TOO_MANY_REQUESTS,
@@ -277,12 +276,12 @@ async fn login_submit(
         );
         response
             .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         response
     };
     let info = client_info(&headers, client);
     if let Err(seconds) = state.sign_in_limit.take(client.0) {
-        return too_many(seconds);
+        return wait(seconds, "sign-in attempts");
     }
     let password = Password::attempt(field(&form, "password").unwrap_or_default());
     match state.identity.sign_in(&email, password, &info).await {
@@ -305,22 +304,10 @@ async fn login_submit(
             &email,
             Some("Incorrect email or password."),
         ),
-        Ok(SignIn::Throttled { retry_after }) => {
-            let seconds = retry_after.as_secs().max(1);
-            let text = format!("Too many failed attempts. Try again in {seconds} seconds.");
-            let mut response = login_page(
-                &state,
-                StatusCode::TOO_MANY_REQUESTS,
-                &return_to,
-                &email,
-                Some(&text),
-            );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-            response
+        Ok(SignIn::Throttled { retry_after }) => wait(retry_after.as_secs(), "failed attempts"),
+        Err(signet_identity::IdentityError::Busy) => {
+            wait(signet_identity::HASH_WAIT.as_secs(), "sign-in attempts")
         }
-        Err(signet_identity::IdentityError::Busy) => too_many(signet_identity::HASH_WAIT.as_secs()),
         Err(error) => {
             tracing::error!(%error, "sign-in failed");
             message(

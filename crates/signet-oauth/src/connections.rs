@@ -220,13 +220,7 @@ impl Connections {
             org_id,
             user_id: &user.id,
         };
-        let disconnected = disconnect_where(&mut tx, member, "member_removed", now)
-            .await
-            .map_err(|e| {
-                signet_identity::IdentityError::Store(signet_store::StoreError::Corrupt(
-                    e.to_string(),
-                ))
-            })?;
+        let disconnected = disconnect_where(&mut tx, member, "member_removed", now).await?;
         let role = identity
             .remove_member_in(&mut tx, actor, org_id, &user, disconnected)
             .await?;
@@ -254,7 +248,7 @@ pub async fn disconnect_where(
     which: Disconnect<'_>,
     reason: &str,
     now: UnixTime,
-) -> Result<u64, OAuthError> {
+) -> Result<u64, sqlx::Error> {
     let (filter, first, second) = match which {
         Disconnect::Connection(id) => ("id = $3", id, None),
         Disconnect::Client(client_id) => ("client_id = $3", client_id, None),

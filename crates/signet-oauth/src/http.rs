@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use signet_http::ClientAddr;
+use signet_http::{ClientAddr, no_store};
 use signet_identity::Identity;
 use signet_store::SharedClock;
 use url::form_urlencoded;
@@ -269,13 +269,6 @@ pub fn key_error_response(error: &KeyError) -> Response {
         })),
     )
         .into_response()
-}
-
-fn no_store(mut response: Response) -> Response {
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    response
 }
 
 fn cacheable(body: impl IntoResponse, max_age: u32) -> Response {

@@ -208,4 +208,5 @@ async fn disconnect_all(
         now,
     )
     .await
+    .map_err(OAuthError::from)
 }

@@ -70,15 +70,13 @@ impl Grants {
     pub async fn approve(&self, approval: Approval<'_>) -> Result<String, OAuthError> {
         // Two consents racing to create the same connection: the loser
         // finds the winner's connection on its second try.
-        match self.try_approve(&approval).await {
-            Err(ApproveError::ConnectionRace) => match self.try_approve(&approval).await {
-                Err(ApproveError::ConnectionRace) => Err(OAuthError::Unavailable(
-                    "a concurrent consent created the same connection".to_owned(),
-                )),
-                other => other.map_err(ApproveError::into_oauth),
-            },
-            other => other.map_err(ApproveError::into_oauth),
+        for _ in 0..2 {
+            match self.try_approve(&approval).await {
+                Err(ApproveError::ConnectionRace) => {}
+                other => return other.map_err(ApproveError::into_oauth),
+            }
         }
+        Err(ApproveError::ConnectionRace.into_oauth())
     }
 
     async fn try_approve(&self, approval: &Approval<'_>) -> Result<String, ApproveError> {
