@@ -10,8 +10,9 @@ use crate::Esign;
 use crate::error::EsignError;
 use crate::events::{self, NewEvent};
 use crate::flow;
-use crate::model::{EnvelopeStatus, RecipientStatus};
+use crate::model::{DocumentKind, EnvelopeStatus, EventKind, Mode, RecipientStatus, RecipientType};
 use crate::rows::{self, DocumentRow, EnvelopeRow, RecipientRow};
+use crate::transitions::{self, RecipientChange, Witnessed, allowed};
 
 pub const MAX_SIGNATURE: usize = 200;
 pub const MAX_REJECTION_REASON: usize = 2000;
@@ -22,7 +23,7 @@ pub struct Ceremony {
     pub envelope: EnvelopeView,
     pub recipient_name: String,
     pub recipient_email: String,
-    pub recipient_type: String,
+    pub recipient_type: RecipientType,
     pub state: CeremonyState,
     pub documents: Vec<DocumentView>,
 }
@@ -38,7 +39,8 @@ pub struct EnvelopeView {
 pub struct DocumentView {
     pub id: String,
     pub name: String,
-    pub kind: String,
+    /// `None` while the document is still being fetched.
+    pub kind: Option<DocumentKind>,
     pub pages: Option<i64>,
 }
 
@@ -116,12 +118,10 @@ impl Esign {
         let (envelope, recipient) = self.by_token(&mut conn, token).await?;
         let documents = rows::documents(&mut conn, &envelope.id).await?;
         drop(conn);
-        let status = recipient.status()?;
-        let envelope_status = envelope.status()?;
-        let state = match (envelope_status, status) {
+        let state = match (envelope.status, recipient.status) {
             (_, RecipientStatus::Completed) => CeremonyState::Completed,
             (_, RecipientStatus::Rejected) => CeremonyState::Rejected,
-            (EnvelopeStatus::InProgress, s) if s.is_open() => CeremonyState::Open,
+            (EnvelopeStatus::InProgress, s) if allowed::SIGN.contains(&s) => CeremonyState::Open,
             _ => CeremonyState::Closed,
         };
         // Only the first view writes; later ones are reads.
@@ -144,7 +144,7 @@ impl Esign {
                         org_id: &envelope.org_id,
                         envelope_id: &envelope.id,
                         recipient_id: Some(&recipient.id),
-                        kind: "recipient.viewed",
+                        kind: EventKind::RecipientViewed,
                         data: json!({}),
                     },
                     now,
@@ -156,7 +156,7 @@ impl Esign {
         }
         Ok(Ceremony {
             envelope: EnvelopeView {
-                test_mode: envelope.mode == "test",
+                test_mode: envelope.mode == Mode::Test,
                 title: envelope.title,
                 message: envelope.message,
             },
@@ -169,7 +169,7 @@ impl Esign {
                 .map(|d: DocumentRow| DocumentView {
                     id: d.id,
                     name: d.name,
-                    kind: d.kind.unwrap_or_default(),
+                    kind: d.kind,
                     pages: d.pages,
                 })
                 .collect(),
@@ -181,10 +181,10 @@ impl Esign {
         &self,
         token: &str,
         document_id: &str,
-    ) -> Result<(String, String, Vec<u8>), CeremonyError> {
+    ) -> Result<(String, DocumentKind, Vec<u8>), CeremonyError> {
         let mut conn = self.store().pool().acquire().await?;
         let (envelope, _) = self.by_token(&mut conn, token).await?;
-        let row: Option<(String, Option<String>, Option<Vec<u8>>)> = sqlx::query_as(
+        let row: Option<(String, Option<DocumentKind>, Option<Vec<u8>>)> = sqlx::query_as(
             "SELECT name, kind, content FROM envelope_documents WHERE id = $1 AND envelope_id = $2",
         )
         .bind(document_id)
@@ -207,22 +207,26 @@ impl Esign {
         let now = self.now();
         let mut tx = self.store().begin_write().await?;
         let (envelope, recipient) = self.by_token(&mut tx, token).await?;
-        if envelope.status()? != EnvelopeStatus::InProgress {
+        if envelope.status != EnvelopeStatus::InProgress {
             return Err(CeremonyError::Closed(format!(
                 "the envelope is {}",
-                envelope.status.replace('_', " ")
+                envelope.status.as_str().replace('_', " ")
             )));
         }
-        if !recipient.status()?.is_open() {
+        if !allowed::SIGN.contains(&recipient.status) {
             return Err(CeremonyError::Closed(format!(
                 "you have already {}",
-                match recipient.status.as_str() {
-                    "completed" => "signed",
-                    "rejected" => "declined",
-                    other => other,
+                match recipient.status {
+                    RecipientStatus::Completed => "signed",
+                    RecipientStatus::Rejected => "declined",
+                    other => other.as_str(),
                 }
             )));
         }
+        let witnessed = Witnessed {
+            ip_address: evidence.ip_address,
+            user_agent: evidence.user_agent,
+        };
         let backend = self.store().backend();
         let step = match decision {
             Decision::Sign { typed_signature } => {
@@ -237,18 +241,11 @@ impl Esign {
                         "The signature may be at most {MAX_SIGNATURE} characters."
                     )));
                 }
-                let moved = sqlx::query(
-                    "UPDATE envelope_recipients SET status = 'completed', completed_at = $1, typed_signature = $2, \
-                     ip_address = $3, user_agent = $4 WHERE id = $5 AND status IN ('awaiting', 'sent')",
-                )
-                .bind(now.as_secs())
-                .bind(signature)
-                .bind(evidence.ip_address)
-                .bind(evidence.user_agent)
-                .bind(&recipient.id)
-                .execute(&mut *tx)
-                .await?;
-                if moved.rows_affected() == 0 {
+                let change = RecipientChange::Sign {
+                    typed_signature: signature,
+                    witnessed,
+                };
+                if !transitions::recipient(&mut tx, &recipient.id, change, now).await? {
                     return Err(CeremonyError::Closed("it was just completed".to_owned()));
                 }
                 events::record(
@@ -258,7 +255,7 @@ impl Esign {
                         org_id: &envelope.org_id,
                         envelope_id: &envelope.id,
                         recipient_id: Some(&recipient.id),
-                        kind: "recipient.completed",
+                        kind: EventKind::RecipientCompleted,
                         data: json!({ "key": recipient.key, "type": recipient.kind, "typed_signature": signature, "ip_address": evidence.ip_address }),
                     },
                     now,
@@ -273,18 +270,8 @@ impl Esign {
                         "The reason may be at most {MAX_REJECTION_REASON} characters."
                     )));
                 }
-                let moved = sqlx::query(
-                    "UPDATE envelope_recipients SET status = 'rejected', rejected_at = $1, rejection_reason = $2, \
-                     ip_address = $3, user_agent = $4 WHERE id = $5 AND status IN ('awaiting', 'sent')",
-                )
-                .bind(now.as_secs())
-                .bind(reason)
-                .bind(evidence.ip_address)
-                .bind(evidence.user_agent)
-                .bind(&recipient.id)
-                .execute(&mut *tx)
-                .await?;
-                if moved.rows_affected() == 0 {
+                let change = RecipientChange::Decline { reason, witnessed };
+                if !transitions::recipient(&mut tx, &recipient.id, change, now).await? {
                     return Err(CeremonyError::Closed("it was just completed".to_owned()));
                 }
                 events::record(
@@ -294,7 +281,7 @@ impl Esign {
                         org_id: &envelope.org_id,
                         envelope_id: &envelope.id,
                         recipient_id: Some(&recipient.id),
-                        kind: "recipient.rejected",
+                        kind: EventKind::RecipientRejected,
                         data: json!({ "key": recipient.key, "reason": reason, "ip_address": evidence.ip_address }),
                     },
                     now,

@@ -10,8 +10,8 @@ use signet_store::{UnixTime, ids, sqlx};
 use crate::error::EsignError;
 use crate::events::{self, NewEvent};
 use crate::flow::{Step, sha256_hex};
-use crate::model::EnvelopeStatus;
-use crate::outbox::{self, EmailKind};
+use crate::model::{EmailKind, EnvelopeStatus, EventKind, RecipientStatus, RecipientType};
+use crate::outbox;
 use crate::pdf::{
     self, AuditDocument, AuditEvent, AuditSigner, AuditTrail, DocumentKind, SourceDocument,
 };
@@ -34,7 +34,7 @@ pub(crate) fn spawn_generation(esign: Esign, envelope_id: String) {
 /// A stored document: name, kind, SHA-256, pages, bytes.
 type StoredDocument = (
     String,
-    Option<String>,
+    Option<DocumentKind>,
     Option<String>,
     Option<i64>,
     Option<Vec<u8>>,
@@ -45,7 +45,7 @@ fn stamp(secs: Option<i64>) -> String {
         .unwrap_or_default()
 }
 
-fn describe(kind: &str, data: &Value) -> String {
+fn describe(kind: EventKind, data: &Value) -> String {
     let field = |name: &str| {
         data.get(name)
             .and_then(Value::as_str)
@@ -53,17 +53,21 @@ fn describe(kind: &str, data: &Value) -> String {
             .to_owned()
     };
     match kind {
-        "recipient.completed" => format!(
+        EventKind::RecipientCompleted => format!(
             "{} signed as \"{}\" from {}",
             field("key"),
             field("typed_signature"),
             field("ip_address")
         ),
-        "recipient.rejected" => format!("{} declined from {}", field("key"), field("ip_address")),
-        "recipient.sent" => format!("request sent to {}", field("to")),
-        "recipient.released" => format!("{} released", field("key")),
-        "recipient.replaced" => format!("{} replaced by {}", field("key"), field("email")),
-        "envelope.canceled" | "envelope.failed" => field("reason"),
+        EventKind::RecipientRejected => {
+            format!("{} declined from {}", field("key"), field("ip_address"))
+        }
+        EventKind::RecipientSent => format!("request sent to {}", field("to")),
+        EventKind::RecipientReleased => format!("{} released", field("key")),
+        EventKind::RecipientReplaced => {
+            format!("{} replaced by {}", field("key"), field("email"))
+        }
+        EventKind::EnvelopeCanceled | EventKind::EnvelopeFailed => field("reason"),
         _ => String::new(),
     }
 }
@@ -101,21 +105,21 @@ async fn generate(esign: &Esign, envelope_id: &str) -> Result<(), EsignError> {
             .iter()
             .map(|e| AuditEvent {
                 at: stamp(Some(e.created_at)),
-                kind: e.kind.clone(),
+                kind: e.kind.to_string(),
                 detail: describe(
-                    &e.kind,
+                    e.kind,
                     &serde_json::from_str(&e.data).unwrap_or(Value::Null),
                 ),
             })
             .collect(),
         signers: recipients
             .iter()
-            .filter(|r| r.status == "completed")
+            .filter(|r| r.status == RecipientStatus::Completed)
             .map(|r| AuditSigner {
                 name: r.name.clone(),
                 email: r.email.clone(),
-                role: r.kind.clone(),
-                outcome: if r.kind == "approver" {
+                role: r.kind.to_string(),
+                outcome: if r.kind == RecipientType::Approver {
                     "approved"
                 } else {
                     "signed"
@@ -137,7 +141,7 @@ async fn generate(esign: &Esign, envelope_id: &str) -> Result<(), EsignError> {
     };
     // PDF assembly is CPU work: keep it off the request threads.
     let documents = trail.documents.clone();
-    let sources: Vec<(Option<String>, Vec<u8>)> = contents
+    let sources: Vec<(Option<DocumentKind>, Vec<u8>)> = contents
         .into_iter()
         .map(|(_, kind, _, _, bytes)| (kind, bytes.unwrap_or_default()))
         .collect();
@@ -148,11 +152,7 @@ async fn generate(esign: &Esign, envelope_id: &str) -> Result<(), EsignError> {
             .map(|((kind, bytes), doc)| SourceDocument {
                 name: &doc.name,
                 bytes,
-                kind: if kind.as_deref() == Some("docx") {
-                    DocumentKind::Docx
-                } else {
-                    DocumentKind::Pdf
-                },
+                kind: kind.unwrap_or(DocumentKind::Pdf),
                 sha256_hex: &doc.sha256_hex,
                 pages: doc.pages,
             })
@@ -196,14 +196,17 @@ async fn generate(esign: &Esign, envelope_id: &str) -> Result<(), EsignError> {
             org_id: &envelope.org_id,
             envelope_id,
             recipient_id: None,
-            kind: "deliverable.generated",
+            kind: EventKind::DeliverableGenerated,
             data: json!({ "deliverable_id": deliverable_id, "pages": pages, "size_bytes": bytes.len() }),
         },
         now,
     )
     .await?;
     let mut step = Step::default();
-    for recipient in recipients.iter().filter(|r| r.status == "completed") {
+    for recipient in recipients
+        .iter()
+        .filter(|r| r.status == RecipientStatus::Completed)
+    {
         let body = format!(
             "Hello {},\n\n\"{}\" has been signed by everyone. Download the signed documents with their audit trail (the link works for 7 days):\n{link}\n\n— Signet\n",
             recipient.name, envelope.title
@@ -214,7 +217,7 @@ async fn generate(esign: &Esign, envelope_id: &str) -> Result<(), EsignError> {
                 org_id: &envelope.org_id,
                 envelope_id,
                 recipient_id: Some(&recipient.id),
-                mode: envelope.mode()?,
+                mode: envelope.mode,
                 kind: EmailKind::Completed,
                 to_name: &recipient.name,
                 to_email: &recipient.email,
@@ -254,9 +257,7 @@ impl Esign {
     ) -> Result<Value, EsignError> {
         let envelope = self.get_envelope(caller, envelope_id).await?;
         if envelope.status != EnvelopeStatus::Completed {
-            return Err(EsignError::EnvelopeNotCompleted(
-                envelope.status.to_string(),
-            ));
+            return Err(EsignError::EnvelopeNotCompleted(envelope.status));
         }
         let row: Option<(String, String, i64, i64, i64)> = sqlx::query_as(
             "SELECT id, sha256, size_bytes, pages, created_at FROM deliverables WHERE envelope_id = $1 AND org_id = $2",

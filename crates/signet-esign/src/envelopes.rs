@@ -1,8 +1,7 @@
 //! The tool-facing side of envelopes: create (and send), read, list,
-//! cancel, delete; events and the outbox.
+//! cancel, delete.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use data_encoding::BASE64URL_NOPAD;
 use serde_json::{Map, Value, json};
@@ -11,9 +10,12 @@ use signet_store::sqlx;
 use crate::error::{EsignError, FieldError};
 use crate::events::{self, NewEvent};
 use crate::input::{Checker, MAX_CANCEL_REASON, MAX_LIST_LIMIT, NewEnvelope};
-use crate::model::{Email, Envelope, EnvelopeStatus, EnvelopeSummary, Event, Mode};
-use crate::outbox::{self, EmailKind};
+use crate::model::{
+    EmailKind, Envelope, EnvelopeStatus, EnvelopeSummary, EventKind, Mode, RecipientStatus,
+};
+use crate::outbox;
 use crate::rows::{self, ENVELOPE_COLUMNS, EnvelopeRow};
+use crate::transitions::{self, EnvelopeChange};
 use crate::{Caller, Esign, flow, uploads};
 
 /// Envelope ids are UUIDs (version 4), as in the hosted product.
@@ -34,7 +36,7 @@ fn new_envelope_id() -> Result<String, EsignError> {
 
 /// Ids arrive from agents: anything not shaped like one of ours is simply
 /// not found (and never reaches a query as something odd).
-fn plausible_id(id: &str) -> bool {
+pub(crate) fn plausible_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 64
         && id
@@ -119,20 +121,21 @@ impl Esign {
         sqlx::query(
             "INSERT INTO envelopes (id, org_id, mode, status, title, message, label, routing, topics, metadata, \
              created_by, connection_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, 'processing', $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+             VALUES ($1, $2, $3, $13, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
         )
         .bind(&envelope_id)
         .bind(&caller.org_id)
-        .bind(new.mode.as_str())
+        .bind(new.mode)
         .bind(&new.title)
         .bind(&new.message)
         .bind(&new.label)
-        .bind(new.routing.as_str())
+        .bind(new.routing)
         .bind(json!(new.topics).to_string())
         .bind(Value::Object(new.metadata.clone()).to_string())
         .bind(&caller.user_id)
         .bind(&caller.connection_id)
         .bind(now.as_secs())
+        .bind(EnvelopeStatus::Processing)
         .execute(&mut *tx)
         .await?;
         for topic in &new.topics {
@@ -159,16 +162,17 @@ impl Esign {
         for (position, recipient) in new.recipients.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO envelope_recipients (id, envelope_id, position, key, type, name, email, delivery_type, \
-                 status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9)",
+                 status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(signet_store::ids::new(signet_store::ids::RECIPIENT)?)
             .bind(&envelope_id)
             .bind(position as i64)
             .bind(&recipient.key)
-            .bind(recipient.kind.as_str())
+            .bind(recipient.kind)
             .bind(&recipient.name)
             .bind(&recipient.email)
-            .bind(recipient.delivery_type.as_str())
+            .bind(recipient.delivery_type)
+            .bind(RecipientStatus::Pending)
             .bind(now.as_secs())
             .execute(&mut *tx)
             .await?;
@@ -180,7 +184,7 @@ impl Esign {
                 org_id: &caller.org_id,
                 envelope_id: &envelope_id,
                 recipient_id: None,
-                kind: "envelope.created",
+                kind: EventKind::EnvelopeCreated,
                 data: json!({ "mode": new.mode, "documents": new.documents.len(), "recipients": new.recipients.len() }),
             },
             now,
@@ -216,22 +220,24 @@ impl Esign {
         args: &Map<String, Value>,
     ) -> Result<Value, EsignError> {
         let mut c = Checker::default();
-        let status = c.text(args, "status", "status", 20);
-        if let Some(s) = &status
-            && EnvelopeStatus::parse(s).is_none()
-        {
-            c.fail(
-                "status",
-                "must be one of processing, in_progress, completed, canceled, failed",
-            );
-        }
+        let status = c.text(args, "status", "status", 20).and_then(|s| {
+            let status = EnvelopeStatus::parse(&s);
+            if status.is_none() {
+                c.fail(
+                    "status",
+                    "must be one of processing, in_progress, completed, canceled, failed",
+                );
+            }
+            status
+        });
         let topic = c.text(args, "topic", "topic", 64);
-        let mode = c.text(args, "mode", "mode", 10);
-        if let Some(m) = &mode
-            && Mode::parse(m).is_none()
-        {
-            c.fail("mode", "must be \"test\" or \"live\"");
-        }
+        let mode = c.text(args, "mode", "mode", 10).and_then(|m| {
+            let mode = Mode::parse(&m);
+            if mode.is_none() {
+                c.fail("mode", "must be \"test\" or \"live\"");
+            }
+            mode
+        });
         let limit = c.integer(args, "limit").unwrap_or(20);
         if !(1..=MAX_LIST_LIMIT).contains(&limit) {
             c.fail("limit", format!("must be between 1 and {MAX_LIST_LIMIT}"));
@@ -274,10 +280,10 @@ impl Esign {
         sql += &format!(" ORDER BY created_at DESC, id DESC LIMIT ${}", next());
         let mut query =
             sqlx::query_as::<_, EnvelopeRow>(sqlx::AssertSqlSafe(sql)).bind(&caller.org_id);
-        if let Some(s) = &status {
+        if let Some(s) = status {
             query = query.bind(s);
         }
-        if let Some(m) = &mode {
+        if let Some(m) = mode {
             query = query.bind(m);
         }
         if let Some(t) = &topic {
@@ -299,8 +305,8 @@ impl Esign {
             .map(|row| {
                 Ok(EnvelopeSummary {
                     envelope_id: row.id.clone(),
-                    mode: row.mode()?,
-                    status: row.status()?,
+                    mode: row.mode,
+                    status: row.status,
                     topics: row.topics(),
                     title: row.title,
                     label: row.label,
@@ -333,16 +339,8 @@ impl Esign {
         let now = self.now();
         let mut tx = self.store().begin_write().await?;
         let envelope = rows::envelope(&mut tx, &caller.org_id, envelope_id).await?;
-        let updated = sqlx::query(
-            "UPDATE envelopes SET status = 'canceled', cancel_reason = $1, canceled_at = $2, updated_at = $2 \
-             WHERE id = $3 AND status = 'in_progress'",
-        )
-        .bind(reason)
-        .bind(now.as_secs())
-        .bind(envelope_id)
-        .execute(&mut *tx)
-        .await?;
-        if updated.rows_affected() == 0 {
+        let change = EnvelopeChange::Cancel { reason };
+        if !transitions::envelope(&mut tx, envelope_id, change, now).await? {
             return Err(EsignError::CannotCancel(envelope.status));
         }
         events::record(
@@ -352,7 +350,7 @@ impl Esign {
                 org_id: &caller.org_id,
                 envelope_id,
                 recipient_id: None,
-                kind: "envelope.canceled",
+                kind: EventKind::EnvelopeCanceled,
                 data: json!({ "reason": reason }),
             },
             now,
@@ -361,7 +359,7 @@ impl Esign {
         // Everyone who was asked to act hears that they no longer need to.
         let mut pending = Vec::new();
         for recipient in rows::recipients(&mut tx, envelope_id).await? {
-            if recipient.released_at.is_none() || recipient.status == "replaced" {
+            if recipient.released_at.is_none() || recipient.status == RecipientStatus::Replaced {
                 continue;
             }
             let body = format!(
@@ -378,7 +376,7 @@ impl Esign {
                     org_id: &caller.org_id,
                     envelope_id,
                     recipient_id: Some(&recipient.id),
-                    mode: envelope.mode()?,
+                    mode: envelope.mode,
                     kind: EmailKind::Canceled,
                     to_name: &recipient.name,
                     to_email: &recipient.email,
@@ -409,86 +407,21 @@ impl Esign {
         }
         let mut tx = self.store().begin_write().await?;
         let envelope = rows::envelope(&mut tx, &caller.org_id, envelope_id).await?;
-        if !envelope.status()?.is_final() {
+        if !envelope.status.is_final() {
             return Err(EsignError::CannotDelete(envelope.status));
         }
         // Children go with the envelope (ON DELETE CASCADE), bytes included.
-        sqlx::query(
-            "DELETE FROM envelopes WHERE id = $1 AND org_id = $2 AND status IN ('completed', 'canceled', 'failed')",
-        )
-        .bind(envelope_id)
-        .bind(&caller.org_id)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("DELETE FROM envelopes WHERE id = $1 AND org_id = $2 AND status = $3")
+            .bind(envelope_id)
+            .bind(&caller.org_id)
+            .bind(envelope.status)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(json!({ "envelope_id": envelope_id, "deleted": true }))
     }
 
-    /// Events after a cursor. With `wait_seconds`, waits for the first new
-    /// event (woken by the notifier, never by polling) and says `timed_out`
-    /// when none came.
-    pub async fn list_events(
-        &self,
-        caller: &Caller,
-        args: &Map<String, Value>,
-    ) -> Result<Value, EsignError> {
-        let mut c = Checker::default();
-        let envelope_id = c.text(args, "envelope_id", "envelope_id", 64);
-        let after = c.text(args, "after", "after", 100);
-        let after_seq = match &after {
-            Some(text) => events::decode_cursor(text).unwrap_or_else(|| {
-                c.fail("after", "is not a cursor this server returned");
-                0
-            }),
-            None => 0,
-        };
-        let wait = c.integer(args, "wait_seconds").unwrap_or(0);
-        if !(0..=events::MAX_WAIT_SECONDS).contains(&wait) {
-            c.fail(
-                "wait_seconds",
-                format!("must be between 0 and {}", events::MAX_WAIT_SECONDS),
-            );
-        }
-        let limit = c.integer(args, "limit").unwrap_or(100);
-        if !(1..=MAX_LIST_LIMIT).contains(&limit) {
-            c.fail("limit", format!("must be between 1 and {MAX_LIST_LIMIT}"));
-        }
-        c.finish(())?;
-        if let Some(id) = &envelope_id {
-            // Another organization's envelope is not found, not an empty list.
-            self.get_envelope_row(caller, id).await?;
-        }
-
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(wait as u64);
-        let mut ticks = self.notifier().subscribe();
-        loop {
-            ticks.borrow_and_update();
-            let mut conn = self.store().pool().acquire().await?;
-            let found = events::after(
-                &mut conn,
-                &caller.org_id,
-                envelope_id.as_deref(),
-                after_seq,
-                limit + 1,
-            )
-            .await?;
-            drop(conn);
-            if !found.is_empty() || wait == 0 || tokio::time::Instant::now() >= deadline {
-                let timed_out = found.is_empty() && wait > 0;
-                return Ok(events_page(found, after_seq, limit, timed_out));
-            }
-            let parked = self.notifier().park();
-            let woken = tokio::time::timeout_at(deadline, ticks.changed()).await;
-            drop(parked);
-            match woken {
-                Ok(Ok(())) => continue,
-                // Timed out, or the notifier is gone (shutting down).
-                _ => return Ok(events_page(Vec::new(), after_seq, limit, true)),
-            }
-        }
-    }
-
-    async fn get_envelope_row(
+    pub(crate) async fn get_envelope_row(
         &self,
         caller: &Caller,
         envelope_id: &str,
@@ -499,77 +432,6 @@ impl Esign {
         let mut conn = self.store().pool().acquire().await?;
         rows::envelope(&mut conn, &caller.org_id, envelope_id).await
     }
-
-    /// The test-mode outbox, newest first.
-    pub async fn list_emails(
-        &self,
-        caller: &Caller,
-        args: &Map<String, Value>,
-    ) -> Result<Value, EsignError> {
-        let mut c = Checker::default();
-        let envelope_id = c.text(args, "envelope_id", "envelope_id", 64);
-        let limit = c.integer(args, "limit").unwrap_or(50);
-        if !(1..=MAX_LIST_LIMIT).contains(&limit) {
-            c.fail("limit", format!("must be between 1 and {MAX_LIST_LIMIT}"));
-        }
-        c.finish(())?;
-        if let Some(id) = &envelope_id {
-            self.get_envelope_row(caller, id).await?;
-        }
-        let rows = match &envelope_id {
-            Some(id) => {
-                sqlx::query_as::<_, EmailRow>(sqlx::AssertSqlSafe(format!(
-                    "SELECT {EMAIL_COLUMNS} FROM envelope_emails WHERE org_id = $1 AND mode = 'test' AND envelope_id = $2 \
-                     ORDER BY created_at DESC, id DESC LIMIT $3"
-                )))
-                .bind(&caller.org_id)
-                .bind(id)
-                .bind(limit)
-                .fetch_all(self.store().pool())
-                .await?
-            }
-            None => {
-                sqlx::query_as::<_, EmailRow>(sqlx::AssertSqlSafe(format!(
-                    "SELECT {EMAIL_COLUMNS} FROM envelope_emails WHERE org_id = $1 AND mode = 'test' \
-                     ORDER BY created_at DESC, id DESC LIMIT $2"
-                )))
-                .bind(&caller.org_id)
-                .bind(limit)
-                .fetch_all(self.store().pool())
-                .await?
-            }
-        };
-        let emails: Vec<Email> = rows.into_iter().map(|r| r.view(false)).collect();
-        Ok(json!({ "emails": emails }))
-    }
-
-    pub async fn get_email(&self, caller: &Caller, email_id: &str) -> Result<Email, EsignError> {
-        if !plausible_id(email_id) {
-            return Err(EsignError::NotFound("email"));
-        }
-        sqlx::query_as::<_, EmailRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {EMAIL_COLUMNS} FROM envelope_emails WHERE id = $1 AND org_id = $2 AND mode = 'test'"
-        )))
-        .bind(email_id)
-        .bind(&caller.org_id)
-        .fetch_optional(self.store().pool())
-        .await?
-        .map(|r| r.view(true))
-        .ok_or(EsignError::NotFound("email"))
-    }
-}
-
-fn events_page(mut found: Vec<events::EventRow>, after: i64, limit: i64, timed_out: bool) -> Value {
-    let more = found.len() as i64 > limit;
-    found.truncate(limit as usize);
-    let last = found.last().map(|e| e.seq).unwrap_or(after);
-    let events: Vec<Event> = found.into_iter().map(Event::from).collect();
-    json!({
-        "events": events,
-        "next_cursor": events::encode_cursor(last),
-        "has_more": more,
-        "timed_out": timed_out,
-    })
 }
 
 /// A readable default name: the URL's last path segment.
@@ -584,38 +446,4 @@ fn name_from_url(url: &str, position: usize) -> String {
         })
         .filter(|s| !s.starts_with("upl_"))
         .unwrap_or_else(|| format!("Document {}", position + 1))
-}
-
-const EMAIL_COLUMNS: &str =
-    "id, envelope_id, recipient_id, kind, to_name, to_email, subject, body, link, created_at";
-
-#[derive(sqlx::FromRow)]
-struct EmailRow {
-    id: String,
-    envelope_id: String,
-    recipient_id: Option<String>,
-    kind: String,
-    to_name: String,
-    to_email: String,
-    subject: String,
-    body: String,
-    link: Option<String>,
-    created_at: i64,
-}
-
-impl EmailRow {
-    fn view(self, with_body: bool) -> Email {
-        Email {
-            email_id: self.id,
-            envelope_id: self.envelope_id,
-            recipient_id: self.recipient_id,
-            kind: self.kind,
-            to: self.to_email,
-            to_name: self.to_name,
-            subject: self.subject,
-            body: with_body.then_some(self.body),
-            link: self.link,
-            created_at: signet_store::UnixTime::from_secs(self.created_at),
-        }
-    }
 }

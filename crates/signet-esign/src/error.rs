@@ -4,6 +4,8 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::model::EnvelopeStatus;
+
 /// One invalid field of a request, named by its path (`recipients[1].email`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FieldError {
@@ -27,11 +29,11 @@ pub enum EsignError {
     #[error("No {0} with this id exists in this organization")]
     NotFound(&'static str),
     #[error("Only an envelope in progress can be canceled; this one is {0}")]
-    CannotCancel(String),
+    CannotCancel(EnvelopeStatus),
     #[error("Only a completed, canceled or failed envelope can be deleted; this one is {0}")]
-    CannotDelete(String),
+    CannotDelete(EnvelopeStatus),
     #[error("The envelope is {0}; deliverables exist once it is completed")]
-    EnvelopeNotCompleted(String),
+    EnvelopeNotCompleted(EnvelopeStatus),
     #[error(
         "The envelope is completed and its deliverable is being generated; try again in a moment"
     )]

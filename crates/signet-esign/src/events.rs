@@ -1,5 +1,6 @@
 //! Events: written in the transaction of the change they describe, numbered
-//! per organization, and announced so that long-polls wake at once.
+//! per organization, announced so that long-polls wake at once, and read
+//! back by `list_events`.
 //!
 //! Waking: every commit that wrote events ticks an in-process `watch`
 //! channel; on PostgreSQL the transaction also issues `pg_notify`, which a
@@ -12,13 +13,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use data_encoding::BASE64URL_NOPAD;
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 use signet_store::sqlx::{self, AnyConnection};
 use signet_store::{Backend, UnixTime, ids};
 use tokio::sync::watch;
 
 use crate::error::EsignError;
-use crate::model::Event;
+use crate::input::{Checker, MAX_LIST_LIMIT};
+use crate::model::{Event, EventKind};
+use crate::{Caller, Esign};
 
 /// The PostgreSQL channel that carries "events were committed".
 pub const CHANNEL: &str = "signet_esign_events";
@@ -106,7 +109,7 @@ pub(crate) struct NewEvent<'a> {
     pub org_id: &'a str,
     pub envelope_id: &'a str,
     pub recipient_id: Option<&'a str>,
-    pub kind: &'static str,
+    pub kind: EventKind,
     pub data: Value,
 }
 
@@ -170,7 +173,7 @@ pub(crate) struct EventRow {
     pub envelope_id: String,
     pub recipient_id: Option<String>,
     #[sqlx(rename = "type")]
-    pub kind: String,
+    pub kind: EventKind,
     pub data: String,
     pub created_at: i64,
 }
@@ -222,6 +225,85 @@ pub(crate) async fn after(
         }
     };
     Ok(rows)
+}
+
+impl Esign {
+    /// Events after a cursor. With `wait_seconds`, waits for the first new
+    /// event (woken by the notifier, never by polling) and says `timed_out`
+    /// when none came.
+    pub async fn list_events(
+        &self,
+        caller: &Caller,
+        args: &Map<String, Value>,
+    ) -> Result<Value, EsignError> {
+        let mut c = Checker::default();
+        let envelope_id = c.text(args, "envelope_id", "envelope_id", 64);
+        let after_cursor = c.text(args, "after", "after", 100);
+        let after_seq = match &after_cursor {
+            Some(text) => decode_cursor(text).unwrap_or_else(|| {
+                c.fail("after", "is not a cursor this server returned");
+                0
+            }),
+            None => 0,
+        };
+        let wait = c.integer(args, "wait_seconds").unwrap_or(0);
+        if !(0..=MAX_WAIT_SECONDS).contains(&wait) {
+            c.fail(
+                "wait_seconds",
+                format!("must be between 0 and {}", MAX_WAIT_SECONDS),
+            );
+        }
+        let limit = c.integer(args, "limit").unwrap_or(100);
+        if !(1..=MAX_LIST_LIMIT).contains(&limit) {
+            c.fail("limit", format!("must be between 1 and {MAX_LIST_LIMIT}"));
+        }
+        c.finish(())?;
+        if let Some(id) = &envelope_id {
+            // Another organization's envelope is not found, not an empty list.
+            self.get_envelope_row(caller, id).await?;
+        }
+
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(wait as u64);
+        let mut ticks = self.notifier().subscribe();
+        loop {
+            ticks.borrow_and_update();
+            let mut conn = self.store().pool().acquire().await?;
+            let found = after(
+                &mut conn,
+                &caller.org_id,
+                envelope_id.as_deref(),
+                after_seq,
+                limit + 1,
+            )
+            .await?;
+            drop(conn);
+            if !found.is_empty() || wait == 0 || tokio::time::Instant::now() >= deadline {
+                let timed_out = found.is_empty() && wait > 0;
+                return Ok(events_page(found, after_seq, limit, timed_out));
+            }
+            let parked = self.notifier().park();
+            let woken = tokio::time::timeout_at(deadline, ticks.changed()).await;
+            drop(parked);
+            match woken {
+                Ok(Ok(())) => continue,
+                // Timed out, or the notifier is gone (shutting down).
+                _ => return Ok(events_page(Vec::new(), after_seq, limit, true)),
+            }
+        }
+    }
+}
+
+fn events_page(mut found: Vec<EventRow>, after: i64, limit: i64, timed_out: bool) -> Value {
+    let more = found.len() as i64 > limit;
+    found.truncate(limit as usize);
+    let last = found.last().map(|e| e.seq).unwrap_or(after);
+    let events: Vec<Event> = found.into_iter().map(Event::from).collect();
+    json!({
+        "events": events,
+        "next_cursor": encode_cursor(last),
+        "has_more": more,
+        "timed_out": timed_out,
+    })
 }
 
 #[cfg(test)]

@@ -1,24 +1,21 @@
-//! How an envelope moves: documents fetched and checked in the background,
-//! recipients released in routing order, completion, and the follow-ups an
-//! agent can ask for (resend, replace).
+//! How an envelope moves on its own: documents fetched and checked in the
+//! background, recipients released in routing order, live email delivered,
+//! completion, and the work a restart picks up again.
 
-use serde_json::{Map, Value, json};
+use serde_json::json;
 use signet_fetch::Limits;
 use signet_store::sqlx::{self, AnyConnection};
 use signet_store::{UnixTime, random};
 
 use crate::error::EsignError;
 use crate::events::{self, NewEvent};
-use crate::input::{Checker, parse_recipient};
-use crate::model::{Envelope, EnvelopeStatus, Mode, RecipientStatus, Routing};
-use crate::outbox::{self, EmailKind, Pending};
+use crate::model::{
+    DocumentKind, EmailKind, EnvelopeStatus, EventKind, Mode, RecipientStatus, Routing,
+};
+use crate::outbox::{self, Pending};
 use crate::rows::{self, EnvelopeRow, RecipientRow};
-use crate::{Caller, Esign, pdf, uploads};
-
-/// The first resend may follow the last message after this long; each
-/// further one waits twice as long as the one before, up to a day.
-const RESEND_BASE_SECONDS: u64 = 60;
-const RESEND_MAX_SECONDS: u64 = 24 * 3600;
+use crate::transitions::{self, EnvelopeChange, RecipientChange};
+use crate::{Esign, pdf, uploads};
 
 pub(crate) fn spawn_processing(esign: Esign, envelope_id: String) {
     tokio::spawn(async move {
@@ -48,36 +45,25 @@ async fn deliver(esign: &Esign, message: &Pending) -> Result<(), EsignError> {
     let mut tx = esign.store().begin_write().await?;
     match &outcome {
         Ok(()) => {
-            sqlx::query("UPDATE envelope_emails SET status = 'sent', sent_at = $1 WHERE id = $2")
-                .bind(now.as_secs())
-                .bind(&message.email_id)
-                .execute(&mut *tx)
-                .await?;
+            outbox::mark_sent(&mut tx, &message.email_id, now).await?;
             if message.kind == EmailKind::SigningRequest
                 && let Some(recipient_id) = &message.recipient_id
+                && transitions::recipient(&mut tx, recipient_id, RecipientChange::Delivered, now)
+                    .await?
             {
-                let moved = sqlx::query(
-                    "UPDATE envelope_recipients SET status = 'sent', sent_at = $1 WHERE id = $2 AND status = 'awaiting'",
+                events::record(
+                    &mut tx,
+                    esign.store().backend(),
+                    NewEvent {
+                        org_id: &message.org_id,
+                        envelope_id: &message.envelope_id,
+                        recipient_id: Some(recipient_id),
+                        kind: EventKind::RecipientSent,
+                        data: json!({ "email_id": message.email_id, "to": message.to_email }),
+                    },
+                    now,
                 )
-                .bind(now.as_secs())
-                .bind(recipient_id)
-                .execute(&mut *tx)
                 .await?;
-                if moved.rows_affected() == 1 {
-                    events::record(
-                        &mut tx,
-                        esign.store().backend(),
-                        NewEvent {
-                            org_id: &message.org_id,
-                            envelope_id: &message.envelope_id,
-                            recipient_id: Some(recipient_id),
-                            kind: "recipient.sent",
-                            data: json!({ "email_id": message.email_id, "to": message.to_email }),
-                        },
-                        now,
-                    )
-                    .await?;
-                }
             }
         }
         Err(reason) => {
@@ -86,17 +72,11 @@ async fn deliver(esign: &Esign, message: &Pending) -> Result<(), EsignError> {
                 reason,
                 "live email not delivered"
             );
-            sqlx::query("UPDATE envelope_emails SET status = 'failed', error = $1 WHERE id = $2")
-                .bind(reason)
-                .bind(&message.email_id)
-                .execute(&mut *tx)
-                .await?;
+            outbox::mark_failed(&mut tx, &message.email_id, reason).await?;
             if message.kind == EmailKind::SigningRequest
                 && let Some(recipient_id) = &message.recipient_id
             {
-                sqlx::query("UPDATE envelope_recipients SET status = 'failed' WHERE id = $1 AND status = 'awaiting'")
-                    .bind(recipient_id)
-                    .execute(&mut *tx)
+                transitions::recipient(&mut tx, recipient_id, RecipientChange::Undeliverable, now)
                     .await?;
             }
         }
@@ -109,7 +89,7 @@ async fn deliver(esign: &Esign, message: &Pending) -> Result<(), EsignError> {
 /// One document, fetched and judged.
 struct Checked {
     id: String,
-    kind: &'static str,
+    kind: DocumentKind,
     pages: Option<i64>,
     sha256: String,
     bytes: Vec<u8>,
@@ -140,10 +120,10 @@ async fn fetch_document(
         }
     };
     let (kind, pages) = if pdf::is_docx(&bytes) {
-        ("docx", None)
+        (DocumentKind::Docx, None)
     } else {
         let info = pdf::inspect(&bytes).map_err(|e| e.to_string())?;
-        ("pdf", Some(i64::from(info.pages)))
+        (DocumentKind::Pdf, Some(i64::from(info.pages)))
     };
     Ok(Checked {
         id: doc.id.clone(),
@@ -189,15 +169,8 @@ async fn process(esign: &Esign, envelope_id: &str) -> Result<(), EsignError> {
     let mut tx = esign.store().begin_write().await?;
     let backend = esign.store().backend();
     if let Some(reason) = failure {
-        let moved = sqlx::query(
-            "UPDATE envelopes SET status = 'failed', failure_reason = $1, updated_at = $2 WHERE id = $3 AND status = 'processing'",
-        )
-        .bind(&reason)
-        .bind(now.as_secs())
-        .bind(envelope_id)
-        .execute(&mut *tx)
-        .await?;
-        if moved.rows_affected() == 1 {
+        let change = EnvelopeChange::Fail { reason: &reason };
+        if transitions::envelope(&mut tx, envelope_id, change, now).await? {
             events::record(
                 &mut tx,
                 backend,
@@ -205,7 +178,7 @@ async fn process(esign: &Esign, envelope_id: &str) -> Result<(), EsignError> {
                     org_id: &org_id,
                     envelope_id,
                     recipient_id: None,
-                    kind: "envelope.failed",
+                    kind: EventKind::EnvelopeFailed,
                     data: json!({ "reason": reason }),
                 },
                 now,
@@ -216,14 +189,7 @@ async fn process(esign: &Esign, envelope_id: &str) -> Result<(), EsignError> {
         esign.notifier().notify();
         return Ok(());
     }
-    let moved = sqlx::query(
-        "UPDATE envelopes SET status = 'in_progress', updated_at = $1 WHERE id = $2 AND status = 'processing'",
-    )
-    .bind(now.as_secs())
-    .bind(envelope_id)
-    .execute(&mut *tx)
-    .await?;
-    if moved.rows_affected() == 0 {
+    if !transitions::envelope(&mut tx, envelope_id, EnvelopeChange::Start, now).await? {
         return Ok(());
     }
     for doc in &checked {
@@ -246,7 +212,7 @@ async fn process(esign: &Esign, envelope_id: &str) -> Result<(), EsignError> {
             org_id: &org_id,
             envelope_id,
             recipient_id: None,
-            kind: "envelope.started",
+            kind: EventKind::EnvelopeStarted,
             data: json!({ "documents": checked.iter().map(|d| json!({"document_id": d.id, "kind": d.kind, "pages": d.pages, "sha256": d.sha256})).collect::<Vec<_>>() }),
         },
         now,
@@ -288,18 +254,14 @@ pub(crate) async fn advance(
     let recipients: Vec<RecipientRow> = rows::recipients(conn, &envelope.id)
         .await?
         .into_iter()
-        .filter(|r| r.status != "replaced")
+        .filter(|r| r.status != RecipientStatus::Replaced)
         .collect();
     let mut step = Step::default();
-    if recipients.iter().all(|r| r.status == "completed") {
-        let moved = sqlx::query(
-            "UPDATE envelopes SET status = 'completed', completed_at = $1, updated_at = $1 WHERE id = $2 AND status = 'in_progress'",
-        )
-        .bind(now.as_secs())
-        .bind(&envelope.id)
-        .execute(&mut *conn)
-        .await?;
-        if moved.rows_affected() == 1 {
+    if recipients
+        .iter()
+        .all(|r| r.status == RecipientStatus::Completed)
+    {
+        if transitions::envelope(conn, &envelope.id, EnvelopeChange::Complete, now).await? {
             events::record(
                 conn,
                 esign.store().backend(),
@@ -307,7 +269,7 @@ pub(crate) async fn advance(
                     org_id: &envelope.org_id,
                     envelope_id: &envelope.id,
                     recipient_id: None,
-                    kind: "envelope.completed",
+                    kind: EventKind::EnvelopeCompleted,
                     data: json!({}),
                 },
                 now,
@@ -317,15 +279,15 @@ pub(crate) async fn advance(
         }
         return Ok(step);
     }
-    let to_release: Vec<&RecipientRow> = match envelope.routing()? {
+    let to_release: Vec<&RecipientRow> = match envelope.routing {
         Routing::Parallel => recipients
             .iter()
-            .filter(|r| r.status == "pending")
+            .filter(|r| r.status == RecipientStatus::Pending)
             .collect(),
         Routing::Sequential => recipients
             .iter()
-            .find(|r| r.status != "completed")
-            .filter(|r| r.status == "pending")
+            .find(|r| r.status != RecipientStatus::Completed)
+            .filter(|r| r.status == RecipientStatus::Pending)
             .into_iter()
             .collect(),
     };
@@ -337,7 +299,12 @@ pub(crate) async fn advance(
     Ok(step)
 }
 
-fn signing_request_body(envelope: &EnvelopeRow, name: &str, link: &str, reminder: bool) -> String {
+pub(crate) fn signing_request_body(
+    envelope: &EnvelopeRow,
+    name: &str,
+    link: &str,
+    reminder: bool,
+) -> String {
     let mut body = format!("Hello {name},\n\n");
     if reminder {
         body += "A reminder: ";
@@ -365,22 +332,15 @@ async fn release(
 ) -> Result<Option<Pending>, EsignError> {
     let token = random::token()?;
     let link = format!("{}/sign/{token}", esign.inner.public_url);
-    let mode = envelope.mode()?;
-    let (status, sent_at) = match mode {
-        Mode::Test => ("sent", Some(now.as_secs())),
-        Mode::Live => ("awaiting", None),
+    let mode = envelope.mode;
+    let token_hash = random::digest(&token);
+    let change = RecipientChange::Release {
+        token_hash: &token_hash,
+        mode,
     };
-    sqlx::query(
-        "UPDATE envelope_recipients SET status = $1, signing_token_hash = $2, released_at = $3, sent_at = $4, \
-         last_sent_at = $3 WHERE id = $5",
-    )
-    .bind(status)
-    .bind(random::digest(&token))
-    .bind(now.as_secs())
-    .bind(sent_at)
-    .bind(&recipient.id)
-    .execute(&mut *conn)
-    .await?;
+    if !transitions::recipient(conn, &recipient.id, change, now).await? {
+        return Ok(None);
+    }
     let backend = esign.store().backend();
     events::record(
         conn,
@@ -389,7 +349,7 @@ async fn release(
             org_id: &envelope.org_id,
             envelope_id: &envelope.id,
             recipient_id: Some(&recipient.id),
-            kind: "recipient.released",
+            kind: EventKind::RecipientReleased,
             data: json!({ "key": recipient.key }),
         },
         now,
@@ -420,7 +380,7 @@ async fn release(
                 org_id: &envelope.org_id,
                 envelope_id: &envelope.id,
                 recipient_id: Some(&recipient.id),
-                kind: "recipient.sent",
+                kind: EventKind::RecipientSent,
                 data: json!({ "to": recipient.email, "mode": "test" }),
             },
             now,
@@ -432,216 +392,22 @@ async fn release(
 
 /// Picks up work a previous run left unfinished.
 pub(crate) async fn resume(esign: &Esign) -> Result<(), EsignError> {
-    let processing: Vec<String> =
-        sqlx::query_scalar("SELECT id FROM envelopes WHERE status = 'processing'")
-            .fetch_all(esign.store().pool())
-            .await?;
+    let processing: Vec<String> = sqlx::query_scalar("SELECT id FROM envelopes WHERE status = $1")
+        .bind(EnvelopeStatus::Processing)
+        .fetch_all(esign.store().pool())
+        .await?;
     for id in processing {
         spawn_processing(esign.clone(), id);
     }
     let undelivered: Vec<String> = sqlx::query_scalar(
-        "SELECT e.id FROM envelopes e WHERE e.status = 'completed' \
+        "SELECT e.id FROM envelopes e WHERE e.status = $1 \
          AND NOT EXISTS (SELECT 1 FROM deliverables d WHERE d.envelope_id = e.id)",
     )
+    .bind(EnvelopeStatus::Completed)
     .fetch_all(esign.store().pool())
     .await?;
     for id in undelivered {
         crate::deliverables::spawn_generation(esign.clone(), id);
     }
     Ok(())
-}
-
-impl Esign {
-    /// Sends the signing request again, no sooner than a growing interval
-    /// after the last one (1 min, 2 min, 4 min… up to a day).
-    pub async fn resend_request(
-        &self,
-        caller: &Caller,
-        envelope_id: &str,
-        recipient_id: &str,
-    ) -> Result<Envelope, EsignError> {
-        let now = self.now();
-        let mut tx = self.store().begin_write().await?;
-        let envelope = rows::envelope(&mut tx, &caller.org_id, envelope_id).await?;
-        if envelope.status()? != EnvelopeStatus::InProgress {
-            return Err(EsignError::CannotResend(format!(
-                "Requests can be resent only while the envelope is in progress; it is {}",
-                envelope.status
-            )));
-        }
-        let recipient = rows::recipients(&mut tx, envelope_id)
-            .await?
-            .into_iter()
-            .find(|r| r.id == recipient_id)
-            .ok_or(EsignError::NotFound("recipient"))?;
-        let status = recipient.status()?;
-        if !matches!(
-            status,
-            RecipientStatus::Sent
-                | RecipientStatus::Awaiting
-                | RecipientStatus::Failed
-                | RecipientStatus::SoftBounced
-        ) {
-            return Err(EsignError::CannotResend(format!(
-                "Only a recipient who has been asked and has not finished can be reminded; this one is {status}"
-            )));
-        }
-        let interval = RESEND_BASE_SECONDS
-            .saturating_mul(1u64 << recipient.resend_count.clamp(0, 20))
-            .min(RESEND_MAX_SECONDS);
-        let last = recipient.last_sent_at.unwrap_or(0);
-        let ready_at = last.saturating_add(interval as i64);
-        if now.as_secs() < ready_at {
-            return Err(EsignError::ResendTooSoon((ready_at - now.as_secs()) as u64));
-        }
-        // A fresh link: the old one may be what went astray.
-        let token = random::token()?;
-        let link = format!("{}/sign/{token}", self.inner.public_url);
-        let mode = envelope.mode()?;
-        let status = if mode == Mode::Test {
-            "sent"
-        } else {
-            "awaiting"
-        };
-        sqlx::query(
-            "UPDATE envelope_recipients SET signing_token_hash = $1, resend_count = resend_count + 1, last_sent_at = $2, \
-             status = $3 WHERE id = $4",
-        )
-        .bind(random::digest(&token))
-        .bind(now.as_secs())
-        .bind(status)
-        .bind(recipient_id)
-        .execute(&mut *tx)
-        .await?;
-        events::record(
-            &mut tx,
-            self.store().backend(),
-            NewEvent {
-                org_id: &caller.org_id,
-                envelope_id,
-                recipient_id: Some(recipient_id),
-                kind: "recipient.resent",
-                data: json!({ "resend_count": recipient.resend_count + 1 }),
-            },
-            now,
-        )
-        .await?;
-        let pending = outbox::write(
-            &mut tx,
-            outbox::Draft {
-                org_id: &caller.org_id,
-                envelope_id,
-                recipient_id: Some(recipient_id),
-                mode,
-                kind: EmailKind::Reminder,
-                to_name: &recipient.name,
-                to_email: &recipient.email,
-                subject: format!("Reminder: please sign {}", envelope.title),
-                body: signing_request_body(&envelope, &recipient.name, &link, true),
-                link: Some(link),
-            },
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        self.notifier().notify();
-        send_later(self.clone(), pending.into_iter().collect());
-        self.get_envelope(caller, envelope_id).await
-    }
-
-    /// Puts a new person in a recipient's place (same key, type and turn).
-    /// The old recipient becomes `replaced` and their link stops working; if
-    /// it was their turn, the new one is asked at once.
-    pub async fn replace_recipient(
-        &self,
-        caller: &Caller,
-        args: &Map<String, Value>,
-    ) -> Result<Envelope, EsignError> {
-        let mut c = Checker::default();
-        let envelope_id = c.required_text(args, "envelope_id", "envelope_id", 64);
-        let recipient_id = c.required_text(args, "recipient_id", "recipient_id", 64);
-        let mut fields = args.clone();
-        fields.insert("key".to_owned(), Value::String("k".to_owned()));
-        let replacement = parse_recipient(&mut c, &fields, "");
-        let (Some(envelope_id), Some(recipient_id), Some(replacement)) =
-            (envelope_id, recipient_id, replacement)
-        else {
-            return c
-                .finish(())
-                .and(Err(EsignError::invalid("recipient", "is incomplete")));
-        };
-        c.finish(())?;
-        let now = self.now();
-        let mut tx = self.store().begin_write().await?;
-        let envelope = rows::envelope(&mut tx, &caller.org_id, &envelope_id).await?;
-        if !matches!(
-            envelope.status()?,
-            EnvelopeStatus::InProgress | EnvelopeStatus::Processing
-        ) {
-            return Err(EsignError::CannotReplace(format!(
-                "Recipients can be replaced only before the envelope is finished; it is {}",
-                envelope.status
-            )));
-        }
-        let old = rows::recipients(&mut tx, &envelope_id)
-            .await?
-            .into_iter()
-            .find(|r| r.id == recipient_id)
-            .ok_or(EsignError::NotFound("recipient"))?;
-        let old_status = old.status()?;
-        if matches!(
-            old_status,
-            RecipientStatus::Completed | RecipientStatus::Replaced
-        ) {
-            return Err(EsignError::CannotReplace(format!(
-                "This recipient is already {old_status}"
-            )));
-        }
-        let new_id = signet_store::ids::new(signet_store::ids::RECIPIENT)?;
-        sqlx::query(
-            "UPDATE envelope_recipients SET status = 'replaced', replaced_at = $1, replaced_by = $2, signing_token_hash = NULL \
-             WHERE id = $3",
-        )
-        .bind(now.as_secs())
-        .bind(&new_id)
-        .bind(&recipient_id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO envelope_recipients (id, envelope_id, position, key, type, name, email, delivery_type, status, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9)",
-        )
-        .bind(&new_id)
-        .bind(&envelope_id)
-        .bind(old.position)
-        .bind(&old.key)
-        .bind(&old.kind)
-        .bind(&replacement.name)
-        .bind(&replacement.email)
-        .bind(replacement.delivery_type.as_str())
-        .bind(now.as_secs())
-        .execute(&mut *tx)
-        .await?;
-        events::record(
-            &mut tx,
-            self.store().backend(),
-            NewEvent {
-                org_id: &caller.org_id,
-                envelope_id: &envelope_id,
-                recipient_id: Some(&recipient_id),
-                kind: "recipient.replaced",
-                data: json!({ "key": old.key, "replaced_by": new_id, "email": replacement.email }),
-            },
-            now,
-        )
-        .await?;
-        let step = if envelope.status()? == EnvelopeStatus::InProgress {
-            advance(self, &mut tx, &envelope, now).await?
-        } else {
-            Step::default()
-        };
-        tx.commit().await?;
-        step.after_commit(self);
-        self.get_envelope(caller, &envelope_id).await
-    }
 }

@@ -14,6 +14,7 @@ use signet_web::{MessagePage, SigningDocument, SigningPage, SigningState, render
 
 use crate::Esign;
 use crate::ceremony::{CeremonyError, CeremonyState, Decision, Evidence};
+use crate::model::{DocumentKind, RecipientType};
 use crate::uploads::{MAX_UPLOAD_BYTES, UploadError};
 
 /// What the pages need: the engine, and whom to believe about the
@@ -82,7 +83,7 @@ async fn render_page(esign: &Esign, token: &str, error: Option<&str>, typed: &st
         Ok(c) => c,
         Err(e) => return ceremony_failure(&e),
     };
-    let approver = ceremony.recipient_type == "approver";
+    let approver = ceremony.recipient_type == RecipientType::Approver;
     let (verb, verb_title) = if approver {
         ("approve", "Approve")
     } else {
@@ -228,12 +229,11 @@ async fn document(
 ) -> Response {
     match esign.ceremony_document(&token, &document_id).await {
         Ok((name, kind, bytes)) => {
-            let (content_type, inline) = match kind.as_str() {
-                "pdf" => ("application/pdf", query.download.is_none()),
-                _ => (crate::uploads::DOCX, false),
+            let (content_type, inline, extension) = match kind {
+                DocumentKind::Pdf => ("application/pdf", query.download.is_none(), ".pdf"),
+                DocumentKind::Docx => (crate::uploads::DOCX, false, ".docx"),
             };
             let mut name = name;
-            let extension = if kind == "pdf" { ".pdf" } else { ".docx" };
             if !name.to_ascii_lowercase().ends_with(extension) {
                 name.push_str(extension);
             }

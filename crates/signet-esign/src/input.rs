@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::{EsignError, FieldError};
-use crate::model::{Mode, RecipientType, Routing};
+use crate::model::{DeliveryType, Mode, RecipientType, Routing};
 
 pub const MAX_TITLE: usize = 200;
 pub const MAX_MESSAGE: usize = 5000;
@@ -47,23 +47,6 @@ pub struct NewRecipient {
     pub name: String,
     pub email: String,
     pub delivery_type: DeliveryType,
-}
-
-/// How a recipient learns of the request. Only email exists here: the
-/// signing link is a bearer secret, so it travels only in the recipient's
-/// own mailbox (or, in test mode, the outbox).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DeliveryType {
-    Email,
-}
-
-impl DeliveryType {
-    pub fn as_str(self) -> &'static str {
-        "email"
-    }
-    pub fn parse(text: &str) -> Option<Self> {
-        (text == "email").then_some(Self::Email)
-    }
 }
 
 /// Collects every problem of one request.

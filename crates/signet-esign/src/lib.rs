@@ -1,6 +1,8 @@
 //! The embedded e-signature engine: envelopes and their documents and
 //! recipients, the signing ceremony, events to wait on, the email outbox,
-//! uploads and deliverables. Everything lives in the database (document
+//! uploads and deliverables. Tool-facing methods live with their noun
+//! (`envelopes`, `recipients`, `events`, `outbox`, `deliverables`); every
+//! status change goes through `transitions`. Everything lives in the database (document
 //! bytes included), so any instance of a PostgreSQL deployment can serve
 //! any request.
 //!
@@ -20,7 +22,9 @@ mod links;
 pub mod model;
 pub mod outbox;
 pub mod pdf;
+mod recipients;
 mod rows;
+mod transitions;
 mod uploads;
 
 use std::sync::Arc;

@@ -1,46 +1,24 @@
-//! The engine's vocabulary: modes, routing, statuses, and the JSON shapes
-//! tools return (the hosted product's field names).
+//! The engine's vocabulary: modes, routing, statuses, kinds, and the JSON
+//! shapes tools return (the hosted product's field names). Every closed set
+//! is a [`signet_store::text_enum!`]: rows hold these enums and queries bind
+//! them, so no status is ever a string literal in SQL or Rust.
 
 use serde::Serialize;
 use serde_json::{Map, Value};
-use signet_store::UnixTime;
-
-macro_rules! text_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),* $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),* }
-
-        impl $name {
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$variant => $text),* }
-            }
-            pub fn parse(text: &str) -> Option<Self> {
-                match text { $($text => Some(Self::$variant),)* _ => None }
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
+use signet_store::{UnixTime, text_enum};
 
 text_enum!(
     /// Test envelopes send no email (the outbox keeps them); live ones do.
-    Mode { Test => "test", Live => "live" }
+    pub Mode { Test => "test", Live => "live" }
 );
 text_enum!(
     /// Sequential releases one recipient at a time, in order; parallel, all at once.
-    Routing { Sequential => "sequential", Parallel => "parallel" }
+    pub Routing { Sequential => "sequential", Parallel => "parallel" }
 );
-text_enum!(RecipientType { Signer => "signer", Approver => "approver" });
+text_enum!(pub RecipientType { Signer => "signer", Approver => "approver" });
 text_enum!(
     /// `processing → in_progress → completed`, side exits `failed`, `canceled`.
-    EnvelopeStatus {
+    pub EnvelopeStatus {
         Processing => "processing",
         InProgress => "in_progress",
         Completed => "completed",
@@ -51,7 +29,7 @@ text_enum!(
 text_enum!(
     /// `pending` (not yet its turn) · `awaiting` (released, email on its way)
     /// → `sent` → `completed`; or `rejected`, `failed`, `replaced`.
-    RecipientStatus {
+    pub RecipientStatus {
         Pending => "pending",
         Awaiting => "awaiting",
         Sent => "sent",
@@ -64,16 +42,59 @@ text_enum!(
     }
 );
 
+text_enum!(
+    /// How a recipient learns of the request. Only email exists here: the
+    /// signing link is a bearer secret, so it travels only in the
+    /// recipient's own mailbox (or, in test mode, the outbox).
+    pub DeliveryType { Email => "email" }
+);
+text_enum!(
+    /// What a document turned out to be once fetched. A PDF's pages are
+    /// merged into the deliverable; a Word document is not rendered, and a
+    /// placeholder page stands for it.
+    pub DocumentKind { Pdf => "pdf", Docx => "docx" }
+);
+text_enum!(
+    /// What an event says happened (`list_events`' `type`).
+    pub EventKind {
+        EnvelopeCreated => "envelope.created",
+        EnvelopeStarted => "envelope.started",
+        EnvelopeFailed => "envelope.failed",
+        EnvelopeCompleted => "envelope.completed",
+        EnvelopeCanceled => "envelope.canceled",
+        RecipientReleased => "recipient.released",
+        RecipientSent => "recipient.sent",
+        RecipientViewed => "recipient.viewed",
+        RecipientCompleted => "recipient.completed",
+        RecipientRejected => "recipient.rejected",
+        RecipientResent => "recipient.resent",
+        RecipientReplaced => "recipient.replaced",
+        DeliverableGenerated => "deliverable.generated",
+    }
+);
+text_enum!(
+    /// What kind of message, as `list_emails` shows it.
+    pub EmailKind {
+        SigningRequest => "signing_request",
+        Reminder => "reminder",
+        Completed => "completed",
+        Canceled => "canceled",
+    }
+);
+text_enum!(
+    /// Where a message stands: test-mode ones are `captured` for good; live
+    /// ones are `sending` until SMTP answers.
+    pub EmailStatus {
+        Captured => "captured",
+        Sending => "sending",
+        Sent => "sent",
+        Failed => "failed",
+    }
+);
+
 impl EnvelopeStatus {
     pub fn is_final(self) -> bool {
         matches!(self, Self::Completed | Self::Canceled | Self::Failed)
-    }
-}
-
-impl RecipientStatus {
-    /// Released and not yet finished: the signing link works.
-    pub fn is_open(self) -> bool {
-        matches!(self, Self::Awaiting | Self::Sent)
     }
 }
 
@@ -106,8 +127,8 @@ pub struct Document {
     pub document_id: String,
     pub name: String,
     pub source_url: String,
-    /// `pdf` or `docx`, once fetched.
-    pub kind: Option<String>,
+    /// Known once fetched.
+    pub kind: Option<DocumentKind>,
     pub pages: Option<i64>,
     pub size_bytes: Option<i64>,
     pub sha256: Option<String>,
@@ -121,7 +142,7 @@ pub struct Recipient {
     pub kind: RecipientType,
     pub name: String,
     pub email: String,
-    pub delivery_type: String,
+    pub delivery_type: DeliveryType,
     pub status: RecipientStatus,
     pub order: i64,
     pub released_at: Option<UnixTime>,
@@ -153,7 +174,7 @@ pub struct EnvelopeSummary {
 pub struct Event {
     pub event_id: String,
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: EventKind,
     pub envelope_id: String,
     pub recipient_id: Option<String>,
     pub data: Value,
@@ -165,7 +186,7 @@ pub struct Email {
     pub email_id: String,
     pub envelope_id: String,
     pub recipient_id: Option<String>,
-    pub kind: String,
+    pub kind: EmailKind,
     pub to: String,
     pub to_name: String,
     pub subject: String,

@@ -1,35 +1,20 @@
 //! Email: every message is written to the outbox in the transaction that
 //! causes it. Test-mode messages stop there (the agent reads them with
-//! `list_emails`); live-mode ones are then sent through SMTP.
+//! `list_emails` and `get_email`); live-mode ones are then sent through
+//! SMTP and their outcome recorded.
 
 use lettre::message::Mailbox;
 use lettre::transport::smtp::AsyncSmtpTransport;
 use lettre::{AsyncTransport, Message, Tokio1Executor};
+use serde_json::{Map, Value, json};
 use signet_store::sqlx::{self, AnyConnection};
 use signet_store::{UnixTime, ids};
 
+use crate::envelopes::plausible_id;
 use crate::error::EsignError;
-use crate::model::Mode;
-
-/// What kind of message, as `list_emails` shows it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EmailKind {
-    SigningRequest,
-    Reminder,
-    Completed,
-    Canceled,
-}
-
-impl EmailKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::SigningRequest => "signing_request",
-            Self::Reminder => "reminder",
-            Self::Completed => "completed",
-            Self::Canceled => "canceled",
-        }
-    }
-}
+use crate::input::{Checker, MAX_LIST_LIMIT};
+use crate::model::{Email, EmailKind, EmailStatus, Mode};
+use crate::{Caller, Esign};
 
 /// The SMTP side. Without `SIGNET_SMTP_URL` there is none, and live mode
 /// is refused rather than silently dropping mail.
@@ -142,13 +127,17 @@ pub(crate) async fn write(
 ) -> Result<Option<Pending>, EsignError> {
     let email_id = ids::new(ids::EMAIL)?;
     let (stored_body, stored_link, status) = match (draft.mode, &draft.link) {
-        (Mode::Test, _) => (draft.body.clone(), draft.link.clone(), "captured"),
+        (Mode::Test, _) => (
+            draft.body.clone(),
+            draft.link.clone(),
+            EmailStatus::Captured,
+        ),
         (Mode::Live, Some(link)) => (
             draft.body.replace(link, "[link sent to the recipient]"),
             None,
-            "sending",
+            EmailStatus::Sending,
         ),
-        (Mode::Live, None) => (draft.body.clone(), None, "sending"),
+        (Mode::Live, None) => (draft.body.clone(), None, EmailStatus::Sending),
     };
     sqlx::query(
         "INSERT INTO envelope_emails (id, org_id, envelope_id, recipient_id, mode, kind, to_name, to_email, \
@@ -158,8 +147,8 @@ pub(crate) async fn write(
     .bind(draft.org_id)
     .bind(draft.envelope_id)
     .bind(draft.recipient_id)
-    .bind(draft.mode.as_str())
-    .bind(draft.kind.as_str())
+    .bind(draft.mode)
+    .bind(draft.kind)
     .bind(draft.to_name)
     .bind(draft.to_email)
     .bind(&draft.subject)
@@ -192,5 +181,136 @@ impl Mailer {
             &pending.body,
         )
         .await
+    }
+}
+
+/// Records that SMTP accepted a live message.
+pub(crate) async fn mark_sent(
+    conn: &mut AnyConnection,
+    email_id: &str,
+    now: UnixTime,
+) -> Result<(), EsignError> {
+    sqlx::query(
+        "UPDATE envelope_emails SET status = $1, sent_at = $2 WHERE id = $3 AND status = $4",
+    )
+    .bind(EmailStatus::Sent)
+    .bind(now.as_secs())
+    .bind(email_id)
+    .bind(EmailStatus::Sending)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records why a live message could not be sent.
+pub(crate) async fn mark_failed(
+    conn: &mut AnyConnection,
+    email_id: &str,
+    reason: &str,
+) -> Result<(), EsignError> {
+    sqlx::query("UPDATE envelope_emails SET status = $1, error = $2 WHERE id = $3 AND status = $4")
+        .bind(EmailStatus::Failed)
+        .bind(reason)
+        .bind(email_id)
+        .bind(EmailStatus::Sending)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+impl Esign {
+    /// The test-mode outbox, newest first.
+    pub async fn list_emails(
+        &self,
+        caller: &Caller,
+        args: &Map<String, Value>,
+    ) -> Result<Value, EsignError> {
+        let mut c = Checker::default();
+        let envelope_id = c.text(args, "envelope_id", "envelope_id", 64);
+        let limit = c.integer(args, "limit").unwrap_or(50);
+        if !(1..=MAX_LIST_LIMIT).contains(&limit) {
+            c.fail("limit", format!("must be between 1 and {MAX_LIST_LIMIT}"));
+        }
+        c.finish(())?;
+        if let Some(id) = &envelope_id {
+            self.get_envelope_row(caller, id).await?;
+        }
+        let rows = match &envelope_id {
+            Some(id) => {
+                sqlx::query_as::<_, EmailRow>(sqlx::AssertSqlSafe(format!(
+                    "SELECT {EMAIL_COLUMNS} FROM envelope_emails WHERE org_id = $1 AND mode = $2 AND envelope_id = $3 \
+                     ORDER BY created_at DESC, id DESC LIMIT $4"
+                )))
+                .bind(&caller.org_id)
+                .bind(Mode::Test)
+                .bind(id)
+                .bind(limit)
+                .fetch_all(self.store().pool())
+                .await?
+            }
+            None => {
+                sqlx::query_as::<_, EmailRow>(sqlx::AssertSqlSafe(format!(
+                    "SELECT {EMAIL_COLUMNS} FROM envelope_emails WHERE org_id = $1 AND mode = $2 \
+                     ORDER BY created_at DESC, id DESC LIMIT $3"
+                )))
+                .bind(&caller.org_id)
+                .bind(Mode::Test)
+                .bind(limit)
+                .fetch_all(self.store().pool())
+                .await?
+            }
+        };
+        let emails: Vec<Email> = rows.into_iter().map(|r| r.view(false)).collect();
+        Ok(json!({ "emails": emails }))
+    }
+
+    pub async fn get_email(&self, caller: &Caller, email_id: &str) -> Result<Email, EsignError> {
+        if !plausible_id(email_id) {
+            return Err(EsignError::NotFound("email"));
+        }
+        sqlx::query_as::<_, EmailRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {EMAIL_COLUMNS} FROM envelope_emails WHERE id = $1 AND org_id = $2 AND mode = $3"
+        )))
+        .bind(email_id)
+        .bind(&caller.org_id)
+        .bind(Mode::Test)
+        .fetch_optional(self.store().pool())
+        .await?
+        .map(|r| r.view(true))
+        .ok_or(EsignError::NotFound("email"))
+    }
+}
+
+const EMAIL_COLUMNS: &str =
+    "id, envelope_id, recipient_id, kind, to_name, to_email, subject, body, link, created_at";
+
+#[derive(sqlx::FromRow)]
+struct EmailRow {
+    id: String,
+    envelope_id: String,
+    recipient_id: Option<String>,
+    kind: EmailKind,
+    to_name: String,
+    to_email: String,
+    subject: String,
+    body: String,
+    link: Option<String>,
+    created_at: i64,
+}
+
+impl EmailRow {
+    fn view(self, with_body: bool) -> Email {
+        Email {
+            email_id: self.id,
+            envelope_id: self.envelope_id,
+            recipient_id: self.recipient_id,
+            kind: self.kind,
+            to: self.to_email,
+            to_name: self.to_name,
+            subject: self.subject,
+            body: with_body.then_some(self.body),
+            link: self.link,
+            created_at: signet_store::UnixTime::from_secs(self.created_at),
+        }
     }
 }

@@ -6,29 +6,24 @@ use signet_store::sqlx::{self, AnyConnection};
 
 use crate::error::EsignError;
 use crate::model::{
-    Document, Envelope, EnvelopeStatus, Mode, Recipient, RecipientStatus, RecipientType, Routing,
+    DeliveryType, Document, DocumentKind, Envelope, EnvelopeStatus, Mode, Recipient,
+    RecipientStatus, RecipientType, Routing,
 };
 
 fn time(secs: Option<i64>) -> Option<UnixTime> {
     secs.map(UnixTime::from_secs)
 }
 
-/// A stored enum that no longer parses is corruption, not a client error.
-fn corrupt(what: &str, value: &str) -> EsignError {
-    tracing::error!(what, value, "unexpected value in the e-signature tables");
-    EsignError::Internal(format!("unexpected {what} {value:?}"))
-}
-
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub(crate) struct EnvelopeRow {
     pub id: String,
     pub org_id: String,
-    pub mode: String,
-    pub status: String,
+    pub mode: Mode,
+    pub status: EnvelopeStatus,
     pub title: String,
     pub message: Option<String>,
     pub label: Option<String>,
-    pub routing: String,
+    pub routing: Routing,
     pub topics: String,
     pub metadata: String,
     pub failure_reason: Option<String>,
@@ -43,15 +38,6 @@ pub(crate) const ENVELOPE_COLUMNS: &str = "id, org_id, mode, status, title, mess
      failure_reason, cancel_reason, created_at, updated_at, completed_at, canceled_at";
 
 impl EnvelopeRow {
-    pub fn status(&self) -> Result<EnvelopeStatus, EsignError> {
-        EnvelopeStatus::parse(&self.status).ok_or_else(|| corrupt("envelope status", &self.status))
-    }
-    pub fn mode(&self) -> Result<Mode, EsignError> {
-        Mode::parse(&self.mode).ok_or_else(|| corrupt("mode", &self.mode))
-    }
-    pub fn routing(&self) -> Result<Routing, EsignError> {
-        Routing::parse(&self.routing).ok_or_else(|| corrupt("routing", &self.routing))
-    }
     pub fn topics(&self) -> Vec<String> {
         serde_json::from_str(&self.topics).unwrap_or_default()
     }
@@ -64,11 +50,11 @@ pub(crate) struct RecipientRow {
     pub position: i64,
     pub key: String,
     #[sqlx(rename = "type")]
-    pub kind: String,
+    pub kind: RecipientType,
     pub name: String,
     pub email: String,
-    pub delivery_type: String,
-    pub status: String,
+    pub delivery_type: DeliveryType,
+    pub status: RecipientStatus,
     pub released_at: Option<i64>,
     pub sent_at: Option<i64>,
     pub viewed_at: Option<i64>,
@@ -87,22 +73,15 @@ pub(crate) const RECIPIENT_COLUMNS: &str = "id, envelope_id, position, key, type
      typed_signature, ip_address, resend_count, last_sent_at";
 
 impl RecipientRow {
-    pub fn status(&self) -> Result<RecipientStatus, EsignError> {
-        RecipientStatus::parse(&self.status)
-            .ok_or_else(|| corrupt("recipient status", &self.status))
-    }
-    pub fn kind(&self) -> Result<RecipientType, EsignError> {
-        RecipientType::parse(&self.kind).ok_or_else(|| corrupt("recipient type", &self.kind))
-    }
-    fn view(&self) -> Result<Recipient, EsignError> {
-        Ok(Recipient {
+    fn view(&self) -> Recipient {
+        Recipient {
             recipient_id: self.id.clone(),
             key: self.key.clone(),
-            kind: self.kind()?,
+            kind: self.kind,
             name: self.name.clone(),
             email: self.email.clone(),
-            delivery_type: self.delivery_type.clone(),
-            status: self.status()?,
+            delivery_type: self.delivery_type,
+            status: self.status,
             order: self.position + 1,
             released_at: time(self.released_at),
             sent_at: time(self.sent_at),
@@ -112,7 +91,7 @@ impl RecipientRow {
             rejection_reason: self.rejection_reason.clone(),
             replaced_by: self.replaced_by.clone(),
             resend_count: self.resend_count,
-        })
+        }
     }
 }
 
@@ -123,7 +102,7 @@ pub(crate) struct DocumentRow {
     pub name: String,
     pub source_url: String,
     pub upload_id: Option<String>,
-    pub kind: Option<String>,
+    pub kind: Option<DocumentKind>,
     pub size_bytes: Option<i64>,
     pub sha256: Option<String>,
     pub pages: Option<i64>,
@@ -138,7 +117,7 @@ impl DocumentRow {
             document_id: self.id.clone(),
             name: self.name.clone(),
             source_url: self.source_url.clone(),
-            kind: self.kind.clone(),
+            kind: self.kind,
             pages: self.pages,
             size_bytes: self.size_bytes,
             sha256: self.sha256.clone(),
@@ -175,7 +154,7 @@ pub(crate) async fn envelope_in_status(
             "SELECT {ENVELOPE_COLUMNS} FROM envelopes WHERE id = $1 AND status = $2"
         )))
         .bind(envelope_id)
-        .bind(status.as_str())
+        .bind(status)
         .fetch_optional(&mut *conn)
         .await?,
     )
@@ -215,9 +194,9 @@ pub(crate) async fn full(
     let recipients = recipients(conn, &row.id).await?;
     Ok(Envelope {
         envelope_id: row.id.clone(),
-        mode: row.mode()?,
-        status: row.status()?,
-        routing: row.routing()?,
+        mode: row.mode,
+        status: row.status,
+        routing: row.routing,
         topics: row.topics(),
         metadata: serde_json::from_str::<Map<String, Value>>(&row.metadata).unwrap_or_default(),
         title: row.title,
@@ -226,10 +205,7 @@ pub(crate) async fn full(
         failure_reason: row.failure_reason,
         cancel_reason: row.cancel_reason,
         documents: documents.iter().map(DocumentRow::view).collect(),
-        recipients: recipients
-            .iter()
-            .map(RecipientRow::view)
-            .collect::<Result<_, _>>()?,
+        recipients: recipients.iter().map(RecipientRow::view).collect(),
         created_at: UnixTime::from_secs(row.created_at),
         updated_at: UnixTime::from_secs(row.updated_at),
         completed_at: time(row.completed_at),

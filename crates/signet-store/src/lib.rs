@@ -19,6 +19,7 @@ mod secrets;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod text;
+pub mod vocabulary;
 
 pub use changes::{ChangeDetector, ChangeToken};
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock, UnixTime};

@@ -13,18 +13,10 @@ use super::audit_trail::{AuditTrail, audit_pages};
 use super::inspect::load;
 use super::layout::{Font, INDENT, Layout, add_font_resources, add_text_page, paragraph};
 use super::{PdfError, add, new_id};
+pub use crate::model::DocumentKind;
 
 /// The MediaBox used when a source page has none at all (US Letter).
 const DEFAULT_MEDIA_BOX: [i64; 4] = [0, 0, 612, 792];
-
-/// The kind of a source document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DocumentKind {
-    /// A PDF; its pages are merged into the deliverable.
-    Pdf,
-    /// A Word document; it is not rendered, a placeholder page stands for it.
-    Docx,
-}
 
 /// One document of an envelope, in envelope order.
 #[derive(Debug, Clone, Copy)]
