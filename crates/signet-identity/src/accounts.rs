@@ -1,4 +1,4 @@
-use signet_store::audit::{self, Actor, AuditEvent};
+use signet_store::audit::{self, Actor, AuditAction, AuditEvent};
 use signet_store::{UnixTime, ids, is_unique_violation, sqlx};
 
 use crate::{Account, AccountStatus, Identity, IdentityError};
@@ -7,7 +7,7 @@ use crate::{Account, AccountStatus, Identity, IdentityError};
 struct AccountRow {
     id: String,
     org_id: String,
-    status: String,
+    status: AccountStatus,
     live_mode: i64,
     created_at: i64,
     updated_at: i64,
@@ -19,7 +19,7 @@ impl TryFrom<AccountRow> for Account {
         Ok(Self {
             id: row.id,
             org_id: row.org_id,
-            status: row.status.parse()?,
+            status: row.status,
             live_mode: row.live_mode != 0,
             created_at: UnixTime::from_secs(row.created_at),
             updated_at: UnixTime::from_secs(row.updated_at),
@@ -62,7 +62,7 @@ impl Identity {
             actor,
             now,
             AuditEvent {
-                action: "account.linked",
+                action: AuditAction::AccountLinked,
                 subject_id: Some(&id),
                 org_id: Some(org_id),
                 detail: "{}".to_owned(),
@@ -99,8 +99,14 @@ impl Identity {
         org_id: &str,
         status: AccountStatus,
     ) -> Result<Account, IdentityError> {
-        self.update_account(actor, org_id, "account.status_set", Some(status), None)
-            .await
+        self.update_account(
+            actor,
+            org_id,
+            AuditAction::AccountStatusSet,
+            Some(status),
+            None,
+        )
+        .await
     }
 
     /// Turns live mode (real, binding envelopes) on or off.
@@ -110,8 +116,14 @@ impl Identity {
         org_id: &str,
         live: bool,
     ) -> Result<Account, IdentityError> {
-        self.update_account(actor, org_id, "account.live_mode_set", None, Some(live))
-            .await
+        self.update_account(
+            actor,
+            org_id,
+            AuditAction::AccountLiveModeSet,
+            None,
+            Some(live),
+        )
+        .await
     }
 
     /// Sets whichever of status and live mode is given, leaving the other.
@@ -119,7 +131,7 @@ impl Identity {
         &self,
         actor: &Actor,
         org_id: &str,
-        action: &'static str,
+        action: AuditAction,
         status: Option<AccountStatus>,
         live_mode: Option<bool>,
     ) -> Result<Account, IdentityError> {
@@ -129,7 +141,7 @@ impl Identity {
             "UPDATE accounts SET status = COALESCE($1, status), \
              live_mode = COALESCE($2, live_mode), updated_at = $3 WHERE org_id = $4",
         )
-        .bind(status.map(AccountStatus::as_str))
+        .bind(status)
         .bind(live_mode.map(i64::from))
         .bind(now.as_secs())
         .bind(org_id)

@@ -1,8 +1,7 @@
-use std::fmt;
 use std::str::FromStr;
 
 use serde::Serialize;
-use signet_store::UnixTime;
+use signet_store::{UnixTime, text_enum};
 
 use crate::IdentityError;
 
@@ -22,24 +21,12 @@ pub struct Organization {
     pub created_at: UnixTime,
 }
 
-/// What a user may do in an organization.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Owner,
-    Admin,
-    Member,
-}
+text_enum!(
+    /// What a user may do in an organization.
+    pub Role { Owner => "owner", Admin => "admin", Member => "member" }
+);
 
 impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Owner => "owner",
-            Self::Admin => "admin",
-            Self::Member => "member",
-        }
-    }
-
     /// Owners and admins manage the organization's connections.
     pub fn is_manager(self) -> bool {
         matches!(self, Self::Owner | Self::Admin)
@@ -49,18 +36,7 @@ impl Role {
 impl FromStr for Role {
     type Err = IdentityError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "owner" => Ok(Self::Owner),
-            "admin" => Ok(Self::Admin),
-            "member" => Ok(Self::Member),
-            other => Err(IdentityError::InvalidRole(other.to_owned())),
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        Self::parse(s).ok_or_else(|| IdentityError::InvalidRole(s.to_owned()))
     }
 }
 
@@ -92,41 +68,16 @@ pub enum MembershipChange {
     Unchanged,
 }
 
-/// Whether an account may be used. Anything but `active` is refused with the
-/// seed's `Account is inactive`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AccountStatus {
-    Active,
-    Suspended,
-    Blocked,
-}
-
-impl AccountStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Suspended => "suspended",
-            Self::Blocked => "blocked",
-        }
-    }
-}
+text_enum!(
+    /// Whether an account may be used. Anything but `active` is refused with
+    /// the seed's `Account is inactive`.
+    pub AccountStatus { Active => "active", Suspended => "suspended", Blocked => "blocked" }
+);
 
 impl FromStr for AccountStatus {
     type Err = IdentityError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "active" => Ok(Self::Active),
-            "suspended" => Ok(Self::Suspended),
-            "blocked" => Ok(Self::Blocked),
-            other => Err(IdentityError::InvalidStatus(other.to_owned())),
-        }
-    }
-}
-
-impl fmt::Display for AccountStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        Self::parse(s).ok_or_else(|| IdentityError::InvalidStatus(s.to_owned()))
     }
 }
 

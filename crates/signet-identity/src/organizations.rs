@@ -1,4 +1,4 @@
-use signet_store::audit::{self, Actor, AuditEvent};
+use signet_store::audit::{self, Actor, AuditAction, AuditEvent};
 use signet_store::{UnixTime, ids, sqlx};
 
 use crate::users::clean_name;
@@ -68,7 +68,7 @@ impl Identity {
             actor,
             now,
             AuditEvent {
-                action: "organization.created",
+                action: AuditAction::OrganizationCreated,
                 subject_id: Some(&id),
                 org_id: Some(&id),
                 detail: serde_json::json!({
@@ -154,7 +154,7 @@ impl Identity {
         &self,
         user_id: &str,
     ) -> Result<Vec<OrganizationOfUser>, IdentityError> {
-        let rows: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
+        let rows: Vec<(String, String, Role, Option<AccountStatus>)> = sqlx::query_as(
             "SELECT o.id, o.name, m.role, a.status \
              FROM memberships m \
              JOIN organizations o ON o.id = m.org_id \
@@ -165,20 +165,19 @@ impl Identity {
         .bind(user_id)
         .fetch_all(self.store.pool())
         .await?;
-        rows.into_iter()
-            .map(|(id, name, role, status)| {
-                Ok(OrganizationOfUser {
-                    id,
-                    name,
-                    role: role.parse()?,
-                    account_status: status.map(|s| s.parse::<AccountStatus>()).transpose()?,
-                })
+        Ok(rows
+            .into_iter()
+            .map(|(id, name, role, account_status)| OrganizationOfUser {
+                id,
+                name,
+                role,
+                account_status,
             })
-            .collect()
+            .collect())
     }
 
     pub async fn members(&self, org_id: &str) -> Result<Vec<Member>, IdentityError> {
-        let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+        let rows: Vec<(String, String, String, Role)> = sqlx::query_as(
             "SELECT u.id, u.email, u.display_name, m.role \
              FROM memberships m JOIN users u ON u.id = m.user_id \
              WHERE m.org_id = $1 ORDER BY u.email_key",
@@ -186,16 +185,15 @@ impl Identity {
         .bind(org_id)
         .fetch_all(self.store.pool())
         .await?;
-        rows.into_iter()
-            .map(|(user_id, email, display_name, role)| {
-                Ok(Member {
-                    user_id,
-                    email,
-                    display_name,
-                    role: role.parse()?,
-                })
+        Ok(rows
+            .into_iter()
+            .map(|(user_id, email, display_name, role)| Member {
+                user_id,
+                email,
+                display_name,
+                role,
             })
-            .collect()
+            .collect())
     }
 
     /// Adds a user to an organization, or changes the role of an existing
@@ -225,7 +223,7 @@ impl Identity {
                     });
                 }
                 sqlx::query("UPDATE memberships SET role = $1 WHERE org_id = $2 AND user_id = $3")
-                    .bind(role.as_str())
+                    .bind(role)
                     .bind(org_id)
                     .bind(&user.id)
                     .execute(&mut *tx)
@@ -239,7 +237,7 @@ impl Identity {
                 actor,
                 now,
                 AuditEvent {
-                    action: "membership.set",
+                    action: AuditAction::MembershipSet,
                     subject_id: Some(&user.id),
                     org_id: Some(org_id),
                     detail: serde_json::json!({ "role": role, "change": change }).to_string(),
@@ -289,7 +287,7 @@ impl Identity {
             actor,
             now,
             AuditEvent {
-                action: "membership.removed",
+                action: AuditAction::MembershipRemoved,
                 subject_id: Some(&user.id),
                 org_id: Some(org_id),
                 detail: serde_json::json!({
@@ -316,7 +314,7 @@ async fn insert_membership(
     )
     .bind(org_id)
     .bind(user_id)
-    .bind(role.as_str())
+    .bind(role)
     .bind(now.as_secs())
     .execute(conn)
     .await?;
@@ -328,19 +326,20 @@ async fn current_role(
     org_id: &str,
     user_id: &str,
 ) -> Result<Option<Role>, IdentityError> {
-    let role: Option<String> =
+    Ok(
         sqlx::query_scalar("SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2")
             .bind(org_id)
             .bind(user_id)
             .fetch_optional(conn)
-            .await?;
-    role.map(|r| r.parse()).transpose()
+            .await?,
+    )
 }
 
 async fn owner_count(conn: &mut sqlx::AnyConnection, org_id: &str) -> Result<i64, IdentityError> {
     Ok(
-        sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND role = 'owner'")
+        sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND role = $2")
             .bind(org_id)
+            .bind(Role::Owner)
             .fetch_one(conn)
             .await?,
     )

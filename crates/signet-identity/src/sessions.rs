@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use signet_store::audit::{self, Actor, AuditEvent};
+use signet_store::audit::{self, Actor, AuditAction, AuditEvent};
 use signet_store::{UnixTime, ids, random, sqlx};
 
 use crate::password::Password;
@@ -100,7 +100,7 @@ impl Identity {
             &Actor::User(user.id.clone()),
             now,
             AuditEvent {
-                action: "sign_in.succeeded",
+                action: AuditAction::SignInSucceeded,
                 subject_id: Some(&user.id),
                 org_id: None,
                 detail: serde_json::json!({ "client_ip": client.ip }).to_string(),
@@ -224,7 +224,7 @@ impl Identity {
             &Actor::System,
             now,
             AuditEvent {
-                action: "sign_in.failed",
+                action: AuditAction::SignInFailed,
                 subject_id: None,
                 org_id: None,
                 detail: serde_json::json!({ "email": key, "client_ip": client.ip }).to_string(),

@@ -1,4 +1,4 @@
-use signet_store::audit::{self, Actor, AuditEvent};
+use signet_store::audit::{self, Actor, AuditAction, AuditEvent};
 use signet_store::{UnixTime, ids, is_unique_violation, sqlx};
 
 use crate::password::Password;
@@ -117,7 +117,7 @@ impl Identity {
             actor,
             now,
             AuditEvent {
-                action: "user.created",
+                action: AuditAction::UserCreated,
                 subject_id: Some(&id),
                 org_id: None,
                 detail: serde_json::json!({ "email": email }).to_string(),
@@ -164,7 +164,7 @@ impl Identity {
             actor,
             now,
             AuditEvent {
-                action: "user.password_set",
+                action: AuditAction::UserPasswordSet,
                 subject_id: Some(&user.id),
                 org_id: None,
                 detail: serde_json::json!({ "sessions_ended": ended }).to_string(),

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use signet_http::ClientAddr;
 use signet_identity::{AccountStatus, ClientInfo, Password, Session, SignIn};
-use signet_store::audit::{self, Actor, AuditEvent};
+use signet_store::audit::{self, Actor, AuditAction, AuditEvent};
 use signet_store::random;
 use signet_web::{ConsentPage, LoginPage, MessagePage, OrgChoice, render};
 use url::form_urlencoded;
@@ -579,7 +579,7 @@ async fn authorize_post(
                 &Actor::User(session.user.id.clone()),
                 now,
                 AuditEvent {
-                    action: "consent.denied",
+                    action: AuditAction::ConsentDenied,
                     subject_id: Some(&request.client.id),
                     org_id: field(&form, "org_id"),
                     detail: serde_json::json!({ "client_id": request.client.id, "client_ip": client.to_string() }).to_string(),

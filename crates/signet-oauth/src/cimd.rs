@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use signet_fetch::{Fetcher, Limits};
 use signet_store::{SharedClock, Store, UnixTime, is_unique_violation, sqlx};
 
-use crate::clients::AuthMethod;
+use crate::clients::{AuthMethod, ClientKind};
 use crate::{OAuthError, redirect_uri};
 
 /// The `client_assertion_type` of RFC 7523.
@@ -319,15 +319,16 @@ impl MetadataDocuments {
             .unwrap_or(AuthMethod::None);
         sqlx::query(
             "INSERT INTO oauth_clients (id, kind, client_name, redirect_uris, token_endpoint_auth_method, metadata, created_at) \
-             VALUES ($1, 'cimd', $2, $3, $4, $5, $6) \
+             VALUES ($1, $7, $2, $3, $4, $5, $6) \
              ON CONFLICT (id) DO UPDATE SET client_name = $2, redirect_uris = $3, token_endpoint_auth_method = $4, metadata = $5",
         )
         .bind(&document.client_id)
         .bind(&document.client_name)
         .bind(json!(document.redirect_uris).to_string())
-        .bind(method.as_str())
+        .bind(method)
         .bind(raw.to_string())
         .bind(self.clock.now().as_secs())
+        .bind(ClientKind::Cimd)
         .execute(self.store.pool())
         .await?;
         Ok(())

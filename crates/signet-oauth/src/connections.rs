@@ -3,10 +3,24 @@
 //! tokens; reconnecting creates a new connection.
 
 use serde::Serialize;
-use signet_store::audit::{self, Actor, AuditEvent};
+use signet_store::audit::{self, Actor, AuditAction, AuditEvent};
 use signet_store::{SharedClock, Store, UnixTime, sqlx};
 
 use crate::OAuthError;
+
+signet_store::text_enum!(
+    /// Why a connection was disconnected.
+    pub DisconnectReason {
+        /// By an owner or admin on the Connected Applications page.
+        Disconnected => "disconnected",
+        /// By an operator (`signet connections revoke`).
+        RevokedByCli => "revoked_by_cli",
+        /// Its user left the organization.
+        MemberRemoved => "member_removed",
+        /// Its client was removed.
+        ClientRemoved => "client_removed",
+    }
+);
 
 /// A connection as an administrator sees it.
 #[derive(Clone, Debug, Serialize)]
@@ -22,7 +36,7 @@ pub struct Connection {
     pub last_seen_at: Option<UnixTime>,
     pub call_count: i64,
     pub revoked_at: Option<UnixTime>,
-    pub revoked_reason: Option<String>,
+    pub revoked_reason: Option<DisconnectReason>,
 }
 
 impl Connection {
@@ -44,7 +58,7 @@ struct Row {
     last_seen_at: Option<i64>,
     call_count: i64,
     revoked_at: Option<i64>,
-    revoked_reason: Option<String>,
+    revoked_reason: Option<DisconnectReason>,
 }
 
 impl From<Row> for Connection {
@@ -150,7 +164,7 @@ impl Connections {
             actor,
             now,
             AuditEvent {
-                action: "connection.renamed",
+                action: AuditAction::ConnectionRenamed,
                 subject_id: Some(id),
                 org_id: None,
                 detail: serde_json::json!({ "name": name }).to_string(),
@@ -170,7 +184,7 @@ impl Connections {
         &self,
         actor: &Actor,
         id: &str,
-        reason: &str,
+        reason: DisconnectReason,
     ) -> Result<bool, OAuthError> {
         let now = self.clock.now();
         let mut tx = self.store.begin_write().await?;
@@ -188,7 +202,7 @@ impl Connections {
             actor,
             now,
             AuditEvent {
-                action: "connection.disconnected",
+                action: AuditAction::ConnectionDisconnected,
                 subject_id: Some(id),
                 org_id: org_id.as_deref(),
                 detail: serde_json::json!({ "reason": reason }).to_string(),
@@ -220,7 +234,8 @@ impl Connections {
             org_id,
             user_id: &user.id,
         };
-        let disconnected = disconnect_where(&mut tx, member, "member_removed", now).await?;
+        let disconnected =
+            disconnect_where(&mut tx, member, DisconnectReason::MemberRemoved, now).await?;
         let role = identity
             .remove_member_in(&mut tx, actor, org_id, &user, disconnected)
             .await?;
@@ -246,7 +261,7 @@ pub enum Disconnect<'a> {
 pub async fn disconnect_where(
     conn: &mut sqlx::AnyConnection,
     which: Disconnect<'_>,
-    reason: &str,
+    reason: DisconnectReason,
     now: UnixTime,
 ) -> Result<u64, sqlx::Error> {
     let (filter, first, second) = match which {

@@ -17,24 +17,35 @@ use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use data_encoding::BASE64URL_NOPAD;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use serde::Serialize;
-use signet_store::audit::{self, Actor, AuditEvent};
-use signet_store::{SharedClock, Store, UnixTime, is_unique_violation, sqlx};
+use signet_store::audit::{self, Actor, AuditAction, AuditEvent};
+use signet_store::{SharedClock, Store, UnixTime, is_unique_violation, sqlx, text_enum};
 
 use crate::{KeyEncryptionKey, KeyError};
 
 const ALGORITHM: &str = "EdDSA";
 
-/// Where a key is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum KeyStatus {
-    /// Signs new tokens; published.
-    Active,
-    /// Replaced, but tokens it signed may still be live; published.
-    Retiring,
-    /// Every token it signed has expired; no longer published.
-    Retired,
-}
+text_enum!(
+    /// Where a key is in its life.
+    pub KeyStatus {
+        /// Signs new tokens; published.
+        Active => "active",
+        /// Replaced, but tokens it signed may still be live; published.
+        Retiring => "retiring",
+        /// Every token it signed has expired; no longer published.
+        Retired => "retired",
+    }
+);
+
+text_enum!(
+    /// What a key's row says; whether a retired key is still published
+    /// follows from its retirement time ([`KeyStatus::Retiring`]).
+    StoredStatus { Active => "active", Retired => "retired" }
+);
+
+text_enum!(
+    /// How the private half is stored: sealed with `SIGNET_KEY_ENCRYPTION_KEY`, or not.
+    Sealing { None => "none", Aes256Gcm => "aes-256-gcm" }
+);
 
 /// A key as `signet keys list` shows it. No private material.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -54,8 +65,8 @@ struct KeyRow {
     kid: String,
     public_key: Vec<u8>,
     private_key: Vec<u8>,
-    private_key_encryption: String,
-    status: String,
+    private_key_encryption: Sealing,
+    status: StoredStatus,
     created_at: i64,
     retired_at: Option<i64>,
 }
@@ -127,7 +138,7 @@ impl KeyRing {
             &Actor::System,
             now,
             AuditEvent {
-                action: "signing_key.created",
+                action: AuditAction::SigningKeyCreated,
                 subject_id: Some(&key.kid),
                 org_id: None,
                 detail: "{}".to_owned(),
@@ -144,19 +155,20 @@ impl KeyRing {
         let key = self.generate()?;
         let now = self.inner.clock.now();
         let mut tx = self.inner.store.begin_write().await?;
-        let retired = sqlx::query(
-            "UPDATE signing_keys SET status = 'retired', retired_at = $1 WHERE status = 'active'",
-        )
-        .bind(now.as_secs())
-        .execute(&mut *tx)
-        .await?;
+        let retired =
+            sqlx::query("UPDATE signing_keys SET status = $1, retired_at = $2 WHERE status = $3")
+                .bind(StoredStatus::Retired)
+                .bind(now.as_secs())
+                .bind(StoredStatus::Active)
+                .execute(&mut *tx)
+                .await?;
         insert_active(&mut tx, &key, now).await?;
         audit::record(
             &mut tx,
             actor,
             now,
             AuditEvent {
-                action: "signing_key.rotated",
+                action: AuditAction::SigningKeyRotated,
                 subject_id: Some(&key.kid),
                 org_id: None,
                 detail: serde_json::json!({ "retired": retired.rows_affected() }).to_string(),
@@ -240,7 +252,8 @@ impl KeyRing {
 
     async fn active_kid(&self) -> Result<Option<String>, KeyError> {
         Ok(
-            sqlx::query_scalar("SELECT kid FROM signing_keys WHERE status = 'active'")
+            sqlx::query_scalar("SELECT kid FROM signing_keys WHERE status = $1")
+                .bind(StoredStatus::Active)
                 .fetch_optional(self.inner.store.pool())
                 .await?,
         )
@@ -258,9 +271,9 @@ impl KeyRing {
         .fetch_optional(self.inner.store.pool())
         .await?
         .ok_or(KeyError::NoActiveKey)?;
-        let pkcs8 = match row.private_key_encryption.as_str() {
-            "none" => row.private_key,
-            _ => {
+        let pkcs8 = match row.private_key_encryption {
+            Sealing::None => row.private_key,
+            Sealing::Aes256Gcm => {
                 let kek =
                     self.inner
                         .kek
@@ -300,8 +313,9 @@ impl KeyRing {
         Ok(sqlx::query_as(
             "SELECT kid, public_key, private_key, private_key_encryption, status, created_at, retired_at \
              FROM signing_keys \
-             ORDER BY CASE WHEN status = 'active' THEN 0 ELSE 1 END, COALESCE(retired_at, created_at) DESC, kid",
+             ORDER BY CASE WHEN status = $1 THEN 0 ELSE 1 END, COALESCE(retired_at, created_at) DESC, kid",
         )
+        .bind(StoredStatus::Active)
         .fetch_all(self.inner.store.pool())
         .await?)
     }
@@ -309,8 +323,8 @@ impl KeyRing {
     fn info(&self, row: &KeyRow, now: UnixTime) -> SigningKeyInfo {
         let retired_at = row.retired_at.map(UnixTime::from_secs);
         let published_until = retired_at.map(|at| at.plus(self.inner.publish_retired_for));
-        let status = match (row.status.as_str(), published_until) {
-            ("active", _) => KeyStatus::Active,
+        let status = match (row.status, published_until) {
+            (StoredStatus::Active, _) => KeyStatus::Active,
             (_, Some(until)) if until > now => KeyStatus::Retiring,
             _ => KeyStatus::Retired,
         };
@@ -318,7 +332,7 @@ impl KeyRing {
             kid: row.kid.clone(),
             algorithm: ALGORITHM,
             status,
-            encrypted: row.private_key_encryption != "none",
+            encrypted: row.private_key_encryption != Sealing::None,
             created_at: UnixTime::from_secs(row.created_at),
             retired_at,
             published_until: published_until.filter(|_| status == KeyStatus::Retiring),
@@ -362,13 +376,18 @@ async fn insert_active(
 ) -> Result<(), KeyError> {
     sqlx::query(
         "INSERT INTO signing_keys (kid, algorithm, public_key, private_key, private_key_encryption, status, created_at) \
-         VALUES ($1, $2, $3, $4, $5, 'active', $6)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&key.kid)
     .bind(ALGORITHM)
     .bind(&key.public_key)
     .bind(&key.private_key)
-    .bind(if key.encrypted { "aes-256-gcm" } else { "none" })
+    .bind(if key.encrypted {
+        Sealing::Aes256Gcm
+    } else {
+        Sealing::None
+    })
+    .bind(StoredStatus::Active)
     .bind(now.as_secs())
     .execute(conn)
     .await?;

@@ -17,7 +17,7 @@ use url::form_urlencoded;
 
 use crate::OAuthError;
 use crate::browser::{field, message, page, read_form, see_other};
-use crate::connections::{Connection, MAX_NAME_CHARS};
+use crate::connections::{Connection, DisconnectReason, MAX_NAME_CHARS};
 use crate::http::OAuthState;
 
 const PATH: &str = "/settings/applications";
@@ -280,7 +280,11 @@ async fn disconnect(
         };
     match state
         .connections
-        .disconnect(&Actor::User(session.user.id.clone()), &id, "disconnected")
+        .disconnect(
+            &Actor::User(session.user.id.clone()),
+            &id,
+            DisconnectReason::Disconnected,
+        )
         .await
     {
         Ok(_) => back_to(&connection.org_id, "disconnected"),

@@ -26,11 +26,41 @@ impl Actor {
     }
 }
 
+crate::text_enum!(
+    /// What an audit event records. One list for every crate that writes the
+    /// trail, so `signet audit list --kind` can name them all.
+    pub AuditAction {
+        OrganizationCreated => "organization.created",
+        MembershipSet => "membership.set",
+        MembershipRemoved => "membership.removed",
+        UserCreated => "user.created",
+        UserPasswordSet => "user.password_set",
+        AccountLinked => "account.linked",
+        AccountStatusSet => "account.status_set",
+        AccountLiveModeSet => "account.live_mode_set",
+        SignInSucceeded => "sign_in.succeeded",
+        SignInFailed => "sign_in.failed",
+        ClientRegistered => "client.registered",
+        ClientRemoved => "client.removed",
+        ClientCleanedUp => "client.cleaned_up",
+        ConsentGranted => "consent.granted",
+        ConsentDenied => "consent.denied",
+        GrantIssued => "grant.issued",
+        GrantRefreshed => "grant.refreshed",
+        GrantRevoked => "grant.revoked",
+        RefreshTokenReuseDetected => "refresh_token.reuse_detected",
+        ConnectionRenamed => "connection.renamed",
+        ConnectionDisconnected => "connection.disconnected",
+        SigningKeyCreated => "signing_key.created",
+        SigningKeyRotated => "signing_key.rotated",
+    }
+);
+
 /// One line of the trail. `detail` is a small JSON object; it must never hold
 /// a secret.
 #[derive(Debug)]
 pub struct AuditEvent<'a> {
-    pub action: &'a str,
+    pub action: AuditAction,
     pub subject_id: Option<&'a str>,
     pub org_id: Option<&'a str>,
     pub detail: String,
@@ -63,8 +93,7 @@ pub async fn record(
 #[derive(Clone, Debug, Default)]
 pub struct AuditFilter {
     pub org_id: Option<String>,
-    /// The event kind (`consent.granted`, `grant.issued`, …).
-    pub kind: Option<String>,
+    pub kind: Option<AuditAction>,
     pub since: Option<UnixTime>,
     pub limit: u32,
 }
@@ -74,7 +103,7 @@ pub struct AuditFilter {
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct AuditRecord {
     pub time: String,
-    pub kind: String,
+    pub kind: AuditAction,
     pub user_id: Option<String>,
     pub org_id: Option<String>,
     pub client_id: Option<String>,
@@ -86,7 +115,7 @@ pub struct AuditRecord {
 struct AuditRow {
     occurred_at: i64,
     actor: String,
-    action: String,
+    action: AuditAction,
     org_id: Option<String>,
     detail: String,
 }
@@ -102,7 +131,7 @@ pub async fn list(
          ORDER BY occurred_at DESC, id DESC LIMIT $4",
     )
     .bind(filter.org_id.clone().unwrap_or_default())
-    .bind(filter.kind.clone().unwrap_or_default())
+    .bind(filter.kind.map_or("", AuditAction::as_str))
     .bind(filter.since.map_or(i64::MIN, UnixTime::as_secs))
     .bind(i64::from(filter.limit))
     .fetch_all(store.pool())

@@ -91,7 +91,11 @@ pub use serde as __serde;
 /// means the database holds something no version of this code wrote.
 #[doc(hidden)]
 pub fn unexpected(name: &str, text: &str) -> sqlx::error::BoxDynError {
-    tracing::error!(enum_name = name, value = text, "unexpected value in the database");
+    tracing::error!(
+        enum_name = name,
+        value = text,
+        "unexpected value in the database"
+    );
     format!("unexpected {name} {text:?}").into()
 }
 
@@ -110,7 +114,10 @@ mod tests {
             assert_eq!(Colour::parse(colour.as_str()), Some(*colour));
         }
         assert_eq!(Colour::DeepBlue.to_string(), "deep_blue");
-        assert_eq!(serde_json::to_value(Colour::DeepBlue).ok(), Some("deep_blue".into()));
+        assert_eq!(
+            serde_json::to_value(Colour::DeepBlue).ok(),
+            Some("deep_blue".into())
+        );
         assert_eq!(Colour::parse("Red"), None);
         assert_eq!(Colour::parse(""), None);
     }
@@ -133,10 +140,13 @@ mod tests {
             .await
             .expect("decode");
         assert_eq!(blue, Colour::DeepBlue);
-        let purple = sqlx::query_scalar::<_, Colour>("SELECT name FROM colours WHERE name = 'purple'")
-            .fetch_one(pool)
-            .await;
-        let error = purple.expect_err("an unknown text is a decode error").to_string();
+        let purple =
+            sqlx::query_scalar::<_, Colour>("SELECT name FROM colours WHERE name = 'purple'")
+                .fetch_one(pool)
+                .await;
+        let error = purple
+            .expect_err("an unknown text is a decode error")
+            .to_string();
         assert!(error.contains("unexpected Colour \"purple\""), "{error}");
     }
 

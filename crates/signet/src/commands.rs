@@ -10,9 +10,9 @@ use serde_json::json;
 use signet_identity::{
     Account, AccountStatus, Identity, IdentityError, MembershipChange, Password, Role,
 };
-use signet_oauth::connections::Connections;
+use signet_oauth::connections::{Connections, DisconnectReason};
 use signet_oauth::{KeyError, KeyRing, KeyStatus, OAuthError};
-use signet_store::audit::Actor;
+use signet_store::audit::{Actor, AuditAction};
 use signet_store::{SharedClock, StoreError, SystemClock};
 use thiserror::Error;
 
@@ -104,6 +104,16 @@ async fn run_audit(identity: Identity, command: AuditCommand) -> Result<(), Comm
             })?;
             Some(identity.clock().now().minus(duration))
         }
+        None => None,
+    };
+    let kind = match kind {
+        Some(text) => Some(AuditAction::parse(text.trim()).ok_or_else(|| {
+            let known: Vec<&str> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
+            CommandError::Usage(format!(
+                "invalid --kind {text:?}: expected one of {}",
+                known.join(", ")
+            ))
+        })?),
         None => None,
     };
     let filter = signet_store::audit::AuditFilter {
@@ -510,9 +520,9 @@ async fn run_clients(
                     .map(|c| {
                         vec![
                             c.id.clone(),
-                            c.kind.clone(),
+                            c.kind.to_string(),
                             c.name.clone(),
-                            c.token_endpoint_auth_method.clone(),
+                            c.token_endpoint_auth_method.to_string(),
                             c.redirect_uris.join(" "),
                             c.created_at.rfc3339(),
                             c.last_used_at.map_or("never".to_owned(), |t| t.rfc3339()),
@@ -634,7 +644,7 @@ async fn run_connections(
                 return Err(CommandError::Usage(format!("no connection {id}")));
             };
             let changed = connections
-                .disconnect(&Actor::Cli, &id, "revoked_by_cli")
+                .disconnect(&Actor::Cli, &id, DisconnectReason::RevokedByCli)
                 .await?;
             let connection = connections.get(&id).await?.unwrap_or(connection);
             if json.json {

@@ -3,20 +3,20 @@
 //! of use that clean-up relies on.
 
 use serde_json::{Value, json};
-use signet_store::audit::{self, Actor, AuditEvent};
+use signet_store::audit::{self, Actor, AuditAction, AuditEvent};
 use signet_store::{UnixTime, sqlx};
 
 use super::registration::{normalise, resource_server};
-use super::{CleanUp, ClientSummary, Clients};
+use super::{AuthMethod, CleanUp, ClientKind, ClientSummary, Clients};
 use crate::OAuthError;
 
 #[derive(sqlx::FromRow)]
 struct SummaryRow {
     id: String,
-    kind: String,
+    kind: ClientKind,
     client_name: String,
     redirect_uris: String,
-    token_endpoint_auth_method: String,
+    token_endpoint_auth_method: AuthMethod,
     created_at: i64,
     last_used_at: Option<i64>,
     live_connections: i64,
@@ -41,9 +41,9 @@ impl Clients {
     ) -> Result<Value, OAuthError> {
         let confidential = confidential || introspection;
         let method = if confidential {
-            "client_secret_basic"
+            AuthMethod::ClientSecretBasic
         } else {
-            "none"
+            AuthMethod::None
         };
         let metadata = if introspection && redirect_uris.is_empty() {
             resource_server(name)
@@ -57,7 +57,13 @@ impl Clients {
             }))?
         };
         let mut added = self
-            .insert("manual", metadata, introspection, None, &Actor::Cli)
+            .insert(
+                ClientKind::Manual,
+                metadata,
+                introspection,
+                None,
+                &Actor::Cli,
+            )
             .await?;
         added["introspection"] = json!(introspection);
         Ok(added)
@@ -110,7 +116,7 @@ impl Clients {
             actor,
             now,
             AuditEvent {
-                action: "client.removed",
+                action: AuditAction::ClientRemoved,
                 subject_id: Some(client_id),
                 org_id: None,
                 detail: json!({ "disconnected": disconnected }).to_string(),
@@ -135,7 +141,7 @@ impl Clients {
         let candidates: Vec<(String, i64)> = sqlx::query_as(
             "SELECT c.id, (SELECT COUNT(*) FROM connections n WHERE n.client_id = c.id) AS connections \
              FROM oauth_clients c \
-             WHERE c.kind = 'dcr' AND c.removed_at IS NULL AND c.created_at <= $1 \
+             WHERE c.kind = $4 AND c.removed_at IS NULL AND c.created_at <= $1 \
              AND COALESCE(c.last_used_at, c.created_at) <= $1 \
              AND NOT EXISTS (SELECT 1 FROM oauth_grants g JOIN connections n ON n.id = g.connection_id \
                  WHERE g.client_id = c.id AND g.revoked_at IS NULL AND n.revoked_at IS NULL \
@@ -145,6 +151,7 @@ impl Clients {
         .bind(cutoff)
         .bind(now.as_secs() - 24 * 3600)
         .bind(now.as_secs())
+        .bind(ClientKind::Dcr)
         .fetch_all(self.store.pool())
         .await?;
         let mut result = CleanUp::default();
@@ -172,7 +179,7 @@ impl Clients {
                 &Actor::System,
                 now,
                 AuditEvent {
-                    action: "client.cleaned_up",
+                    action: AuditAction::ClientCleanedUp,
                     subject_id: Some(&id),
                     org_id: None,
                     detail: json!({ "idle_seconds": idle.as_secs(), "had_connections": connections > 0 }).to_string(),
@@ -204,7 +211,7 @@ async fn disconnect_all(
     crate::connections::disconnect_where(
         conn,
         crate::connections::Disconnect::Client(client_id),
-        "client_removed",
+        crate::connections::DisconnectReason::ClientRemoved,
         now,
     )
     .await

@@ -16,44 +16,37 @@ mod registration;
 
 use serde::Serialize;
 use serde_json::Value;
-use signet_store::{SharedClock, Store, UnixTime, random, sqlx};
+use signet_store::{SharedClock, Store, UnixTime, random, sqlx, text_enum};
 
 use crate::{OAuthError, redirect_uri};
 
 pub(crate) use registration::is_known_scope;
 
-/// How a client proves who it is at the token endpoint.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AuthMethod {
-    /// A public client (native app, browser app): PKCE is its only proof.
-    None,
-    ClientSecretBasic,
-    ClientSecretPost,
-    /// RFC 7523: a JWT signed with a key the client publishes (metadata-document clients).
-    PrivateKeyJwt,
-}
+text_enum!(
+    /// How a client proves who it is at the token endpoint.
+    pub AuthMethod {
+        /// A public client (native app, browser app): PKCE is its only proof.
+        None => "none",
+        ClientSecretBasic => "client_secret_basic",
+        ClientSecretPost => "client_secret_post",
+        /// RFC 7523: a JWT signed with a key the client publishes (metadata-document clients).
+        PrivateKeyJwt => "private_key_jwt",
+    }
+);
+
+text_enum!(
+    /// How a client came to be known.
+    pub ClientKind {
+        /// RFC 7591 dynamic registration.
+        Dcr => "dcr",
+        /// A client id that is the URL of its metadata document.
+        Cimd => "cimd",
+        /// Registered by an operator (`signet clients add`).
+        Manual => "manual",
+    }
+);
 
 impl AuthMethod {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::None => "none",
-            Self::ClientSecretBasic => "client_secret_basic",
-            Self::ClientSecretPost => "client_secret_post",
-            Self::PrivateKeyJwt => "private_key_jwt",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        match s {
-            "none" => Some(Self::None),
-            "client_secret_basic" => Some(Self::ClientSecretBasic),
-            "client_secret_post" => Some(Self::ClientSecretPost),
-            "private_key_jwt" => Some(Self::PrivateKeyJwt),
-            _ => None,
-        }
-    }
-
     pub fn is_confidential(self) -> bool {
         self != Self::None
     }
@@ -131,7 +124,7 @@ struct ClientRow {
     id: String,
     client_name: String,
     redirect_uris: String,
-    token_endpoint_auth_method: String,
+    token_endpoint_auth_method: AuthMethod,
     metadata: String,
     secret_hash: Option<String>,
     last_used_at: Option<i64>,
@@ -142,11 +135,10 @@ struct ClientRow {
 #[derive(Clone, Debug, Serialize)]
 pub struct ClientSummary {
     pub id: String,
-    /// `dcr`, `cimd` or `manual`.
-    pub kind: String,
+    pub kind: ClientKind,
     pub name: String,
     pub redirect_uris: Vec<String>,
-    pub token_endpoint_auth_method: String,
+    pub token_endpoint_auth_method: AuthMethod,
     pub created_at: UnixTime,
     pub last_used_at: Option<UnixTime>,
     pub live_connections: i64,
@@ -248,7 +240,7 @@ impl Clients {
             })
             .unwrap_or_default();
         Ok(Some(Client {
-            auth_method: AuthMethod::parse(&method).ok_or_else(|| corrupt("auth method"))?,
+            auth_method: method,
             id,
             name,
             redirect_uris,

@@ -3,10 +3,10 @@
 //! here, manual in `lifecycle.rs`).
 
 use serde_json::{Map, Value, json};
-use signet_store::audit::{self, Actor, AuditEvent};
+use signet_store::audit::{self, Actor, AuditAction, AuditEvent};
 use signet_store::{ids, random, sqlx};
 
-use super::{AuthMethod, Clients};
+use super::{AuthMethod, ClientKind, Clients};
 use crate::{OAuthError, RESOURCE_SCOPES, redirect_uri};
 
 const DEFAULT_NAME: &str = "Unnamed client";
@@ -30,9 +30,10 @@ impl Clients {
         if !auth_method.is_confidential() {
             let existing: Option<(String, i64, String)> = sqlx::query_as(
                 "SELECT id, created_at, metadata FROM oauth_clients \
-                 WHERE registration_hash = $1 AND kind = 'dcr' AND removed_at IS NULL ORDER BY created_at LIMIT 1",
+                 WHERE registration_hash = $1 AND kind = $2 AND removed_at IS NULL ORDER BY created_at LIMIT 1",
             )
             .bind(&registration_hash)
+            .bind(ClientKind::Dcr)
             .fetch_optional(self.store.pool())
             .await?;
             if let Some((id, created_at, stored)) = existing {
@@ -43,7 +44,7 @@ impl Clients {
                 return Ok(response);
             }
         }
-        self.insert("dcr", metadata, false, client_ip, &Actor::System)
+        self.insert(ClientKind::Dcr, metadata, false, client_ip, &Actor::System)
             .await
     }
 
@@ -51,7 +52,7 @@ impl Clients {
     /// metadata to show, with the id and (once) the secret.
     pub(super) async fn insert(
         &self,
-        kind: &'static str,
+        kind: ClientKind,
         metadata: Metadata,
         introspection: bool,
         client_ip: Option<&str>,
@@ -77,7 +78,7 @@ impl Clients {
         .bind(kind)
         .bind(&metadata.name)
         .bind(json!(metadata.redirect_uris).to_string())
-        .bind(auth_method.as_str())
+        .bind(auth_method)
         .bind(&canonical)
         .bind(&registration_hash)
         .bind(secret.as_deref().map(random::digest))
@@ -90,7 +91,7 @@ impl Clients {
             actor,
             now,
             AuditEvent {
-                action: "client.registered",
+                action: AuditAction::ClientRegistered,
                 subject_id: Some(&id),
                 org_id: None,
                 detail: json!({

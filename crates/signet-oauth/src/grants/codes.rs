@@ -4,6 +4,9 @@
 use std::time::Duration;
 
 use data_encoding::BASE64URL_NOPAD;
+use signet_store::audit::AuditAction;
+
+use super::revocation::GrantRevocation;
 use signet_store::{random, sqlx};
 
 use super::{
@@ -73,8 +76,13 @@ impl Grants {
             )
         };
         if used_at.is_some() {
-            self.revoke_grant(&grant_id, "code_replay", &client.id, client_ip)
-                .await?;
+            self.revoke_grant(
+                &grant_id,
+                GrantRevocation::CodeReplay,
+                &client.id,
+                client_ip,
+            )
+            .await?;
             return Err(replayed());
         }
         if expires_at <= now.as_secs() {
@@ -112,8 +120,13 @@ impl Grants {
         .await?;
         if consumed.rows_affected() == 0 {
             drop(tx);
-            self.revoke_grant(&grant_id, "code_replay", &client.id, client_ip)
-                .await?;
+            self.revoke_grant(
+                &grant_id,
+                GrantRevocation::CodeReplay,
+                &client.id,
+                client_ip,
+            )
+            .await?;
             return Err(replayed());
         }
         let grant: Option<GrantRow> = sqlx::query_as(GRANT_SELECT)
@@ -123,12 +136,13 @@ impl Grants {
         let grant = grant.filter(GrantRow::is_live).ok_or_else(revoked_grant)?;
         // This consent now stands for the connection: earlier grants end.
         sqlx::query(
-            "UPDATE oauth_grants SET revoked_at = $1, revoked_reason = 'replaced' \
+            "UPDATE oauth_grants SET revoked_at = $1, revoked_reason = $4 \
              WHERE connection_id = $2 AND id <> $3 AND revoked_at IS NULL",
         )
         .bind(now.as_secs())
         .bind(&grant.connection_id)
         .bind(&grant.grant_id)
+        .bind(GrantRevocation::Replaced)
         .execute(&mut *tx)
         .await?;
         sqlx::query("UPDATE connections SET scopes = $1 WHERE id = $2")
@@ -144,7 +158,15 @@ impl Grants {
         } else {
             None
         };
-        record_grant_use(&mut tx, "grant.issued", &grant, &client.id, client_ip, now).await?;
+        record_grant_use(
+            &mut tx,
+            AuditAction::GrantIssued,
+            &grant,
+            &client.id,
+            client_ip,
+            now,
+        )
+        .await?;
         tx.commit().await?;
         self.respond(client, &grant, refresh, &grant.scopes, now)
             .await

@@ -2,7 +2,7 @@
 //! whether an earlier one lets the consent page be skipped.
 
 use serde_json::json;
-use signet_store::audit::{self, Actor, AuditEvent};
+use signet_store::audit::{self, Actor, AuditAction, AuditEvent};
 use signet_store::{ids, is_unique_violation, random, sqlx};
 
 use super::{CODE_TTL, Grants, server};
@@ -153,7 +153,7 @@ impl Grants {
             &Actor::User(approval.user_id.to_owned()),
             now,
             AuditEvent {
-                action: "consent.granted",
+                action: AuditAction::ConsentGranted,
                 subject_id: Some(&connection_id),
                 org_id: Some(approval.org_id),
                 detail: json!({

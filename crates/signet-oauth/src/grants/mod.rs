@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use aws_lc_rs::hmac;
 use serde_json::json;
-use signet_store::audit::{self, Actor, AuditEvent};
+use signet_store::audit::{self, Actor, AuditAction, AuditEvent};
 use signet_store::{SharedClock, Store, UnixTime, sqlx};
 use tokio::sync::OnceCell;
 
@@ -133,7 +133,7 @@ impl Grants {
 /// transaction that stores them.
 async fn record_grant_use(
     conn: &mut sqlx::AnyConnection,
-    action: &str,
+    action: AuditAction,
     grant: &GrantRow,
     client_id: &str,
     client_ip: Option<&str>,

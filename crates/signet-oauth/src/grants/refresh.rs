@@ -5,6 +5,9 @@
 
 use aws_lc_rs::hmac;
 use data_encoding::BASE64URL_NOPAD;
+use signet_store::audit::AuditAction;
+
+use super::revocation::GrantRevocation;
 use signet_store::{UnixTime, random, sqlx};
 
 use super::{Grants, TokenResponse, record_grant_use, server};
@@ -82,8 +85,13 @@ impl Grants {
             let grace = i64::try_from(self.settings.refresh_grace.as_secs()).unwrap_or(0);
             let within_grace = used_at.is_some_and(|at| now.as_secs() - at <= grace) && grace > 0;
             if !within_grace {
-                self.revoke_grant(&grant_id, "refresh_token_reuse", &client.id, client_ip)
-                    .await?;
+                self.revoke_grant(
+                    &grant_id,
+                    GrantRevocation::RefreshTokenReuse,
+                    &client.id,
+                    client_ip,
+                )
+                .await?;
                 return Err(OAuthError::InvalidGrant(
                     "The refresh token was already used; the grant is revoked and the user must sign in again".to_owned(),
                 ));
@@ -96,7 +104,7 @@ impl Grants {
             .await?;
         record_grant_use(
             &mut tx,
-            "grant.refreshed",
+            AuditAction::GrantRefreshed,
             &grant,
             &client.id,
             client_ip,

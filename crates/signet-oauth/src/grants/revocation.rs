@@ -3,12 +3,26 @@
 //! introspection.
 
 use serde_json::{Value, json};
-use signet_store::audit::{self, Actor, AuditEvent};
+use signet_store::audit::{self, Actor, AuditAction, AuditEvent};
 use signet_store::{random, sqlx};
 
 use super::Grants;
 use crate::OAuthError;
 use crate::clients::Client;
+
+signet_store::text_enum!(
+    /// Why a grant ended before its time.
+    pub GrantRevocation {
+        /// A newer consent for the same connection was exchanged.
+        Replaced => "replaced",
+        /// Its authorization code was presented twice (or too late).
+        CodeReplay => "code_replay",
+        /// A used refresh token came back outside the grace window.
+        RefreshTokenReuse => "refresh_token_reuse",
+        /// The client revoked it (RFC 7009).
+        RevokedByClient => "revoked_by_client",
+    }
+);
 
 impl Grants {
     /// RFC 7009: revokes the grant behind a refresh or access token of this
@@ -34,8 +48,13 @@ impl Grants {
         if let Some((grant_id, client_id)) = grant
             && client_id == client.id
         {
-            self.revoke_grant(&grant_id, "revoked_by_client", &client.id, client_ip)
-                .await?;
+            self.revoke_grant(
+                &grant_id,
+                GrantRevocation::RevokedByClient,
+                &client.id,
+                client_ip,
+            )
+            .await?;
         }
         Ok(())
     }
@@ -93,7 +112,7 @@ impl Grants {
     pub(super) async fn revoke_grant(
         &self,
         grant_id: &str,
-        reason: &str,
+        reason: GrantRevocation,
         client_id: &str,
         client_ip: Option<&str>,
     ) -> Result<(), OAuthError> {
@@ -118,10 +137,10 @@ impl Grants {
                 &Actor::System,
                 now,
                 AuditEvent {
-                    action: if reason == "refresh_token_reuse" {
-                        "refresh_token.reuse_detected"
+                    action: if reason == GrantRevocation::RefreshTokenReuse {
+                        AuditAction::RefreshTokenReuseDetected
                     } else {
-                        "grant.revoked"
+                        AuditAction::GrantRevoked
                     },
                     subject_id: Some(grant_id),
                     org_id: org_id.as_deref(),
