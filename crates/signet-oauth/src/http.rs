@@ -1,7 +1,7 @@
 //! HTTP adapters for the authorization server's machine-facing endpoints:
 //! metadata, JWKS, registration, token, revocation and introspection. Browser
 //! clients call these from script, so the binary wraps this router in CORS.
-//! Browser pages are in [`crate::browser`].
+//! Browser pages are in [`crate::pages`].
 
 use axum::body::Body;
 use axum::extract::State;
@@ -64,7 +64,7 @@ pub fn api(state: OAuthState) -> Router {
 
 /// Sign-in, consent and sign-out pages.
 pub fn pages(state: OAuthState) -> Router {
-    crate::browser::router(state)
+    crate::pages::router(state)
 }
 
 async fn authorization_server_metadata(State(state): State<OAuthState>) -> Response {

@@ -9,7 +9,6 @@
 
 pub mod address_limit;
 pub mod authorize;
-mod browser;
 pub mod cimd;
 pub mod client_auth;
 pub mod clients;
@@ -22,8 +21,8 @@ mod kek;
 mod keys;
 pub mod metadata;
 pub mod oauth_error;
+mod pages;
 pub mod redirect_uri;
-mod settings;
 pub mod sweep;
 pub mod token_state;
 pub mod usage;

@@ -15,8 +15,8 @@ use signet_store::random;
 use signet_web::{ApplicationsPage, ConnectionRow, DisconnectPage, OrgLink, render};
 use url::form_urlencoded;
 
+use super::{field, message, page, read_form, see_other};
 use crate::OAuthError;
-use crate::browser::{field, message, page, read_form, see_other};
 use crate::connections::{Connection, DisconnectReason, MAX_NAME_CHARS};
 use crate::http::OAuthState;
 
