@@ -37,10 +37,11 @@ pub fn router(esign: Esign) -> Router {
 }
 
 /// Secret-bearing pages are never cached, and never framed.
-fn private(mut response: Response) -> Response {
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+fn private(response: Response) -> Response {
+    let mut response = signet_http::no_store(response);
+    response
+        .headers_mut()
+        .insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     response
 }
 
@@ -256,11 +257,7 @@ struct UploadQuery {
 }
 
 fn upload_error(status: StatusCode, error: &str, description: String) -> Response {
-    (
-        status,
-        axum::Json(json!({ "error": error, "error_description": description })),
-    )
-        .into_response()
+    signet_http::json_error(status, error, &description)
 }
 
 async fn put_upload(

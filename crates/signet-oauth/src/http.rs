@@ -261,14 +261,11 @@ async fn introspect(State(state): State<OAuthState>, headers: HeaderMap, body: B
 /// Answers for a key-ring failure: logged in full, shown as a generic 503.
 pub fn key_error_response(error: &KeyError) -> Response {
     tracing::error!(%error, "signing keys unavailable");
-    (
+    signet_http::json_error(
         StatusCode::SERVICE_UNAVAILABLE,
-        Json(serde_json::json!({
-            "error": "temporarily_unavailable",
-            "error_description": "Signing keys are unavailable; try again shortly",
-        })),
+        "temporarily_unavailable",
+        "Signing keys are unavailable; try again shortly",
     )
-        .into_response()
 }
 
 fn cacheable(body: impl IntoResponse, max_age: u32) -> Response {

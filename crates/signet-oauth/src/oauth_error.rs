@@ -1,7 +1,6 @@
 //! The OAuth error codes (RFC 6749 §5.2, RFC 7591 §3.2.2, RFC 8707, OIDC),
 //! and the one place that turns them into HTTP responses.
 
-use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use thiserror::Error;
@@ -113,14 +112,12 @@ impl OAuthError {
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
         self.log_if_ours();
-        let body = serde_json::json!({
-            "error": self.code(),
-            "error_description": self.description(),
-        });
-        let mut response = (self.status(), Json(body)).into_response();
+        let mut response = signet_http::no_store(signet_http::json_error(
+            self.status(),
+            self.code(),
+            &self.description(),
+        ));
         let headers = response.headers_mut();
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
         match self {
             Self::SlowDown(seconds) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));

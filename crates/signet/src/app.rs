@@ -204,11 +204,7 @@ async fn retry_after_when_unavailable(mut response: Response) -> Response {
 }
 
 async fn not_found() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        Json(json!({ "error": "not_found", "error_description": "No such endpoint" })),
-    )
-        .into_response()
+    signet_http::json_error(StatusCode::NOT_FOUND, "not_found", "No such endpoint")
 }
 
 #[cfg(test)]

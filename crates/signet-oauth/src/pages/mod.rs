@@ -63,8 +63,7 @@ fn page(status: StatusCode, html: String) -> Response {
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    signet_http::no_store(response)
 }
 
 fn message(status: StatusCode, title: &str, text: &str) -> Response {
@@ -84,10 +83,7 @@ fn see_other(location: &str) -> Response {
     if let Ok(value) = HeaderValue::from_str(location) {
         response.headers_mut().insert(header::LOCATION, value);
     }
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    signet_http::no_store(response)
 }
 
 fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
