@@ -15,6 +15,7 @@ mod decline;
 mod delete;
 mod isolation;
 mod lifecycle;
+mod races;
 mod replace;
 mod resend;
 mod sign;

@@ -636,7 +636,12 @@ impl Engine {
     }
 
     async fn act(&self, token: &str, form: &[(&str, &str)]) -> Page {
-        submit(self.pages.clone(), token, form).await
+        submit(self.pages(), token, form).await
+    }
+
+    /// The engine's pages (`/sign/…`), to post to from a task of its own.
+    pub fn pages(&self) -> Router {
+        self.pages.clone()
     }
 
     /// Replaces a recipient with `person`.
