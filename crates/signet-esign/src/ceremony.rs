@@ -83,39 +83,50 @@ pub struct Evidence<'a> {
 }
 
 impl Esign {
+    /// The envelope and recipient a link belongs to; `for_change` locks the
+    /// envelope first (see [`rows::envelope_for_change`]) and reads the
+    /// recipient after, so a decision sees what the last writer committed.
     async fn by_token(
         &self,
         conn: &mut sqlx::AnyConnection,
         token: &str,
+        for_change: bool,
     ) -> Result<(EnvelopeRow, RecipientRow), CeremonyError> {
         if token.is_empty() || token.len() > 100 {
             return Err(CeremonyError::UnknownLink);
         }
-        let recipient_id: Option<(String, String)> = sqlx::query_as(
-            "SELECT r.id, e.org_id FROM envelope_recipients r JOIN envelopes e ON e.id = r.envelope_id \
+        let found: Option<(String, String, String)> = sqlx::query_as(
+            "SELECT r.id, e.org_id, e.id FROM envelope_recipients r JOIN envelopes e ON e.id = r.envelope_id \
              WHERE r.signing_token_hash = $1",
         )
         .bind(random::digest(token))
         .fetch_optional(&mut *conn)
         .await?;
-        let Some((recipient_id, org_id)) = recipient_id else {
+        let Some((recipient_id, org_id, envelope_id)) = found else {
             return Err(CeremonyError::UnknownLink);
         };
+        let envelope = if for_change {
+            rows::envelope_for_change(conn, self.store().backend(), &org_id, &envelope_id).await?
+        } else {
+            rows::envelope(conn, &org_id, &envelope_id).await?
+        };
+        // Re-checked against the link: a replace may have just revoked it.
         let recipient = sqlx::query_as::<_, RecipientRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {} FROM envelope_recipients WHERE id = $1",
+            "SELECT {} FROM envelope_recipients WHERE id = $1 AND signing_token_hash = $2",
             rows::RECIPIENT_COLUMNS
         )))
         .bind(&recipient_id)
-        .fetch_one(&mut *conn)
-        .await?;
-        let envelope = rows::envelope(conn, &org_id, &recipient.envelope_id).await?;
+        .bind(random::digest(token))
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(CeremonyError::UnknownLink)?;
         Ok((envelope, recipient))
     }
 
     /// Opens the page; the first opening records `recipient.viewed`.
     pub async fn open_ceremony(&self, token: &str) -> Result<Ceremony, CeremonyError> {
         let mut conn = self.store().pool().acquire().await?;
-        let (envelope, recipient) = self.by_token(&mut conn, token).await?;
+        let (envelope, recipient) = self.by_token(&mut conn, token, false).await?;
         let documents = rows::documents(&mut conn, &envelope.id).await?;
         drop(conn);
         let state = match (envelope.status, recipient.status) {
@@ -183,7 +194,7 @@ impl Esign {
         document_id: &str,
     ) -> Result<(String, DocumentKind, Vec<u8>), CeremonyError> {
         let mut conn = self.store().pool().acquire().await?;
-        let (envelope, _) = self.by_token(&mut conn, token).await?;
+        let (envelope, _) = self.by_token(&mut conn, token, false).await?;
         let row: Option<(String, Option<DocumentKind>, Option<Vec<u8>>)> = sqlx::query_as(
             "SELECT name, kind, content FROM envelope_documents WHERE id = $1 AND envelope_id = $2",
         )
@@ -206,7 +217,7 @@ impl Esign {
     ) -> Result<(), CeremonyError> {
         let now = self.now();
         let mut tx = self.store().begin_write().await?;
-        let (envelope, recipient) = self.by_token(&mut tx, token).await?;
+        let (envelope, recipient) = self.by_token(&mut tx, token, true).await?;
         if envelope.status != EnvelopeStatus::InProgress {
             return Err(CeremonyError::Closed(format!(
                 "the envelope is {}",

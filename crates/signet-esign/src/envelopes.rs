@@ -338,7 +338,9 @@ impl Esign {
         }
         let now = self.now();
         let mut tx = self.store().begin_write().await?;
-        let envelope = rows::envelope(&mut tx, &caller.org_id, envelope_id).await?;
+        let envelope =
+            rows::envelope_for_change(&mut tx, self.store().backend(), &caller.org_id, envelope_id)
+                .await?;
         let change = EnvelopeChange::Cancel { reason };
         if !transitions::envelope(&mut tx, envelope_id, change, now).await? {
             return Err(EsignError::CannotCancel(envelope.status));
@@ -406,7 +408,9 @@ impl Esign {
             return Err(EsignError::NotFound("envelope"));
         }
         let mut tx = self.store().begin_write().await?;
-        let envelope = rows::envelope(&mut tx, &caller.org_id, envelope_id).await?;
+        let envelope =
+            rows::envelope_for_change(&mut tx, self.store().backend(), &caller.org_id, envelope_id)
+                .await?;
         if !envelope.status.is_final() {
             return Err(EsignError::CannotDelete(envelope.status));
         }

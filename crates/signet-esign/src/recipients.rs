@@ -30,7 +30,9 @@ impl Esign {
     ) -> Result<Envelope, EsignError> {
         let now = self.now();
         let mut tx = self.store().begin_write().await?;
-        let envelope = rows::envelope(&mut tx, &caller.org_id, envelope_id).await?;
+        let envelope =
+            rows::envelope_for_change(&mut tx, self.store().backend(), &caller.org_id, envelope_id)
+                .await?;
         if envelope.status != EnvelopeStatus::InProgress {
             return Err(EsignError::CannotResend(format!(
                 "Requests can be resent only while the envelope is in progress; it is {}",
@@ -131,7 +133,13 @@ impl Esign {
         c.finish(())?;
         let now = self.now();
         let mut tx = self.store().begin_write().await?;
-        let envelope = rows::envelope(&mut tx, &caller.org_id, &envelope_id).await?;
+        let envelope = rows::envelope_for_change(
+            &mut tx,
+            self.store().backend(),
+            &caller.org_id,
+            &envelope_id,
+        )
+        .await?;
         if !matches!(
             envelope.status,
             EnvelopeStatus::InProgress | EnvelopeStatus::Processing

@@ -1,8 +1,8 @@
 //! Database rows and their conversion into the shapes tools return.
 
 use serde_json::{Map, Value};
-use signet_store::UnixTime;
 use signet_store::sqlx::{self, AnyConnection};
+use signet_store::{Backend, UnixTime};
 
 use crate::error::EsignError;
 use crate::model::{
@@ -134,6 +134,31 @@ pub(crate) async fn envelope(
 ) -> Result<EnvelopeRow, EsignError> {
     sqlx::query_as::<_, EnvelopeRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {ENVELOPE_COLUMNS} FROM envelopes WHERE id = $1 AND org_id = $2"
+    )))
+    .bind(envelope_id)
+    .bind(org_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(EsignError::NotFound("envelope"))
+}
+
+/// The envelope a transaction is about to change, locked until it ends, so
+/// that every writer of one envelope takes its turn and decides on the
+/// status the previous one committed (the envelope first, then its
+/// recipients: one order, no deadlock). On SQLite the write transaction
+/// already holds the database's write lock.
+pub(crate) async fn envelope_for_change(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    org_id: &str,
+    envelope_id: &str,
+) -> Result<EnvelopeRow, EsignError> {
+    let lock = match backend {
+        Backend::Postgres => " FOR UPDATE",
+        Backend::Sqlite => "",
+    };
+    sqlx::query_as::<_, EnvelopeRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {ENVELOPE_COLUMNS} FROM envelopes WHERE id = $1 AND org_id = $2{lock}"
     )))
     .bind(envelope_id)
     .bind(org_id)

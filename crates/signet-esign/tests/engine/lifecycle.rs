@@ -5,7 +5,7 @@
 
 use serde_json::json;
 use signet_esign::Esign;
-use signet_esign::model::{EnvelopeStatus, Mode};
+use signet_esign::model::{DocumentKind, EnvelopeStatus, Mode};
 use signet_store::Store;
 use signet_store::testing::TestDb;
 
@@ -49,7 +49,7 @@ async fn processing_to_in_progress_asks_in_routing_order(db: TestDb) {
         json!({ "mode": "test", "documents": 1, "recipients": 2 })
     );
     let document = &started.documents[0];
-    assert_eq!(document.kind.as_deref(), Some("pdf"));
+    assert_eq!(document.kind, Some(DocumentKind::Pdf));
     assert_eq!(document.pages, Some(2));
     assert_eq!(document.sha256.as_ref().map(String::len), Some(64));
     assert_eq!(

@@ -10,13 +10,11 @@
 //! the test lets go and both finish. Waiting is on `pg_blocking_pids`,
 //! never on time.
 //!
-//! BUG (found by these tests, not fixed here): `resend_request`,
-//! `replace_recipient` and the ceremony check a status they read and then
-//! write without making the write conditional on it, so on PostgreSQL the
-//! later of two racing operations overwrites what the earlier committed.
-//! The tests state the correct behaviour and are `#[ignore]`d until the
-//! engine is fixed; `cargo test -p signet-esign -- --ignored` shows them
-//! fail.
+//! These found a defect: `resend_request`, `replace_recipient` and the
+//! ceremony checked a status they had read and then wrote regardless, so on
+//! PostgreSQL the later of two racing operations overwrote what the earlier
+//! committed. Now every writer locks the envelope first and every status
+//! change is conditional on its from-states (`transitions.rs`).
 
 use std::time::Duration;
 
@@ -96,7 +94,6 @@ async fn on_postgres(body: impl AsyncFnOnce(TestDb)) {
 /// Ann, the only signer, signs; while her signature waits to commit, the
 /// agent asks to remind her. The reminder must not undo the signature.
 #[tokio::test]
-#[ignore = "BUG: on PostgreSQL a resend racing the last signature reverts the signer to `sent` on a completed envelope"]
 async fn postgres_resend_racing_the_last_signature_leaves_it_standing() {
     on_postgres(async |db| {
         let h = engine(db).await;
@@ -108,11 +105,19 @@ async fn postgres_resend_racing_the_last_signature_leaves_it_standing() {
 
         let mut lock = CounterLock::take(&h).await;
         let pages = h.pages();
-        let signing =
-            tokio::spawn(async move { submit(pages, &token, &[("action", "sign"), ("signature", "Ann Lee")]).await });
+        let signing = tokio::spawn(async move {
+            submit(
+                pages,
+                &token,
+                &[("action", "sign"), ("signature", "Ann Lee")],
+            )
+            .await
+        });
         lock.wait_for_one_more(&h).await;
-        let (esign, caller, rid, eid) = (h.esign.clone(), h.caller.clone(), ann.clone(), id.clone());
-        let resending = tokio::spawn(async move { esign.resend_request(&caller, &eid, &rid).await });
+        let (esign, caller, rid, eid) =
+            (h.esign.clone(), h.caller.clone(), ann.clone(), id.clone());
+        let resending =
+            tokio::spawn(async move { esign.resend_request(&caller, &eid, &rid).await });
         lock.wait_for_one_more(&h).await;
         lock.release().await;
         let signed = signing.await.unwrap();
@@ -122,14 +127,17 @@ async fn postgres_resend_racing_the_last_signature_leaves_it_standing() {
         let after = h.get(&id).await;
         assert_eq!(after.status, EnvelopeStatus::Completed);
         // The signature stands, and the reminder is refused as it would be
-        // a moment later.
-        assert_eq!(recipient(&after, ANN.email).status, RecipientStatus::Completed);
+        // a moment later: the envelope is completed.
+        assert_eq!(
+            recipient(&after, ANN.email).status,
+            RecipientStatus::Completed
+        );
         assert_eq!(recipient(&after, ANN.email).resend_count, 0);
         assert_refused(
             resent,
             "cannot-resend",
             409,
-            "Only a recipient who has been asked and has not finished can be reminded; this one is completed",
+            "Requests can be resent only while the envelope is in progress; it is completed",
         );
     })
     .await;
@@ -138,7 +146,6 @@ async fn postgres_resend_racing_the_last_signature_leaves_it_standing() {
 /// The same with `replace_recipient`: a signer who has signed is not
 /// replaced, and nobody is asked on a completed envelope.
 #[tokio::test]
-#[ignore = "BUG: on PostgreSQL a replace racing the last signature replaces the signer and asks the replacement on a completed envelope"]
 async fn postgres_replace_racing_the_last_signature_leaves_it_standing() {
     on_postgres(async |db| {
         let h = engine(db).await;
@@ -174,7 +181,12 @@ async fn postgres_replace_racing_the_last_signature_leaves_it_standing() {
         let after = h.get(&id).await;
         assert_eq!(after.status, EnvelopeStatus::Completed);
         assert_eq!(statuses(&after), pairs(&[(ANN.email, "completed")]));
-        assert!(replaced.is_err(), "{replaced:?}");
+        assert_refused(
+            replaced,
+            "cannot-replace",
+            409,
+            "Recipients can be replaced only before the envelope is finished; it is completed",
+        );
         assert_eq!(
             h.emails(&id)
                 .await
@@ -190,7 +202,6 @@ async fn postgres_replace_racing_the_last_signature_leaves_it_standing() {
 /// The agent cancels; while the cancellation waits to commit, Ann signs.
 /// One of the two must lose: a canceled envelope takes no signature.
 #[tokio::test]
-#[ignore = "BUG: on PostgreSQL a signature racing a cancellation is accepted on the canceled envelope"]
 async fn postgres_signature_racing_a_cancellation_is_refused() {
     on_postgres(async |db| {
         let h = engine(db).await;

@@ -4,7 +4,7 @@
 //! their link dies; if it was their turn, the new one is asked at once.
 
 use serde_json::json;
-use signet_esign::model::{EnvelopeStatus, RecipientStatus, RecipientType};
+use signet_esign::model::{DeliveryType, EnvelopeStatus, RecipientStatus, RecipientType};
 use signet_store::testing::TestDb;
 
 use crate::support::*;
@@ -32,7 +32,7 @@ fn assert_replaced_by(envelope: &signet_esign::model::Envelope, old: &str, new: 
     assert_eq!(new.key, old.key);
     assert_eq!(new.kind, RecipientType::Signer);
     assert_eq!(new.order, old.order);
-    assert_eq!(new.delivery_type, "email");
+    assert_eq!(new.delivery_type, DeliveryType::Email);
     assert_eq!(new.replaced_by, None);
 }
 
