@@ -46,7 +46,6 @@ impl EnvelopeRow {
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub(crate) struct RecipientRow {
     pub id: String,
-    pub envelope_id: String,
     pub position: i64,
     pub key: String,
     #[sqlx(rename = "type")]
@@ -68,7 +67,7 @@ pub(crate) struct RecipientRow {
     pub last_sent_at: Option<i64>,
 }
 
-pub(crate) const RECIPIENT_COLUMNS: &str = "id, envelope_id, position, key, type, name, email, delivery_type, status, \
+pub(crate) const RECIPIENT_COLUMNS: &str = "id, position, key, type, name, email, delivery_type, status, \
      released_at, sent_at, viewed_at, completed_at, rejected_at, rejection_reason, replaced_by, \
      typed_signature, ip_address, resend_count, last_sent_at";
 
