@@ -231,22 +231,19 @@ async fn user(identity: Identity, command: UserCommand) -> Result<(), CommandErr
         }
         UserCommand::List { json } => {
             let users = identity.list_users().await?;
-            if json.json {
-                output::json(&users)?;
-            } else {
-                let rows: Vec<Vec<String>> = users
-                    .iter()
-                    .map(|u| {
-                        vec![
-                            u.id.clone(),
-                            u.email.clone(),
-                            u.display_name.clone(),
-                            u.created_at.rfc3339(),
-                        ]
-                    })
-                    .collect();
-                output::table(&["ID", "EMAIL", "NAME", "CREATED"], &rows)?;
-            }
+            output::list(
+                json.json,
+                &users,
+                &["ID", "EMAIL", "NAME", "CREATED"],
+                |u| {
+                    vec![
+                        u.id.clone(),
+                        u.email.clone(),
+                        u.display_name.clone(),
+                        u.created_at.rfc3339(),
+                    ]
+                },
+            )?;
         }
         UserCommand::SetPassword {
             email,
@@ -512,40 +509,34 @@ async fn run_clients(
     match command {
         ClientsCommand::List { json } => {
             let listed = clients.list().await?;
-            if json.json {
-                output::json(&listed)?;
-            } else {
-                let rows: Vec<Vec<String>> = listed
-                    .iter()
-                    .map(|c| {
-                        vec![
-                            c.id.clone(),
-                            c.kind.to_string(),
-                            c.name.clone(),
-                            c.token_endpoint_auth_method.to_string(),
-                            c.redirect_uris.join(" "),
-                            c.created_at.rfc3339(),
-                            c.last_used_at.map_or("never".to_owned(), |t| t.rfc3339()),
-                            c.live_connections.to_string(),
-                            if c.introspection { "yes" } else { "no" }.to_owned(),
-                        ]
-                    })
-                    .collect();
-                output::table(
-                    &[
-                        "ID",
-                        "KIND",
-                        "NAME",
-                        "AUTH",
-                        "REDIRECT URIS",
-                        "CREATED",
-                        "LAST USED",
-                        "CONNECTIONS",
-                        "INTROSPECTION",
-                    ],
-                    &rows,
-                )?;
-            }
+            output::list(
+                json.json,
+                &listed,
+                &[
+                    "ID",
+                    "KIND",
+                    "NAME",
+                    "AUTH",
+                    "REDIRECT URIS",
+                    "CREATED",
+                    "LAST USED",
+                    "CONNECTIONS",
+                    "INTROSPECTION",
+                ],
+                |c| {
+                    vec![
+                        c.id.clone(),
+                        c.kind.to_string(),
+                        c.name.clone(),
+                        c.token_endpoint_auth_method.to_string(),
+                        c.redirect_uris.join(" "),
+                        c.created_at.rfc3339(),
+                        c.last_used_at.map_or("never".to_owned(), |t| t.rfc3339()),
+                        c.live_connections.to_string(),
+                        if c.introspection { "yes" } else { "no" }.to_owned(),
+                    ]
+                },
+            )?;
         }
         ClientsCommand::Add {
             name,
@@ -601,43 +592,37 @@ async fn run_connections(
                 }
                 None => connections.all().await?,
             };
-            if json.json {
-                output::json(&listed)?;
-            } else {
-                let rows: Vec<Vec<String>> = listed
-                    .iter()
-                    .map(|c| {
-                        vec![
-                            c.id.clone(),
-                            c.name.clone(),
-                            c.client_id.clone(),
-                            c.user_email.clone(),
-                            c.org_id.clone(),
-                            c.created_at.rfc3339(),
-                            c.last_seen_at.map_or("never".to_owned(), |t| t.rfc3339()),
-                            c.call_count.to_string(),
-                            match c.revoked_at {
-                                None => "active".to_owned(),
-                                Some(at) => format!("disconnected {at}"),
-                            },
-                        ]
-                    })
-                    .collect();
-                output::table(
-                    &[
-                        "ID",
-                        "NAME",
-                        "CLIENT",
-                        "CONNECTED BY",
-                        "ORG",
-                        "CREATED",
-                        "LAST SEEN",
-                        "CALLS",
-                        "STATUS",
-                    ],
-                    &rows,
-                )?;
-            }
+            output::list(
+                json.json,
+                &listed,
+                &[
+                    "ID",
+                    "NAME",
+                    "CLIENT",
+                    "CONNECTED BY",
+                    "ORG",
+                    "CREATED",
+                    "LAST SEEN",
+                    "CALLS",
+                    "STATUS",
+                ],
+                |c| {
+                    vec![
+                        c.id.clone(),
+                        c.name.clone(),
+                        c.client_id.clone(),
+                        c.user_email.clone(),
+                        c.org_id.clone(),
+                        c.created_at.rfc3339(),
+                        c.last_seen_at.map_or("never".to_owned(), |t| t.rfc3339()),
+                        c.call_count.to_string(),
+                        match c.revoked_at {
+                            None => "active".to_owned(),
+                            Some(at) => format!("disconnected {at}"),
+                        },
+                    ]
+                },
+            )?;
         }
         ConnectionsCommand::Revoke { id, json } => {
             let Some(connection) = connections.get(&id).await? else {

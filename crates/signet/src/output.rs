@@ -23,6 +23,21 @@ pub fn note(text: &str) {
     let _ = writeln!(io::stderr().lock(), "{text}");
 }
 
+/// A list of records: the records themselves as JSON, or a table with one
+/// row per record.
+pub fn list<T: Serialize>(
+    as_json: bool,
+    records: &[T],
+    header: &[&str],
+    row: impl Fn(&T) -> Vec<String>,
+) -> io::Result<()> {
+    if as_json {
+        return json(records);
+    }
+    let rows: Vec<Vec<String>> = records.iter().map(row).collect();
+    table(header, &rows)
+}
+
 /// Lays rows out in aligned columns under a header.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
