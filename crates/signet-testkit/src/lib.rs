@@ -1,7 +1,8 @@
 //! What Signet's integration tests and its benchmarks share, so that each
 //! piece exists once: a browser that keeps cookies, the pages people fill
 //! in (sign-in and consent), the OAuth flow a client goes through over plain
-//! HTTP (PKCE, registration, authorization, the code exchange), the `signet`
+//! HTTP (PKCE, registration, authorization, the code exchange), what an MCP
+//! client sends to `/mcp`, the `signet`
 //! binary run as a child process (the CLI, `signet serve` and its banner),
 //! and the few measurements the benchmarks print.
 //!
@@ -13,6 +14,7 @@
 
 pub mod browser;
 pub mod html;
+pub mod mcp;
 pub mod measure;
 pub mod oauth;
 pub mod process;

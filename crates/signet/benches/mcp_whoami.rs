@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use signet_testkit::browser::Browser;
+use signet_testkit::mcp::{ACCEPT, PROTOCOL_VERSION, whoami_request};
 use signet_testkit::measure::{percentile, status_kib};
 use signet_testkit::oauth::{self, Consent};
 use signet_testkit::process::{Signet, spawn_serve};
@@ -120,7 +121,7 @@ async fn drive(base: &str, token: &str, target: Target, concurrency: usize, seco
         .pool_max_idle_per_host(concurrency)
         .build()
         .unwrap();
-    let body = serde_json::to_vec(&json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": { "name": "whoami", "arguments": {} } })).unwrap();
+    let body = serde_json::to_vec(&whoami_request()).unwrap();
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -138,8 +139,8 @@ async fn drive(base: &str, token: &str, target: Target, concurrency: usize, seco
                         http.post(&mcp)
                             .bearer_auth(&token)
                             .header("content-type", "application/json")
-                            .header("accept", "application/json, text/event-stream")
-                            .header("mcp-protocol-version", "2025-11-25")
+                            .header("accept", ACCEPT)
+                            .header("mcp-protocol-version", PROTOCOL_VERSION)
                             .body(body.clone())
                             .send()
                             .await

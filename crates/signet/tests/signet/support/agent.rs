@@ -5,16 +5,10 @@
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
+use signet_testkit::mcp::{ACCEPT, PROTOCOL_VERSION, whoami_request};
+
 use super::oauth::{issued, post_token, refresh_grant};
 use super::server::Server;
-
-/// What `/mcp` is asked to accept.
-pub const ACCEPT: &str = "application/json, text/event-stream";
-
-/// `tools/call whoami` as a JSON-RPC request.
-pub fn whoami_request() -> Value {
-    json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": { "name": "whoami", "arguments": {} } })
-}
 
 /// Posts a JSON-RPC request to `/mcp`, with `token` as the bearer if any.
 pub async fn call(server: &Server, token: Option<&str>, body: &Value) -> Response {
@@ -30,7 +24,7 @@ async fn post_mcp(
     let mut request = http
         .post(format!("{base}/mcp"))
         .header("accept", ACCEPT)
-        .header("mcp-protocol-version", "2025-11-25")
+        .header("mcp-protocol-version", PROTOCOL_VERSION)
         .json(body);
     if let Some(token) = token {
         request = request.bearer_auth(token);
@@ -51,7 +45,7 @@ pub async fn post_raw(
         .http
         .post(format!("{}/mcp", server.base))
         .bearer_auth(token)
-        .header("mcp-protocol-version", "2025-11-25")
+        .header("mcp-protocol-version", PROTOCOL_VERSION)
         .body(body);
     if let Some(content_type) = content_type {
         request = request.header("content-type", content_type);

@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 use signet_store::testing::TestDb;
 use signet_testkit::browser::Browser;
 
-use super::agent::{ACCEPT, Agent};
+use signet_testkit::mcp::ACCEPT;
+
+use super::agent::Agent;
 use super::fixtures::{DocHost, doc_host};
 use super::oauth::{connect, public_client, seed};
 use super::server::{Server, start_with};

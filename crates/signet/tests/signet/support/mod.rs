@@ -32,4 +32,5 @@ pub use raw::*;
 pub use server::*;
 pub use signet_testkit::browser::{location, param, query};
 pub use signet_testkit::html::{hidden_inputs, org_choices};
+pub use signet_testkit::mcp::{ACCEPT, whoami_request};
 pub use signet_testkit::oauth::{login_form, new_pkce, sign_in};
