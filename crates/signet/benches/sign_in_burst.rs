@@ -19,12 +19,15 @@
 )]
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufReadExt, BufReader};
+use signet_testkit::measure::status_kib;
+use signet_testkit::oauth::login_form;
+use signet_testkit::process::{Signet, spawn_serve};
 
 const BIN: &str = env!("CARGO_BIN_EXE_signet");
 
@@ -39,12 +42,7 @@ fn arg(name: &str, default: usize) -> usize {
 
 /// Resident memory of `pid` in MiB, from `/proc`.
 fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kib| kib / 1024.0)
+    status_kib(Some(pid), "VmRSS") as f64 / 1024.0
 }
 
 #[tokio::main]
@@ -52,59 +50,23 @@ async fn main() {
     let burst = arg("--burst", 200);
     let rounds = arg("--rounds", 3);
     let dir = tempfile::tempdir().unwrap();
-    let mut server = tokio::process::Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--log-level",
-            "error",
-            "--sign-in-burst",
-            "100000",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
-    let mut address = String::new();
-    while let Some(line) = lines.next_line().await.unwrap() {
-        if let Some(a) = line.strip_prefix("  Listening on:  ") {
-            address = a.to_owned();
-        }
-        if line.starts_with("Connect an MCP client") {
-            break;
-        }
-    }
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let base = format!("http://{address}");
-    let pid = server.id().unwrap();
+    let signet = Signet {
+        bin: Path::new(BIN),
+        data_dir: dir.path(),
+        database_url: None,
+    };
+    let mut serve = signet.serve(&["--log-level", "error", "--sign-in-burst", "100000"]);
+    serve.stderr(Stdio::null());
+    let mut server = spawn_serve(serve).await;
+    let base = server.base();
+    let pid = server.pid();
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(0)
         .build()
         .unwrap();
-    // One sign-in form: its CSRF cookie and token serve every attempt.
-    let page = http.get(format!("{base}/login")).send().await.unwrap();
-    let cookie = page
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("signet_login_csrf="))
-        .and_then(|v| v.split(';').next())
-        .unwrap()
-        .to_owned();
-    let html = page.text().await.unwrap();
-    let csrf = html
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap()
-        .to_owned();
+    // One sign-in form: its CSRF cookie and fields serve every attempt.
+    let (cookie, form) = login_form(&http, &base).await;
 
     println!(
         "signet sign-in burst: {burst} parallel attempts with unknown emails, server pid {pid}"
@@ -132,18 +94,14 @@ async fn main() {
         let started = Instant::now();
         let attempts: Vec<_> = (0..burst)
             .map(|i| {
-                let (http, base, cookie, csrf) =
-                    (http.clone(), base.clone(), cookie.clone(), csrf.clone());
+                let (http, base, cookie, mut form) =
+                    (http.clone(), base.clone(), cookie.clone(), form.clone());
                 tokio::spawn(async move {
-                    let email = format!("nobody-{round}-{i}@example.com");
+                    form.push(("email".into(), format!("nobody-{round}-{i}@example.com")));
+                    form.push(("password".into(), "not the password".into()));
                     http.post(format!("{base}/login"))
                         .header("cookie", cookie)
-                        .form(&[
-                            ("csrf", csrf.as_str()),
-                            ("return_to", "/"),
-                            ("email", email.as_str()),
-                            ("password", "not the password"),
-                        ])
+                        .form(&form)
                         .send()
                         .await
                         .map(|r| r.status().as_u16())
@@ -175,8 +133,6 @@ async fn main() {
             answers.join(" ")
         );
     }
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
-    let _ = server.wait().await;
+    server.sigterm();
+    let _ = server.child.wait().await;
 }

@@ -5,7 +5,8 @@
 //!     options after `--`: [DATABASE_URL] [--workers N] [--seconds S]
 //!
 //! Starts the real server in-process on a loopback port, creates one grant
-//! per worker, then each worker refreshes its own token chain over HTTP as
+//! per worker through the real flow (sign-in and consent, the code
+//! exchange: the `signet-testkit` flow the integration tests use), then each worker refreshes its own token chain over HTTP as
 //! fast as it can (every call rotates the token: a read, two writes and a
 //! signature). Prints requests/s, latency percentiles and memory.
 #![allow(
@@ -21,9 +22,14 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use signet::config::{Config, Layer};
 use signet_identity::Password;
-use signet_oauth::grants::Approval;
 use signet_store::SystemClock;
 use signet_store::audit::Actor;
+use signet_testkit::browser::Browser;
+use signet_testkit::measure::{percentile, status_kib};
+use signet_testkit::oauth::{self, Consent};
+
+const PASSWORD: &str = "benchmark password";
+const CALLBACK: &str = "http://127.0.0.1:1/cb";
 
 struct Options {
     database_url: Option<String>,
@@ -62,22 +68,7 @@ fn options() -> Options {
 }
 
 fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index]
+    status_kib(None, "VmRSS")
 }
 
 #[tokio::main]
@@ -97,7 +88,8 @@ async fn main() {
     let state = running.state.clone();
     let base = format!("http://{}", running.local_addr);
 
-    // One grant per worker, made through the same code the consent page uses.
+    // One grant per worker, through the real flow: Ada signs in once, then
+    // consents for one organization per worker.
     let identity = &state.identity;
     let email = format!(
         "bench-{}@example.com",
@@ -108,30 +100,27 @@ async fn main() {
             &Actor::Cli,
             &email,
             None,
-            Some(Password::new("benchmark password").unwrap()),
+            Some(Password::new(PASSWORD).unwrap()),
         )
         .await
         .unwrap();
-    let user = identity.user_by_email(&email).await.unwrap();
     let org = identity
         .create_organization(&Actor::Cli, "Bench", Some(&email))
         .await
         .unwrap();
     identity.link_account(&Actor::Cli, &org.id).await.unwrap();
     let http = reqwest::Client::new();
-    let registered: Value = http
-        .post(format!("{base}/oauth/register"))
-        .json(&serde_json::json!({ "redirect_uris": ["http://127.0.0.1:1/cb"], "token_endpoint_auth_method": "none" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let registered: Value = oauth::register(
+        &http,
+        &base,
+        &serde_json::json!({ "redirect_uris": [CALLBACK], "token_endpoint_auth_method": "none" }),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     let client_id = registered["client_id"].as_str().unwrap().to_owned();
-    let clients = signet_oauth::clients::Clients::new(state.store.clone(), state.clock.clone());
-    let client = clients.get(&client_id).await.unwrap().unwrap();
-    let scopes = vec!["envelopes:read".to_owned(), "envelopes:write".to_owned()];
+    let browser = Browser::new(&base);
     let mut chains = Vec::new();
     for worker in 0..options.workers {
         // Distinct organizations keep grants independent (one live
@@ -140,34 +129,16 @@ async fn main() {
             .create_organization(&Actor::Cli, &format!("Bench {worker}"), Some(&email))
             .await
             .unwrap();
-        let verifier = format!("{}{}", signet_store::random::token().unwrap(), "bench");
-        let code = state
-            .grants
-            .approve(Approval {
-                user_id: &user.id,
-                org_id: &org.id,
-                client: &client,
-                scopes: &scopes,
-                redirect_uri: "http://127.0.0.1:1/cb",
-                redirect_uri_explicit: true,
-                code_challenge: &signet_store::random::digest(&verifier),
-                client_ip: None,
-                session_id: "bench",
-            })
+        let consent = Consent {
+            client_id: &client_id,
+            redirect_uri: CALLBACK,
+            params: &[],
+            org: Some(&org.id),
+            email: &email,
+            password: PASSWORD,
+        };
+        let tokens: Value = oauth::connect(&browser, &http, &consent)
             .await
-            .unwrap();
-        let tokens: Value = http
-            .post(format!("{base}/oauth/token"))
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", "http://127.0.0.1:1/cb"),
-                ("code_verifier", &verifier),
-                ("client_id", &client_id),
-            ])
-            .send()
-            .await
-            .unwrap()
             .json()
             .await
             .unwrap();

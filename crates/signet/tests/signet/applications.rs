@@ -2,68 +2,18 @@
 //! each seen by the authorization server at once.
 
 use reqwest::StatusCode;
-use serde_json::Value;
 use signet_identity::{Password, Role};
 use signet_store::audit::Actor;
 use signet_store::testing::TestDb;
 
-use crate::authorization::{
-    Browser, CALLBACK, EMAIL, PASSWORD, authorize_as, authorize_path, get, hidden_inputs, location,
-    new_pkce, oauth_error, public_client_named, query, seed, token, token_ok,
+use crate::support::{
+    EMAIL, PASSWORD, connect_as, hidden_inputs, location, oauth_error, public_client_named,
+    refresh_grant, refresh_status, seed, start, token,
 };
-use crate::support::{Server, start};
 
 signet_store::store_tests!(connected_applications_are_listed_renamed_and_disconnected);
 
 const BOB: &str = "bob@example.com";
-
-/// Connects `client_id` as `email` for `org`; returns the refresh token.
-async fn connect(
-    server: &Server,
-    browser: &Browser,
-    client_id: &str,
-    org: &str,
-    email: &str,
-) -> String {
-    let pkce = new_pkce();
-    let callback = authorize_as(
-        browser,
-        &authorize_path(client_id, &pkce, &[]),
-        Some(org),
-        email,
-    )
-    .await;
-    let code = get(&query(&callback), "code").unwrap().to_owned();
-    let tokens = token_ok(
-        server,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", CALLBACK),
-            ("code_verifier", &pkce.verifier),
-            ("client_id", client_id),
-        ],
-    )
-    .await;
-    tokens["refresh_token"].as_str().unwrap().to_owned()
-}
-
-async fn refresh_status(
-    server: &Server,
-    client_id: &str,
-    refresh_token: &str,
-) -> (StatusCode, Value) {
-    let response = token(
-        server,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token),
-            ("client_id", client_id),
-        ],
-    )
-    .await;
-    (response.status(), response.json().await.unwrap())
-}
 
 async fn connected_applications_are_listed_renamed_and_disconnected(db: TestDb) {
     let server = start(db, None).await;
@@ -84,9 +34,13 @@ async fn connected_applications_are_listed_renamed_and_disconnected(db: TestDb) 
         .unwrap();
     let claude = public_client_named(&server, "Claude").await;
     let cursor = public_client_named(&server, "Cursor").await;
-    let (ada, bob) = (Browser::new(&server), Browser::new(&server));
-    let ada_refresh = connect(&server, &ada, &claude, &acme, EMAIL).await;
-    let bob_refresh = connect(&server, &bob, &cursor, &acme, BOB).await;
+    let (ada, bob) = (server.browser(), server.browser());
+    let ada_refresh = connect_as(&server, &ada, &claude, &acme, EMAIL, None)
+        .await
+        .refresh;
+    let bob_refresh = connect_as(&server, &bob, &cursor, &acme, BOB, None)
+        .await
+        .refresh;
 
     // The owner sees both connections, with the organization switcher.
     let page = ada.get(&format!("/settings/applications?org={acme}")).await;
@@ -244,7 +198,9 @@ async fn connected_applications_are_listed_renamed_and_disconnected(db: TestDb) 
     );
 
     // Reconnecting makes a new connection; removing the member ends it.
-    let bob_again = connect(&server, &bob, &cursor, &acme, BOB).await;
+    let bob_again = connect_as(&server, &bob, &cursor, &acme, BOB, None)
+        .await
+        .refresh;
     let (status, body) = refresh_status(&server, &cursor, &bob_again).await;
     assert_eq!(status, StatusCode::OK);
     let fresh_refresh = body["refresh_token"].as_str().unwrap().to_owned();
@@ -256,15 +212,7 @@ async fn connected_applications_are_listed_renamed_and_disconnected(db: TestDb) 
         .await
         .ok();
     oauth_error(
-        token(
-            &server,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", &fresh_refresh),
-                ("client_id", &cursor),
-            ],
-        )
-        .await,
+        token(&server, &refresh_grant(&fresh_refresh, &cursor)).await,
         400,
         "invalid_grant",
     )

@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 use signet_store::testing::TestDb;
+use signet_testkit::oauth as flow;
 
-use crate::authorization::{
-    Browser, CALLBACK, authorize, authorize_path, get, new_pkce, query, seed,
+use crate::support::{
+    CALLBACK, authorize, authorize_path, new_pkce, post_token, refresh_grant, seed, start_instance,
+    start_with,
 };
-use crate::support::{start_instance, start_with};
 
 signet_store::store_tests!(client_addresses_are_recorded_behind_a_trusted_proxy,);
 
@@ -27,17 +28,17 @@ async fn client_addresses_are_recorded_behind_a_trusted_proxy(db: TestDb) {
     )
     .await;
     let (acme, _) = seed(&server).await;
-    let browser = Browser::forwarded_for(&server, CLIENT);
+    let browser = server.browser_forwarded_for(CLIENT);
     let http = browser.http();
-    let registered: Value = http
-        .post(format!("{}/oauth/register", server.base))
-        .json(&json!({ "client_name": "Proxied", "redirect_uris": [CALLBACK], "token_endpoint_auth_method": "none" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let registered: Value = flow::register(
+        http,
+        &server.base,
+        &json!({ "client_name": "Proxied", "redirect_uris": [CALLBACK], "token_endpoint_auth_method": "none" }),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     let client_id = registered["client_id"].as_str().unwrap().to_owned();
     let pkce = new_pkce();
     let callback = authorize(
@@ -46,34 +47,24 @@ async fn client_addresses_are_recorded_behind_a_trusted_proxy(db: TestDb) {
         Some(&acme),
     )
     .await;
-    let code = get(&query(&callback), "code").unwrap().to_owned();
-    let token = |form: Vec<(&'static str, String)>| {
-        http.post(format!("{}/oauth/token", server.base))
-            .form(&form)
-            .send()
-    };
-    let tokens: Value = token(vec![
-        ("grant_type", "authorization_code".into()),
-        ("code", code),
-        ("redirect_uri", CALLBACK.into()),
-        ("code_verifier", pkce.verifier.clone()),
-        ("client_id", client_id.clone()),
-    ])
+    let tokens: Value = flow::exchange(
+        http,
+        &server.base,
+        &callback,
+        CALLBACK,
+        &pkce,
+        &[("client_id", &client_id)],
+    )
     .await
-    .unwrap()
     .json()
     .await
     .unwrap();
-    let refreshed: Value = token(vec![
-        ("grant_type", "refresh_token".into()),
-        (
-            "refresh_token",
-            tokens["refresh_token"].as_str().unwrap().into(),
-        ),
-        ("client_id", client_id.clone()),
-    ])
+    let refreshed: Value = post_token(
+        http,
+        &server.base,
+        &refresh_grant(tokens["refresh_token"].as_str().unwrap(), &client_id),
+    )
     .await
-    .unwrap()
     .json()
     .await
     .unwrap();

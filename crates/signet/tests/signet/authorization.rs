@@ -4,15 +4,17 @@
 
 use std::time::Duration;
 
-use reqwest::{Response, StatusCode, redirect};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
-use signet_identity::Password;
 use signet_store::audit::Actor;
-use signet_store::random;
 use signet_store::testing::TestDb;
-use url::Url;
 
-use crate::support::{Server, start};
+use crate::support::{
+    CALLBACK, EMAIL, PASSWORD, authorize, authorize_path, claims, connect, connect_as, exchange,
+    hidden_inputs, introspect, introspection_client, issued, location, new_pkce, oauth_error,
+    oauth2_http, org_choices, param, public_client, public_client_named, query, refresh_grant,
+    register, seed, seed_solo, sign_in, start, token, token_ok,
+};
 
 signet_store::store_tests!(
     the_whole_journey_with_two_organizations,
@@ -25,343 +27,6 @@ signet_store::store_tests!(
     a_client_library_written_elsewhere_completes_the_flow,
     cookies_are_secure_when_the_public_url_is_https,
 );
-
-pub(crate) const EMAIL: &str = "ada@example.com";
-pub(crate) const PASSWORD: &str = "correct horse battery";
-pub(crate) const CALLBACK: &str = "http://127.0.0.1:7777/callback";
-
-/// A browser: keeps cookies, does not follow redirects (tests read them).
-pub(crate) struct Browser {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Browser {
-    /// A browser behind a proxy that says the client is `ip`
-    /// (`X-Forwarded-For` on every request).
-    pub(crate) fn forwarded_for(server: &Server, ip: &str) -> Self {
-        let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert("x-forwarded-for", ip.parse().unwrap());
-        let http = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(redirect::Policy::none())
-            .default_headers(headers)
-            .build()
-            .unwrap();
-        Self {
-            http,
-            base: server.base.clone(),
-        }
-    }
-
-    pub(crate) fn http(&self) -> &reqwest::Client {
-        &self.http
-    }
-
-    pub(crate) fn new(server: &Server) -> Self {
-        let http = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(redirect::Policy::none())
-            .build()
-            .unwrap();
-        Self {
-            http,
-            base: server.base.clone(),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        if path.starts_with("http") {
-            path.to_owned()
-        } else {
-            format!("{}{path}", self.base)
-        }
-    }
-
-    pub(crate) async fn get(&self, path: &str) -> Response {
-        self.http.get(self.url(path)).send().await.unwrap()
-    }
-
-    pub(crate) async fn post(&self, path: &str, form: &[(String, String)]) -> Response {
-        self.http
-            .post(self.url(path))
-            .form(form)
-            .send()
-            .await
-            .unwrap()
-    }
-}
-
-pub(crate) fn location(response: &Response) -> String {
-    response
-        .headers()
-        .get("location")
-        .unwrap_or_else(|| panic!("no Location on a {} response", response.status()))
-        .to_str()
-        .unwrap()
-        .to_owned()
-}
-
-pub(crate) fn query(url: &str) -> Vec<(String, String)> {
-    Url::parse(url)
-        .unwrap()
-        .query_pairs()
-        .into_owned()
-        .collect()
-}
-
-pub(crate) fn get<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
-fn unescape(text: &str) -> String {
-    text.replace("&#38;", "&")
-        .replace("&amp;", "&")
-        .replace("&#34;", "\"")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&#60;", "<")
-        .replace("&#62;", ">")
-}
-
-/// Every `<input type="hidden">` of a page, as a browser would submit it.
-pub(crate) fn hidden_inputs(html: &str) -> Vec<(String, String)> {
-    html.split("<input type=\"hidden\" name=\"")
-        .skip(1)
-        .map(|rest| {
-            let (name, rest) = rest.split_once('"').unwrap();
-            let value = rest
-                .split_once("value=\"")
-                .unwrap()
-                .1
-                .split_once('"')
-                .unwrap()
-                .0;
-            (unescape(name), unescape(value))
-        })
-        .collect()
-}
-
-/// The organization choices of a consent page: `(id, label)`.
-fn org_choices(html: &str) -> Vec<(String, String)> {
-    html.split("name=\"org_id\" value=\"")
-        .skip(1)
-        .map(|rest| {
-            let (id, rest) = rest.split_once('"').unwrap();
-            let label = rest
-                .split_once('>')
-                .unwrap()
-                .1
-                .split_once("</label>")
-                .unwrap()
-                .0
-                .trim();
-            (id.to_owned(), unescape(label))
-        })
-        .collect()
-}
-
-pub(crate) struct Pkce {
-    pub(crate) verifier: String,
-    pub(crate) challenge: String,
-}
-
-pub(crate) fn new_pkce() -> Pkce {
-    let verifier = format!("{}{}", random::token().unwrap(), "-._~");
-    let challenge = random::digest(&verifier);
-    Pkce {
-        verifier,
-        challenge,
-    }
-}
-
-/// Ada, member of Acme and Beta (both with active accounts); returns their ids.
-pub(crate) async fn seed(server: &Server) -> (String, String) {
-    let identity = &server.running.state.identity;
-    identity
-        .create_user(
-            &Actor::Cli,
-            EMAIL,
-            Some("Ada"),
-            Some(Password::new(PASSWORD).unwrap()),
-        )
-        .await
-        .unwrap();
-    let mut ids = Vec::new();
-    for name in ["Acme", "Beta"] {
-        let org = identity
-            .create_organization(&Actor::Cli, name, Some(EMAIL))
-            .await
-            .unwrap();
-        identity.link_account(&Actor::Cli, &org.id).await.unwrap();
-        ids.push(org.id);
-    }
-    (ids[0].clone(), ids[1].clone())
-}
-
-pub(crate) async fn register(server: &Server, body: Value) -> Value {
-    let response = server
-        .http
-        .post(format!("{}/oauth/register", server.base))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201, "{body}");
-    response.json().await.unwrap()
-}
-
-pub(crate) async fn public_client(server: &Server) -> String {
-    let client = register(
-        server,
-        json!({ "client_name": "Test Agent", "redirect_uris": [CALLBACK], "token_endpoint_auth_method": "none" }),
-    )
-    .await;
-    client["client_id"].as_str().unwrap().to_owned()
-}
-
-pub(crate) fn authorize_path(client_id: &str, pkce: &Pkce, extra: &[(&str, &str)]) -> String {
-    let mut url = Url::parse("http://x/oauth/authorize").unwrap();
-    url.query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", client_id)
-        .append_pair("redirect_uri", CALLBACK)
-        .append_pair("code_challenge", &pkce.challenge)
-        .append_pair("code_challenge_method", "S256")
-        .append_pair("state", "st&te=1")
-        .extend_pairs(extra);
-    format!("{}?{}", url.path(), url.query().unwrap())
-}
-
-/// Signs in through the login page reached from `start`; returns where the
-/// sign-in sent the browser.
-pub(crate) async fn sign_in(
-    browser: &Browser,
-    login_url: &str,
-    email: &str,
-    password: &str,
-) -> Response {
-    let page = browser.get(login_url).await;
-    assert_eq!(page.status(), 200);
-    let mut form = hidden_inputs(&page.text().await.unwrap());
-    form.push(("email".into(), email.into()));
-    form.push(("password".into(), password.into()));
-    browser.post("/login", &form).await
-}
-
-/// Runs authorize → sign-in (if needed) → consent (picking `org`) and
-/// returns the client's callback URL.
-pub(crate) async fn authorize(browser: &Browser, path: &str, org: Option<&str>) -> String {
-    authorize_as(browser, path, org, EMAIL).await
-}
-
-/// [`authorize`] for another user (whose password is [`PASSWORD`]).
-pub(crate) async fn authorize_as(
-    browser: &Browser,
-    path: &str,
-    org: Option<&str>,
-    email: &str,
-) -> String {
-    let mut response = browser.get(path).await;
-    if response.status() == StatusCode::SEE_OTHER && location(&response).starts_with("/login") {
-        let signed_in = sign_in(browser, &location(&response), email, PASSWORD).await;
-        assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
-        response = browser.get(&location(&signed_in)).await;
-    }
-    if response.status() == StatusCode::SEE_OTHER {
-        return location(&response);
-    }
-    assert_eq!(response.status(), 200, "consent page");
-    let html = response.text().await.unwrap();
-    let mut form = hidden_inputs(&html);
-    let choices = org_choices(&html);
-    let org = org
-        .map(str::to_owned)
-        .unwrap_or_else(|| choices[0].0.clone());
-    form.push(("org_id".into(), org));
-    form.push(("decision".into(), "approve".into()));
-    let decided = browser.post("/oauth/authorize", &form).await;
-    assert_eq!(decided.status(), StatusCode::SEE_OTHER);
-    location(&decided)
-}
-
-pub(crate) async fn token(server: &Server, form: &[(&str, &str)]) -> Response {
-    server
-        .http
-        .post(format!("{}/oauth/token", server.base))
-        .form(form)
-        .send()
-        .await
-        .unwrap()
-}
-
-pub(crate) async fn token_ok(server: &Server, form: &[(&str, &str)]) -> Value {
-    let response = token(server, form).await;
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.headers()["cache-control"], "no-store");
-    response.json().await.unwrap()
-}
-
-pub(crate) async fn oauth_error(response: Response, status: u16, code: &str) -> String {
-    assert_eq!(response.status(), status);
-    assert_eq!(response.headers()["cache-control"], "no-store");
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"], code, "{body}");
-    body["error_description"].as_str().unwrap().to_owned()
-}
-
-/// A resource server registered by the operator for introspection:
-/// `(client_id, client_secret)`.
-pub(crate) async fn introspection_client(server: &Server) -> (String, String) {
-    let added = server
-        .cli(
-            &[
-                "clients",
-                "add",
-                "--name",
-                "Resource server",
-                "--introspection",
-                "--json",
-            ],
-            None,
-        )
-        .await
-        .json();
-    assert_eq!(added["introspection"], true, "{added}");
-    assert_eq!(added["token_endpoint_auth_method"], "client_secret_basic");
-    (
-        added["client_id"].as_str().unwrap().to_owned(),
-        added["client_secret"].as_str().unwrap().to_owned(),
-    )
-}
-
-/// Introspects `token` as `client` (HTTP Basic); the answer must be 200.
-pub(crate) async fn introspect(server: &Server, client: &(String, String), token: &str) -> Value {
-    let response = server
-        .http
-        .post(format!("{}/oauth/introspect", server.base))
-        .basic_auth(&client.0, Some(&client.1))
-        .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.headers()["cache-control"], "no-store");
-    response.json().await.unwrap()
-}
-
-pub(crate) fn claims(token: &str) -> Value {
-    let payload = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(
-        &data_encoding::BASE64URL_NOPAD
-            .decode(payload.as_bytes())
-            .unwrap(),
-    )
-    .unwrap()
-}
 
 async fn the_whole_journey_with_two_organizations(db: TestDb) {
     let server = start(db, None).await;
@@ -380,7 +45,7 @@ async fn the_whole_journey_with_two_organizations(db: TestDb) {
         .unwrap();
     let p = server.running.state.issuer.as_str().to_owned();
     let client_id = public_client(&server).await;
-    let browser = Browser::new(&server);
+    let browser = server.browser();
     let pkce = new_pkce();
 
     // The consent page lists both organizations; pick the second.
@@ -441,13 +106,13 @@ async fn the_whole_journey_with_two_organizations(db: TestDb) {
     let callback = location(&browser.post("/oauth/authorize", &form).await);
     assert!(callback.starts_with(CALLBACK), "{callback}");
     let params = query(&callback);
-    assert_eq!(get(&params, "state"), Some("st&te=1"));
+    assert_eq!(param(&params, "state"), Some("st&te=1"));
     assert_eq!(
-        get(&params, "iss"),
+        param(&params, "iss"),
         Some(p.as_str()),
         "iss equals the issuer byte for byte"
     );
-    let code = get(&params, "code").unwrap().to_owned();
+    let code = param(&params, "code").unwrap().to_owned();
 
     let tokens = token_ok(
         &server,
@@ -481,17 +146,7 @@ async fn the_whole_journey_with_two_organizations(db: TestDb) {
     let r0 = tokens["refresh_token"].as_str().unwrap().to_owned();
     let refresh = |t: String| {
         let (server, client_id) = (&server, client_id.clone());
-        async move {
-            token(
-                server,
-                &[
-                    ("grant_type", "refresh_token"),
-                    ("refresh_token", &t),
-                    ("client_id", &client_id),
-                ],
-            )
-            .await
-        }
+        async move { token(server, &refresh_grant(&t, &client_id)).await }
     };
     let t1: Value = refresh(r0.clone()).await.json().await.unwrap();
     let r1 = t1["refresh_token"].as_str().unwrap().to_owned();
@@ -517,31 +172,13 @@ async fn the_whole_journey_with_two_organizations(db: TestDb) {
 
     // A new authorization works (consent is remembered only for one org,
     // Ada has two, so she picks again), and revocation ends it.
-    let pkce2 = new_pkce();
-    let callback = authorize(
-        &browser,
-        &authorize_path(&client_id, &pkce2, &[]),
-        Some(&beta),
-    )
-    .await;
-    let code = get(&query(&callback), "code").unwrap().to_owned();
-    let tokens = token_ok(
-        &server,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", CALLBACK),
-            ("code_verifier", &pkce2.verifier),
-            ("client_id", &client_id),
-        ],
-    )
-    .await;
+    let agent = connect(&server, &browser, &client_id, &beta).await;
     // A refresh may narrow the access token's scope, never widen it.
     let widened = token(
         &server,
         &[
             ("grant_type", "refresh_token"),
-            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ("refresh_token", &agent.refresh),
             ("client_id", &client_id),
             ("scope", "envelopes:read admin"),
         ],
@@ -552,7 +189,7 @@ async fn the_whole_journey_with_two_organizations(db: TestDb) {
         &server,
         &[
             ("grant_type", "refresh_token"),
-            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ("refresh_token", &agent.refresh),
             ("client_id", &client_id),
             ("scope", "envelopes:read"),
         ],
@@ -733,7 +370,7 @@ async fn authorization_errors_never_redirect_to_untrusted_uris(db: TestDb) {
     seed(&server).await;
     let p = server.running.state.issuer.as_str().to_owned();
     let client_id = public_client(&server).await;
-    let browser = Browser::new(&server);
+    let browser = server.browser();
     let pkce = new_pkce();
 
     // Unknown client or unregistered redirect URI: a page, never a redirect.
@@ -780,11 +417,11 @@ async fn authorization_errors_never_redirect_to_untrusted_uris(db: TestDb) {
         let target = location(&response);
         assert!(target.starts_with(CALLBACK), "{target}");
         let params = query(&target);
-        assert_eq!(get(&params, "error"), Some(code), "{path}");
-        assert_eq!(get(&params, "iss"), Some(p.as_str()));
-        assert!(get(&params, "error_description").is_some());
+        assert_eq!(param(&params, "error"), Some(code), "{path}");
+        assert_eq!(param(&params, "iss"), Some(p.as_str()));
+        assert!(param(&params, "error_description").is_some());
         if !path.contains("state=again") {
-            assert_eq!(get(&params, "state"), Some("st&te=1"));
+            assert_eq!(param(&params, "state"), Some("st&te=1"));
         }
     }
 
@@ -811,12 +448,12 @@ async fn authorization_errors_never_redirect_to_untrusted_uris(db: TestDb) {
 
     // Signed in without consent: prompt=none says consent_required; Deny says access_denied.
     let callback = authorize(&browser, &authorize_path(&client_id, &pkce, &[]), None).await;
-    assert!(get(&query(&callback), "code").is_some());
+    assert!(param(&query(&callback), "code").is_some());
     let response = browser
         .get(&authorize_path(&client_id, &pkce, &[("prompt", "none")]))
         .await;
     assert_eq!(
-        get(&query(&location(&response)), "error"),
+        param(&query(&location(&response)), "error"),
         Some("consent_required"),
         "two organizations: consent is asked again"
     );
@@ -829,8 +466,8 @@ async fn authorization_errors_never_redirect_to_untrusted_uris(db: TestDb) {
     let mut form = hidden_inputs(&page);
     form.push(("decision".into(), "deny".into()));
     let denied = location(&browser.post("/oauth/authorize", &form).await);
-    assert_eq!(get(&query(&denied), "error"), Some("access_denied"));
-    assert_eq!(get(&query(&denied), "iss"), Some(p.as_str()));
+    assert_eq!(param(&query(&denied), "error"), Some("access_denied"));
+    assert_eq!(param(&query(&denied), "iss"), Some(p.as_str()));
 
     // A consent form without the session's CSRF token is refused.
     let mut forged: Vec<(String, String)> = hidden_inputs(&page)
@@ -850,10 +487,10 @@ async fn the_token_endpoint_checks_everything_before_consuming_a_code(db: TestDb
     let server = start(db, None).await;
     seed(&server).await;
     let client_id = public_client(&server).await;
-    let browser = Browser::new(&server);
+    let browser = server.browser();
     let pkce = new_pkce();
     let callback = authorize(&browser, &authorize_path(&client_id, &pkce, &[]), None).await;
-    let code = get(&query(&callback), "code").unwrap().to_owned();
+    let code = param(&query(&callback), "code").unwrap().to_owned();
     let base = |extra: &[(&'static str, String)]| {
         let mut form = vec![
             ("grant_type", "authorization_code".to_owned()),
@@ -944,11 +581,7 @@ async fn the_token_endpoint_checks_everything_before_consuming_a_code(db: TestDb
     assert!(description.contains("already used"), "{description}");
     let refresh = token(
         &server,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
-            ("client_id", &client_id),
-        ],
+        &refresh_grant(tokens["refresh_token"].as_str().unwrap(), &client_id),
     )
     .await;
     oauth_error(refresh, 400, "invalid_grant").await;
@@ -956,17 +589,13 @@ async fn the_token_endpoint_checks_everything_before_consuming_a_code(db: TestDb
     // Codes expire after 60 s.
     let pkce2 = new_pkce();
     let callback = authorize(&browser, &authorize_path(&client_id, &pkce2, &[]), None).await;
-    let code2 = get(&query(&callback), "code").unwrap().to_owned();
     server.clock.advance(Duration::from_secs(61));
-    let expired = token(
+    let expired = exchange(
         &server,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code2),
-            ("redirect_uri", CALLBACK),
-            ("code_verifier", &pkce2.verifier),
-            ("client_id", &client_id),
-        ],
+        &callback,
+        CALLBACK,
+        &pkce2,
+        &[("client_id", &client_id)],
     )
     .await;
     let description = oauth_error(expired, 400, "invalid_grant").await;
@@ -1189,15 +818,10 @@ async fn clients_authenticate_only_with_their_registered_method(db: TestDb) {
     server.running.stop().await.unwrap();
 }
 
-pub(crate) async fn public_client_named(server: &Server, name: &str) -> String {
-    let client = register(server, json!({ "client_name": name, "redirect_uris": [CALLBACK], "token_endpoint_auth_method": "none" })).await;
-    client["client_id"].as_str().unwrap().to_owned()
-}
-
 async fn sign_in_is_generic_csrf_protected_and_throttled(db: TestDb) {
     let server = start(db, None).await;
     seed(&server).await;
-    let browser = Browser::new(&server);
+    let browser = server.browser();
     let wrong_password = sign_in(&browser, "/login", EMAIL, "not the password").await;
     assert_eq!(wrong_password.status(), 401);
     let unknown_user = sign_in(&browser, "/login", "nobody@example.com", PASSWORD).await;
@@ -1260,44 +884,20 @@ async fn sign_in_is_generic_csrf_protected_and_throttled(db: TestDb) {
 
 async fn consent_is_remembered_and_replaced(db: TestDb) {
     let server = start(db, None).await;
-    let identity = &server.running.state.identity;
-    identity
-        .create_user(
-            &Actor::Cli,
-            EMAIL,
-            None,
-            Some(Password::new(PASSWORD).unwrap()),
-        )
-        .await
-        .unwrap();
-    let org = identity
-        .create_organization(&Actor::Cli, "Solo", Some(EMAIL))
-        .await
-        .unwrap();
-    identity.link_account(&Actor::Cli, &org.id).await.unwrap();
+    let solo = seed_solo(&server).await;
     let client_id = public_client(&server).await;
-    let browser = Browser::new(&server);
+    let browser = server.browser();
 
-    let p1 = new_pkce();
-    let callback = authorize(
-        &browser,
-        &authorize_path(&client_id, &p1, &[("scope", "envelopes:read")]),
-        None,
-    )
-    .await;
-    let code = get(&query(&callback), "code").expect(&callback).to_owned();
-    let first = token_ok(
+    let first = connect_as(
         &server,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", CALLBACK),
-            ("code_verifier", &p1.verifier),
-            ("client_id", &client_id),
-        ],
+        &browser,
+        &client_id,
+        &solo,
+        EMAIL,
+        Some("envelopes:read"),
     )
     .await;
-    assert_eq!(first["scope"], "envelopes:read");
+    assert_eq!(first.tokens["scope"], "envelopes:read");
 
     // One organization and a live connection covering the scopes: straight back.
     let p2 = new_pkce();
@@ -1311,7 +911,7 @@ async fn consent_is_remembered_and_replaced(db: TestDb) {
     assert_eq!(direct.status(), StatusCode::SEE_OTHER);
     let callback = location(&direct);
     assert!(
-        callback.starts_with(CALLBACK) && get(&query(&callback), "code").is_some(),
+        callback.starts_with(CALLBACK) && param(&query(&callback), "code").is_some(),
         "{callback}"
     );
     // prompt=consent asks again; wider scopes ask again.
@@ -1336,61 +936,22 @@ async fn consent_is_remembered_and_replaced(db: TestDb) {
 
     // Exchanging the re-authorisation's code replaces the first grant: its
     // refresh token is dead (until then it kept working).
-    let p2_code = get(&query(&callback), "code").unwrap().to_owned();
-    token_ok(
-        &server,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &p2_code),
-            ("redirect_uri", CALLBACK),
-            ("code_verifier", &p2.verifier),
-            ("client_id", &client_id),
-        ],
+    issued(
+        exchange(
+            &server,
+            &callback,
+            CALLBACK,
+            &p2,
+            &[("client_id", &client_id)],
+        )
+        .await,
     )
     .await;
-    let stale = token(
-        &server,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", first["refresh_token"].as_str().unwrap()),
-            ("client_id", &client_id),
-        ],
-    )
-    .await;
+    let stale = token(&server, &refresh_grant(&first.refresh, &client_id)).await;
     oauth_error(stale, 400, "invalid_grant").await;
-    let connections: i64 = signet_store::sqlx::query_scalar("SELECT COUNT(*) FROM connections")
-        .fetch_one(server.running.state.store.pool())
-        .await
-        .unwrap();
+    let connections = server.count_rows("connections").await;
     assert_eq!(connections, 1, "the same connection, a new grant");
     server.running.stop().await.unwrap();
-}
-
-/// The `oauth2` crate's HTTP hook, served by reqwest without following
-/// redirects (as the crate requires).
-async fn oauth2_http(request: oauth2::HttpRequest) -> Result<oauth2::HttpResponse, std::io::Error> {
-    let client = reqwest::Client::builder()
-        .redirect(redirect::Policy::none())
-        .build()
-        .map_err(std::io::Error::other)?;
-    let (parts, body) = request.into_parts();
-    let response = client
-        .request(parts.method, parts.uri.to_string())
-        .headers(parts.headers)
-        .body(body)
-        .send()
-        .await
-        .map_err(std::io::Error::other)?;
-    let mut builder = oauth2::http::Response::builder().status(response.status());
-    for (name, value) in response.headers() {
-        builder = builder.header(name, value);
-    }
-    let body = response
-        .bytes()
-        .await
-        .map_err(std::io::Error::other)?
-        .to_vec();
-    builder.body(body).map_err(std::io::Error::other)
 }
 
 async fn a_client_library_written_elsewhere_completes_the_flow(db: TestDb) {
@@ -1437,12 +998,12 @@ async fn a_client_library_written_elsewhere_completes_the_flow(db: TestDb) {
             .set_pkce_challenge(challenge)
             .url();
         // The script plays the user: sign in, pick Acme, approve.
-        let browser = Browser::new(&server);
+        let browser = server.browser();
         let callback = authorize(&browser, url.as_str(), None).await;
         let params = query(&callback);
-        assert_eq!(get(&params, "state"), Some(csrf.secret().as_str()));
-        assert_eq!(get(&params, "iss"), Some(p.as_str()));
-        let code = AuthorizationCode::new(get(&params, "code").unwrap().to_owned());
+        assert_eq!(param(&params, "state"), Some(csrf.secret().as_str()));
+        assert_eq!(param(&params, "iss"), Some(p.as_str()));
+        let code = AuthorizationCode::new(param(&params, "code").unwrap().to_owned());
         let tokens = client
             .exchange_code(code)
             .set_pkce_verifier(verifier)

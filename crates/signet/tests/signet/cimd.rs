@@ -4,28 +4,20 @@
 //! both complete the flow. Every document that must be refused is, with a
 //! clear page and without a request to the forbidden target.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
-use axum::Router;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
-use axum::routing::get;
-use data_encoding::BASE64URL_NOPAD;
+use aws_lc_rs::signature::Ed25519KeyPair;
 use jsonwebtoken::{EncodingKey, Header};
-use reqwest::Response;
 use serde_json::{Value, json};
 use signet_store::Clock;
 use signet_store::testing::TestDb;
 
-use crate::authorization::{
-    Browser, authorize, get as param, introspect, introspection_client, new_pkce, query, seed,
-    token,
+use crate::support::{
+    CALLBACK_A, CALLBACK_B, assert_authorization_refused, authorize, authorize_path_to, exchange,
+    introspect, introspection_client, new_pkce, ok_json, refresh_grant, server_with_metadata_host,
+    token, whoami,
 };
-use crate::mcp::call;
-use crate::support::{Server, start_with};
 
 signet_store::store_tests!(
     a_claude_like_document_with_none_completes_the_flow,
@@ -33,242 +25,24 @@ signet_store::store_tests!(
     documents_that_must_not_be_used_are_refused,
 );
 
-const CALLBACK_A: &str = "http://127.0.0.1:7777/callback";
-const CALLBACK_B: &str = "http://localhost:8888/callback";
-
-/// The metadata host: documents by name, and a count of requests per path.
-struct MetadataHost {
-    base: String,
-    authority: String,
-    hits: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
-    jwks_hits: Arc<AtomicUsize>,
-    key: Arc<Vec<u8>>,
-}
-
-impl MetadataHost {
-    fn url(&self, name: &str) -> String {
-        format!("{}/{name}", self.base)
-    }
-    fn hits(&self, name: &str) -> usize {
-        *self
-            .hits
-            .lock()
-            .unwrap()
-            .get(&format!("/{name}"))
-            .unwrap_or(&0)
-    }
-}
-
-async fn metadata_host() -> MetadataHost {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let base = format!("http://{addr}");
-    let pkcs8 = Ed25519KeyPair::generate_pkcs8v1(&SystemRandom::new()).unwrap();
-    let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
-    let jwks = json!({ "keys": [{
-        "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": "chatgpt-1",
-        "x": BASE64URL_NOPAD.encode(pair.public_key().as_ref()),
-    }]});
-    let hits: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>> = Arc::default();
-    let jwks_hits = Arc::new(AtomicUsize::new(0));
-    let documents: Vec<(&str, Value)> = vec![
-        (
-            "claude.json",
-            json!({
-                "client_id": format!("{base}/claude.json"),
-                "client_name": "Claude",
-                "client_uri": "https://claude.ai",
-                "redirect_uris": [CALLBACK_A, CALLBACK_B],
-                "grant_types": ["authorization_code", "refresh_token"],
-                "response_types": ["code"],
-                "token_endpoint_auth_method": "none",
-            }),
-        ),
-        (
-            "chatgpt.json",
-            json!({
-                "client_id": format!("{base}/chatgpt.json"),
-                "client_name": "ChatGPT",
-                "redirect_uris": [CALLBACK_A],
-                "grant_types": ["authorization_code", "refresh_token"],
-                "token_endpoint_auth_method": "private_key_jwt",
-                "token_endpoint_auth_methods_supported": ["private_key_jwt", "none"],
-                "token_endpoint_auth_signing_alg": "EdDSA",
-                "jwks_uri": format!("{base}/jwks.json"),
-            }),
-        ),
-        (
-            "strict.json",
-            json!({
-                "client_id": format!("{base}/strict.json"),
-                "client_name": "Strict",
-                "redirect_uris": [CALLBACK_A],
-                "token_endpoint_auth_method": "private_key_jwt",
-                "jwks": jwks,
-            }),
-        ),
-        (
-            "mismatch.json",
-            json!({ "client_id": "https://elsewhere.example/client.json", "client_name": "X", "redirect_uris": [CALLBACK_A] }),
-        ),
-        (
-            "secret.json",
-            json!({ "client_id": format!("{base}/secret.json"), "client_name": "X", "redirect_uris": [CALLBACK_A], "token_endpoint_auth_method": "client_secret_basic" }),
-        ),
-        (
-            "keyless.json",
-            json!({ "client_id": format!("{base}/keyless.json"), "client_name": "X", "redirect_uris": [CALLBACK_A], "token_endpoint_auth_method": "private_key_jwt" }),
-        ),
-        (
-            "evil-redirect.json",
-            json!({ "client_id": format!("{base}/evil-redirect.json"), "client_name": "X", "redirect_uris": ["javascript:alert(1)"] }),
-        ),
-        (
-            "big.json",
-            json!({ "client_id": format!("{base}/big.json"), "client_name": "x".repeat(6000), "redirect_uris": [CALLBACK_A] }),
-        ),
-    ];
-    let mut app = Router::new();
-    for (name, document) in documents {
-        let body = document.to_string();
-        app = app.route(
-            &format!("/{name}"),
-            get(move || {
-                let body = body.clone();
-                async move {
-                    (
-                        [
-                            (header::CONTENT_TYPE, "application/json"),
-                            (header::CACHE_CONTROL, "max-age=60"),
-                        ],
-                        body,
-                    )
-                }
-            }),
-        );
-    }
-    let jwks_body = jwks.to_string();
-    let counter = jwks_hits.clone();
-    app = app
-        .route(
-            "/jwks.json",
-            get(move || {
-                counter.fetch_add(1, Ordering::SeqCst);
-                let body = jwks_body.clone();
-                async move { ([(header::CONTENT_TYPE, "application/json")], body) }
-            }),
-        )
-        .route(
-            "/redirect.json",
-            get(|| async {
-                (StatusCode::FOUND, [(header::LOCATION, "/claude.json")]).into_response()
-            }),
-        );
-    let counts = hits.clone();
-    let app = app.layer(axum::middleware::from_fn(
-        move |request: axum::extract::Request, next: axum::middleware::Next| {
-            let counts = counts.clone();
-            async move {
-                *counts
-                    .lock()
-                    .unwrap()
-                    .entry(request.uri().path().to_owned())
-                    .or_default() += 1;
-                next.run(request).await
-            }
-        },
-    ));
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    MetadataHost {
-        authority: addr.to_string(),
-        base,
-        hits,
-        jwks_hits,
-        key: Arc::new(pkcs8.as_ref().to_vec()),
-    }
-}
-
-async fn setup(db: TestDb) -> (Server, MetadataHost, String) {
-    let host = metadata_host().await;
-    let allow = host.authority.clone();
-    let server = start_with(
-        db,
-        move |flags| flags.fetch_allow_hosts = Some(allow),
-        Vec::new(),
-    )
-    .await;
-    let (acme, _) = seed(&server).await;
-    (server, host, acme)
-}
-
-fn authorize_url(client_id: &str, redirect_uri: &str, challenge: &str) -> String {
-    let mut url = url::Url::parse("http://x/oauth/authorize").unwrap();
-    url.query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", client_id)
-        .append_pair("redirect_uri", redirect_uri)
-        .append_pair("code_challenge", challenge)
-        .append_pair("code_challenge_method", "S256")
-        .append_pair("state", "s1");
-    format!("{}?{}", url.path(), url.query().unwrap())
-}
-
-/// A client assertion signed with the metadata host's key.
-fn assertion(
-    host: &MetadataHost,
-    server: &Server,
-    client_id: &str,
-    jti: &str,
-    audience: Option<&str>,
-) -> String {
-    let now = server.clock.now().as_secs();
-    let mut header = Header::new(jsonwebtoken::Algorithm::EdDSA);
-    header.kid = Some("chatgpt-1".into());
-    let token_endpoint = format!("{}/oauth/token", server.running.state.issuer);
-    let claims = json!({
-        "iss": client_id, "sub": client_id,
-        "aud": audience.unwrap_or(&token_endpoint),
-        "jti": jti, "iat": now, "exp": now + 120,
-    });
-    jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(&host.key)).unwrap()
-}
-
-async fn whoami(server: &Server, access: &str) -> Value {
-    let request = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": { "name": "whoami", "arguments": {} } });
-    let response = call(server, Some(access), &request).await;
-    assert_eq!(response.status(), 200);
-    response.json::<Value>().await.unwrap()["result"]["structuredContent"].clone()
-}
-
-async fn ok_json(response: Response) -> Value {
-    let status = response.status();
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(status, 200, "{body}");
-    body
-}
-
 async fn a_claude_like_document_with_none_completes_the_flow(db: TestDb) {
-    let (server, host, acme) = setup(db).await;
+    let (server, host, acme) = server_with_metadata_host(db).await;
     let client_id = host.url("claude.json");
-    let browser = Browser::new(&server);
+    let browser = server.browser();
 
     // The consent page names the client and the redirect host, and warns:
     // every redirect URI of this document is on localhost.
     let pkce = new_pkce();
-    let start = authorize_url(&client_id, CALLBACK_A, &pkce.challenge);
+    let start = authorize_path_to(&client_id, CALLBACK_A, &pkce);
     let callback = authorize(&browser, &start, Some(&acme)).await;
     assert!(callback.starts_with(CALLBACK_A), "{callback}");
-    let code = param(&query(&callback), "code").unwrap().to_owned();
     let tokens = ok_json(
-        token(
+        exchange(
             &server,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", CALLBACK_A),
-                ("code_verifier", &pkce.verifier),
-                ("client_id", &client_id),
-            ],
+            &callback,
+            CALLBACK_A,
+            &pkce,
+            &[("client_id", &client_id)],
         )
         .await,
     )
@@ -281,11 +55,7 @@ async fn a_claude_like_document_with_none_completes_the_flow(db: TestDb) {
     let refreshed = ok_json(
         token(
             &server,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
-                ("client_id", &client_id),
-            ],
+            &refresh_grant(tokens["refresh_token"].as_str().unwrap(), &client_id),
         )
         .await,
     )
@@ -295,7 +65,7 @@ async fn a_claude_like_document_with_none_completes_the_flow(db: TestDb) {
     // Another installation (another redirect URI) is another connection.
     let pkce = new_pkce();
     let page = browser
-        .get(&authorize_url(&client_id, CALLBACK_B, &pkce.challenge))
+        .get(&authorize_path_to(&client_id, CALLBACK_B, &pkce))
         .await;
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
@@ -303,21 +73,17 @@ async fn a_claude_like_document_with_none_completes_the_flow(db: TestDb) {
     assert!(html.contains("localhost"), "the redirect host is shown");
     let callback = authorize(
         &browser,
-        &authorize_url(&client_id, CALLBACK_B, &pkce.challenge),
+        &authorize_path_to(&client_id, CALLBACK_B, &pkce),
         Some(&acme),
     )
     .await;
-    let code = param(&query(&callback), "code").unwrap().to_owned();
     let tokens = ok_json(
-        token(
+        exchange(
             &server,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", CALLBACK_B),
-                ("code_verifier", &pkce.verifier),
-                ("client_id", &client_id),
-            ],
+            &callback,
+            CALLBACK_B,
+            &pkce,
+            &[("client_id", &client_id)],
         )
         .await,
     )
@@ -354,26 +120,24 @@ async fn a_claude_like_document_with_none_completes_the_flow(db: TestDb) {
 }
 
 async fn a_chatgpt_like_document_with_private_key_jwt_completes_the_flow(db: TestDb) {
-    let (server, host, acme) = setup(db).await;
+    let (server, host, acme) = server_with_metadata_host(db).await;
     let client_id = host.url("chatgpt.json");
-    let browser = Browser::new(&server);
+    let browser = server.browser();
     let pkce = new_pkce();
     let callback = authorize(
         &browser,
-        &authorize_url(&client_id, CALLBACK_A, &pkce.challenge),
+        &authorize_path_to(&client_id, CALLBACK_A, &pkce),
         Some(&acme),
     )
     .await;
-    let code = param(&query(&callback), "code").unwrap().to_owned();
-    let signed = assertion(&host, &server, &client_id, "jti-1", None);
+    let signed = host.assertion(&server, &client_id, "jti-1", None);
     let tokens = ok_json(
-        token(
+        exchange(
             &server,
+            &callback,
+            CALLBACK_A,
+            &pkce,
             &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", CALLBACK_A),
-                ("code_verifier", &pkce.verifier),
                 (
                     "client_assertion_type",
                     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
@@ -420,8 +184,7 @@ async fn a_chatgpt_like_document_with_private_key_jwt_completes_the_flow(db: Tes
         "{body}"
     );
     let elsewhere = refresh_with(
-        assertion(
-            &host,
+        host.assertion(
             &server,
             &client_id,
             "jti-2",
@@ -445,7 +208,7 @@ async fn a_chatgpt_like_document_with_private_key_jwt_completes_the_flow(db: Tes
     // A fresh assertion works; the keys were fetched once.
     let refreshed = ok_json(
         refresh_with(
-            assertion(&host, &server, &client_id, "jti-4", None),
+            host.assertion(&server, &client_id, "jti-4", None),
             refresh.clone(),
         )
         .await,
@@ -456,14 +219,7 @@ async fn a_chatgpt_like_document_with_private_key_jwt_completes_the_flow(db: Tes
     // The document also offers `none`, so the client id alone is accepted.
     let public = token(
         &server,
-        &[
-            ("grant_type", "refresh_token"),
-            (
-                "refresh_token",
-                refreshed["refresh_token"].as_str().unwrap(),
-            ),
-            ("client_id", &client_id),
-        ],
+        &refresh_grant(refreshed["refresh_token"].as_str().unwrap(), &client_id),
     )
     .await;
     assert_eq!(public.status(), 200);
@@ -482,7 +238,7 @@ async fn a_chatgpt_like_document_with_private_key_jwt_completes_the_flow(db: Tes
             ),
             (
                 "client_assertion",
-                assertion(&host, &server, &client_id, "jti-6", None),
+                host.assertion(&server, &client_id, "jti-6", None),
             ),
         ],
     ] {
@@ -516,20 +272,16 @@ async fn a_chatgpt_like_document_with_private_key_jwt_completes_the_flow(db: Tes
     let pkce = new_pkce();
     let callback = authorize(
         &browser,
-        &authorize_url(&strict, CALLBACK_A, &pkce.challenge),
+        &authorize_path_to(&strict, CALLBACK_A, &pkce),
         Some(&acme),
     )
     .await;
-    let code = param(&query(&callback), "code").unwrap().to_owned();
-    let without = token(
+    let without = exchange(
         &server,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", CALLBACK_A),
-            ("code_verifier", &pkce.verifier),
-            ("client_id", &strict),
-        ],
+        &callback,
+        CALLBACK_A,
+        &pkce,
+        &[("client_id", &strict)],
     )
     .await;
     assert_eq!(without.status(), 401);
@@ -539,20 +291,19 @@ async fn a_chatgpt_like_document_with_private_key_jwt_completes_the_flow(db: Tes
             .unwrap()
             .contains("private_key_jwt")
     );
-    let with = token(
+    let with = exchange(
         &server,
+        &callback,
+        CALLBACK_A,
+        &pkce,
         &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", CALLBACK_A),
-            ("code_verifier", &pkce.verifier),
             (
                 "client_assertion_type",
                 "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
             ),
             (
                 "client_assertion",
-                &assertion(&host, &server, &strict, "jti-5", None),
+                &host.assertion(&server, &strict, "jti-5", None),
             ),
         ],
     )
@@ -565,54 +316,34 @@ async fn a_chatgpt_like_document_with_private_key_jwt_completes_the_flow(db: Tes
     server.running.stop().await.unwrap();
 }
 
-/// Asserts the authorization request is refused with an HTML page saying `reason`.
-async fn refused(browser: &Browser, client_id: &str, redirect_uri: &str, reason: &str) {
-    let pkce = new_pkce();
-    let page = browser
-        .get(&authorize_url(client_id, redirect_uri, &pkce.challenge))
-        .await;
-    assert_eq!(page.status(), 400, "{client_id}");
-    assert!(
-        page.headers()[header::CONTENT_TYPE.as_str()]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
-    let html = page.text().await.unwrap();
-    assert!(
-        html.contains(reason),
-        "{client_id}: expected {reason:?} in\n{html}"
-    );
-}
-
 async fn documents_that_must_not_be_used_are_refused(db: TestDb) {
-    let (server, host, _) = setup(db).await;
-    let browser = Browser::new(&server);
+    let (server, host, _) = server_with_metadata_host(db).await;
+    let browser = server.browser();
     let port = host.authority.rsplit(':').next().unwrap().to_owned();
     // Private, link-local and loopback targets are refused before any
     // connection (the literal is judged; names are judged after DNS).
-    refused(
+    assert_authorization_refused(
         &browser,
         "https://10.0.0.1/client.json",
         CALLBACK_A,
         "otherwise reserved address",
     )
     .await;
-    refused(
+    assert_authorization_refused(
         &browser,
         "https://169.254.169.254/latest/meta-data",
         CALLBACK_A,
         "otherwise reserved address",
     )
     .await;
-    refused(
+    assert_authorization_refused(
         &browser,
         &format!("https://[::1]:{port}/claude.json"),
         CALLBACK_A,
         "otherwise reserved address",
     )
     .await;
-    refused(
+    assert_authorization_refused(
         &browser,
         &format!("http://localhost:{port}/claude.json"),
         CALLBACK_A,
@@ -625,41 +356,42 @@ async fn documents_that_must_not_be_used_are_refused(db: TestDb) {
         "nothing reached the forbidden targets"
     );
     // A redirect is not followed.
-    refused(&browser, &host.url("redirect.json"), CALLBACK_A, "redirect").await;
+    assert_authorization_refused(&browser, &host.url("redirect.json"), CALLBACK_A, "redirect")
+        .await;
     assert_eq!(host.hits("redirect.json"), 1);
     assert_eq!(host.hits("claude.json"), 0);
-    refused(&browser, &host.url("big.json"), CALLBACK_A, "5120").await;
-    refused(
+    assert_authorization_refused(&browser, &host.url("big.json"), CALLBACK_A, "5120").await;
+    assert_authorization_refused(
         &browser,
         &host.url("mismatch.json"),
         CALLBACK_A,
         "is not its own URL",
     )
     .await;
-    refused(
+    assert_authorization_refused(
         &browser,
         &host.url("secret.json"),
         CALLBACK_A,
         "only none or private_key_jwt",
     )
     .await;
-    refused(
+    assert_authorization_refused(
         &browser,
         &host.url("keyless.json"),
         CALLBACK_A,
         "neither jwks nor jwks_uri",
     )
     .await;
-    refused(
+    assert_authorization_refused(
         &browser,
         &host.url("evil-redirect.json"),
         CALLBACK_A,
         "redirect URI",
     )
     .await;
-    refused(&browser, &host.url("missing.json"), CALLBACK_A, "404").await;
+    assert_authorization_refused(&browser, &host.url("missing.json"), CALLBACK_A, "404").await;
     // A redirect URI the document does not list is never redirected to.
-    refused(
+    assert_authorization_refused(
         &browser,
         &host.url("claude.json"),
         "https://attacker.example/cb",
@@ -667,7 +399,7 @@ async fn documents_that_must_not_be_used_are_refused(db: TestDb) {
     )
     .await;
     // Failures are not cached: each attempt asks again.
-    refused(
+    assert_authorization_refused(
         &browser,
         &host.url("mismatch.json"),
         CALLBACK_A,
@@ -693,12 +425,13 @@ async fn documents_that_must_not_be_used_are_refused(db: TestDb) {
     let pkce = new_pkce();
     assert_eq!(
         browser
-            .get(&authorize_url(&claude, CALLBACK_A, &pkce.challenge))
+            .get(&authorize_path_to(&claude, CALLBACK_A, &pkce))
             .await
             .status(),
         303
     );
     server.cli(&["clients", "remove", &claude], None).await.ok();
-    refused(&browser, &claude, CALLBACK_A, "removed by an administrator").await;
+    assert_authorization_refused(&browser, &claude, CALLBACK_A, "removed by an administrator")
+        .await;
     server.running.stop().await.unwrap();
 }

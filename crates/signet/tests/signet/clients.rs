@@ -7,12 +7,10 @@ use serde_json::{Value, json};
 use signet_oauth::clients::{CleanUp, Clients};
 use signet_store::testing::TestDb;
 
-use crate::authorization::{
-    Browser, CALLBACK, introspect, introspection_client, oauth_error, public_client_named,
-    register, seed, token_ok,
+use crate::support::{
+    Agent, CALLBACK, connect, introspect, introspection_client, oauth_error, public_client_named,
+    register, seed, start, start_with, whoami_request,
 };
-use crate::mcp::{call, connect};
-use crate::support::{start, start_with};
 
 signet_store::store_tests!(
     manual_clients_are_added_listed_and_removed,
@@ -20,10 +18,6 @@ signet_store::store_tests!(
     idle_dynamic_clients_are_cleaned_up,
     registrations_per_address_have_a_ceiling,
 );
-
-fn whoami() -> Value {
-    json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": { "name": "whoami", "arguments": {} } })
-}
 
 async fn manual_clients_are_added_listed_and_removed(db: TestDb) {
     let server = start(db, None).await;
@@ -94,9 +88,9 @@ async fn manual_clients_are_added_listed_and_removed(db: TestDb) {
     );
 
     // The manual client connects like any other.
-    let browser = Browser::new(&server);
-    let (access, refresh) = connect(&server, &browser, &public_id, &acme).await;
-    assert_eq!(call(&server, Some(&access), &whoami()).await.status(), 200);
+    let browser = server.browser();
+    let desk_app = connect(&server, &browser, &public_id, &acme).await;
+    assert_eq!(desk_app.request(&whoami_request()).await.status(), 200);
 
     let listed = server
         .cli(&["clients", "list", "--json"], None)
@@ -123,7 +117,7 @@ async fn manual_clients_are_added_listed_and_removed(db: TestDb) {
         removed,
         json!({ "id": public_id, "removed": true, "disconnected": 1 })
     );
-    let response = call(&server, Some(&access), &whoami()).await;
+    let response = desk_app.request(&whoami_request()).await;
     assert_eq!(response.status(), 401);
     assert_eq!(
         response.json::<Value>().await.unwrap()["error_description"],
@@ -134,7 +128,7 @@ async fn manual_clients_are_added_listed_and_removed(db: TestDb) {
         .post(format!("{}/oauth/token", server.base))
         .form(&[
             ("grant_type", "refresh_token"),
-            ("refresh_token", refresh.as_str()),
+            ("refresh_token", desk_app.refresh.as_str()),
             ("client_id", public_id.as_str()),
         ])
         .send()
@@ -180,9 +174,11 @@ async fn manual_clients_are_added_listed_and_removed(db: TestDb) {
 async fn only_clients_registered_for_introspection_may_introspect(db: TestDb) {
     let server = start(db, None).await;
     let (acme, _) = seed(&server).await;
-    let browser = Browser::new(&server);
+    let browser = server.browser();
     let victim = public_client_named(&server, "Victim").await;
-    let (access, refresh) = connect(&server, &browser, &victim, &acme).await;
+    let Agent {
+        access, refresh, ..
+    } = connect(&server, &browser, &victim, &acme).await;
 
     // Anyone can register a confidential client (an omitted method means
     // client_secret_basic, with a secret) and would read the victim's token.
@@ -296,13 +292,14 @@ async fn only_clients_registered_for_introspection_may_introspect(db: TestDb) {
 async fn idle_dynamic_clients_are_cleaned_up(db: TestDb) {
     let server = start(db, None).await;
     let (acme, _) = seed(&server).await;
-    let browser = Browser::new(&server);
+    let browser = server.browser();
     let never = public_client_named(&server, "Never used").await;
     let active = public_client_named(&server, "Still in use").await;
-    let (_, refresh) = connect(&server, &browser, &active, &acme).await;
+    let in_use = connect(&server, &browser, &active, &acme).await;
     let gone = public_client_named(&server, "Disconnected").await;
-    let (gone_access, _) = connect(&server, &browser, &gone, &acme).await;
-    let me = call(&server, Some(&gone_access), &whoami())
+    let me = connect(&server, &browser, &gone, &acme)
+        .await
+        .request(&whoami_request())
         .await
         .json::<Value>()
         .await
@@ -346,15 +343,7 @@ async fn idle_dynamic_clients_are_cleaned_up(db: TestDb) {
     // Twenty days on, the active client refreshes; eleven more, and the
     // others have been idle for over thirty days.
     server.clock.advance(Duration::from_secs(20 * 86_400));
-    let tokens = token_ok(
-        &server,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &refresh),
-            ("client_id", &active),
-        ],
-    )
-    .await;
+    let in_use = in_use.refreshed().await;
     server.clock.advance(Duration::from_secs(11 * 86_400));
     let done = clients.clean_up_idle(idle).await.unwrap();
     assert_eq!(
@@ -395,17 +384,8 @@ async fn idle_dynamic_clients_are_cleaned_up(db: TestDb) {
             .any(|c| c["client_id"] == gone.as_str())
     );
     // The active client still works; the deleted one is unknown.
-    let tokens = token_ok(
-        &server,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
-            ("client_id", &active),
-        ],
-    )
-    .await;
-    let access = tokens["access_token"].as_str().unwrap();
-    assert_eq!(call(&server, Some(access), &whoami()).await.status(), 200);
+    let in_use = in_use.refreshed().await;
+    assert_eq!(in_use.request(&whoami_request()).await.status(), 200);
     let unknown = browser
         .get(&format!("/oauth/authorize?response_type=code&client_id={never}&redirect_uri={CALLBACK}&code_challenge=abcdefghijklmnopqrstuvwxyzabcdefghijklmnopq&code_challenge_method=S256"))
         .await;

@@ -3,24 +3,17 @@
 //! host on the fetch allow-list, the signing page is used over HTTP, and
 //! live mode talks to a loopback SMTP sink.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::routing::get;
 use serde_json::{Value, json};
 use signet_store::audit::Actor;
 use signet_store::testing::TestDb;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::sync::{Semaphore, mpsc};
 
-use crate::authorization::{
-    Browser, CALLBACK, authorize, authorize_path, get as param, new_pkce, public_client, query,
-    seed, token_ok,
+use crate::support::{
+    EMAIL, connect, connect_as, envelope_args, fixture, path_of, press, sign, smtp_sink,
+    start_instance, two_signers, types, unfold_quoted_printable,
 };
-use crate::mcp::{call, connect};
-use crate::support::{Server, start_instance, start_with};
 
 signet_store::store_tests!(
     the_agent_story_from_envelope_to_deliverable,
@@ -35,313 +28,6 @@ signet_store::store_tests!(
     a_token_without_the_scope_is_refused_with_403,
 );
 
-/// A loopback host serving test documents. `/held.pdf` answers only when
-/// the test releases it, to hold an envelope in `processing`.
-struct DocHost {
-    base: String,
-    authority: String,
-    gate: Arc<Semaphore>,
-    hits: Arc<AtomicUsize>,
-}
-
-fn docx_bytes() -> Vec<u8> {
-    let mut bytes = b"PK\x03\x04\x14\x00\x00\x00\x08\x00".to_vec();
-    bytes.extend_from_slice(b"[Content_Types].xml....word/document.xml....");
-    bytes
-}
-
-async fn doc_host() -> DocHost {
-    let gate = Arc::new(Semaphore::new(0));
-    let hits = Arc::new(AtomicUsize::new(0));
-    let (g, h) = (gate.clone(), hits.clone());
-    let app = Router::new()
-        .route(
-            "/nda.pdf",
-            get(|| async { signet_esign::pdf::sample(2, "NDA") }),
-        )
-        .route(
-            "/annex.pdf",
-            get(|| async { signet_esign::pdf::sample(1, "Annex") }),
-        )
-        .route("/terms.docx", get(|| async { docx_bytes() }))
-        .route("/notes.txt", get(|| async { "just some text" }))
-        .route(
-            "/held.pdf",
-            get(move || {
-                let gate = g.clone();
-                let hits = h.clone();
-                async move {
-                    hits.fetch_add(1, Ordering::SeqCst);
-                    gate.acquire().await.unwrap().forget();
-                    signet_esign::pdf::sample(1, "Held")
-                }
-            }),
-        );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    DocHost {
-        base: format!("http://{addr}"),
-        authority: addr.to_string(),
-        gate,
-        hits,
-    }
-}
-
-/// A minimal SMTP server on loopback that keeps every message it is given.
-async fn smtp_sink() -> (String, mpsc::UnboundedReceiver<String>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        loop {
-            let (socket, _) = listener.accept().await.unwrap();
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let (read, mut write) = socket.into_split();
-                let mut lines = BufReader::new(read).lines();
-                write.write_all(b"220 sink ESMTP\r\n").await.unwrap();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    let verb = line.to_ascii_uppercase();
-                    if verb.starts_with("DATA") {
-                        write.write_all(b"354 go ahead\r\n").await.unwrap();
-                        let mut message = String::new();
-                        while let Ok(Some(line)) = lines.next_line().await {
-                            if line == "." {
-                                break;
-                            }
-                            message.push_str(&line);
-                            message.push('\n');
-                        }
-                        tx.send(message).unwrap();
-                        write.write_all(b"250 queued\r\n").await.unwrap();
-                    } else if verb.starts_with("QUIT") {
-                        write.write_all(b"221 bye\r\n").await.unwrap();
-                        break;
-                    } else {
-                        write.write_all(b"250 ok\r\n").await.unwrap();
-                    }
-                }
-            });
-        }
-    });
-    (format!("smtp://{addr}"), rx)
-}
-
-/// Quoted-printable soft breaks and escapes undone, enough to read links.
-fn unfold_quoted_printable(text: &str) -> String {
-    text.replace("=\n", "").replace("=3D", "=")
-}
-
-struct Fixture {
-    server: Server,
-    docs: DocHost,
-    acme: String,
-    beta: String,
-    client_id: String,
-    browser: Browser,
-    /// Ada's token for Acme.
-    token: String,
-    refresh: String,
-}
-
-/// A new access token for Acme (after the clock moved past expiry).
-async fn refreshed(f: &Fixture) -> String {
-    let tokens = token_ok(
-        &f.server,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &f.refresh),
-            ("client_id", &f.client_id),
-        ],
-    )
-    .await;
-    tokens["access_token"].as_str().unwrap().to_owned()
-}
-
-async fn fixture(db: TestDb, smtp: Option<&str>) -> Fixture {
-    let docs = doc_host().await;
-    let allow = docs.authority.clone();
-    let smtp = smtp.map(str::to_owned);
-    let env = smtp
-        .map(|url| vec![("SIGNET_SMTP_URL", url)])
-        .unwrap_or_default();
-    let server = start_with(db, move |flags| flags.fetch_allow_hosts = Some(allow), env).await;
-    let (acme, beta) = seed(&server).await;
-    let client_id = public_client(&server).await;
-    let browser = Browser::new(&server);
-    let (token, refresh) = connect(&server, &browser, &client_id, &acme).await;
-    Fixture {
-        server,
-        docs,
-        acme,
-        beta,
-        client_id,
-        browser,
-        token,
-        refresh,
-    }
-}
-
-/// Calls a tool over plain JSON-RPC: `(isError, structuredContent)`.
-async fn tool(server: &Server, token: &str, name: &str, arguments: Value) -> (bool, Value) {
-    let request = json!({ "jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": { "name": name, "arguments": arguments } });
-    let response = call(server, Some(token), &request).await;
-    assert_eq!(response.status(), 200, "{name}");
-    let body: Value = response.json().await.unwrap();
-    let result = &body["result"];
-    assert!(result.is_object(), "{name}: {body}");
-    (
-        result["isError"] == true,
-        result["structuredContent"].clone(),
-    )
-}
-
-async fn ok(server: &Server, token: &str, name: &str, arguments: Value) -> Value {
-    let (failed, value) = tool(server, token, name, arguments).await;
-    assert!(!failed, "{name} failed: {value}");
-    value
-}
-
-/// Asserts a problem object of the given type and returns it.
-async fn problem(server: &Server, token: &str, name: &str, arguments: Value, kind: &str) -> Value {
-    let (failed, value) = tool(server, token, name, arguments).await;
-    assert!(failed, "{name} should have failed: {value}");
-    assert_eq!(value["type"], kind, "{value}");
-    assert!(
-        value["title"].is_string() && value["detail"].is_string() && value["status"].is_number(),
-        "{value}"
-    );
-    value
-}
-
-/// Waits (long-polling, never sleeping) until the envelope has an event of
-/// this type; returns every event seen so far.
-async fn wait_for(server: &Server, token: &str, envelope_id: &str, kind: &str) -> Vec<Value> {
-    let mut seen = Vec::new();
-    let mut cursor = Value::Null;
-    for _ in 0..20 {
-        let page = ok(
-            server,
-            token,
-            "list_events",
-            json!({ "envelope_id": envelope_id, "after": cursor, "wait_seconds": 30 }),
-        )
-        .await;
-        seen.extend(page["events"].as_array().unwrap().iter().cloned());
-        cursor = page["next_cursor"].clone();
-        if seen.iter().any(|e| e["type"] == kind) {
-            return seen;
-        }
-    }
-    panic!("no {kind} event: {seen:?}");
-}
-
-/// Starts `list_events` with a 30 s wait in the background; the task ends
-/// with the result and how long the call took.
-fn long_poll(
-    base: &str,
-    token: &str,
-    envelope_id: &str,
-    after: &Value,
-) -> tokio::task::JoinHandle<(Value, Duration)> {
-    let url = format!("{base}/mcp");
-    let token = token.to_owned();
-    let request = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": { "name": "list_events", "arguments": { "envelope_id": envelope_id, "after": after, "wait_seconds": 30 } } });
-    tokio::spawn(async move {
-        let started = Instant::now();
-        let body: Value = reqwest::Client::new()
-            .post(url)
-            .header("accept", "application/json, text/event-stream")
-            .bearer_auth(token)
-            .json(&request)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        (
-            body["result"]["structuredContent"].clone(),
-            started.elapsed(),
-        )
-    })
-}
-
-fn types(events: &[Value]) -> Vec<&str> {
-    events.iter().map(|e| e["type"].as_str().unwrap()).collect()
-}
-
-fn envelope_args(docs: &DocHost, routing: &str, recipients: Value) -> Value {
-    json!({
-        "title": "Mutual NDA",
-        "message": "Please sign by Friday.",
-        "routing": routing,
-        "topics": ["nda", "q4_deals"],
-        "metadata": { "deal": "42" },
-        "documents": [
-            { "url": format!("{}/nda.pdf", docs.base), "name": "NDA.pdf" },
-            { "url": format!("{}/annex.pdf", docs.base) },
-        ],
-        "recipients": recipients,
-    })
-}
-
-fn two_signers() -> Value {
-    json!([
-        { "key": "alice", "name": "Alice Martin", "email": "alice@example.com" },
-        { "key": "bob", "type": "signer", "name": "Bob Chen", "email": "bob@example.com" },
-    ])
-}
-
-/// The signing link of the newest test email to `to`.
-async fn link_for(server: &Server, token: &str, envelope_id: &str, to: &str) -> String {
-    let emails = ok(
-        server,
-        token,
-        "list_emails",
-        json!({ "envelope_id": envelope_id }),
-    )
-    .await;
-    let email = emails["emails"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["to"] == to && (e["kind"] == "signing_request" || e["kind"] == "reminder"))
-        .unwrap_or_else(|| panic!("no email to {to}: {emails}"))
-        .clone();
-    email["link"].as_str().unwrap().to_owned()
-}
-
-/// The path of a link on this server.
-fn path_of(link: &str) -> String {
-    let url = url::Url::parse(link).unwrap();
-    match url.query() {
-        Some(q) => format!("{}?{q}", url.path()),
-        None => url.path().to_owned(),
-    }
-}
-
-async fn sign(server: &Server, link: &str, signature: &str) -> reqwest::Response {
-    let no_redirect = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    no_redirect
-        .post(format!("{}{}", server.base, path_of(link)))
-        .form(&[("action", "sign"), ("signature", signature)])
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn created_in_progress(f: &Fixture, args: Value) -> String {
-    let created = ok(&f.server, &f.token, "create_envelope", args).await;
-    let id = created["envelope_id"].as_str().unwrap().to_owned();
-    wait_for(&f.server, &f.token, &id, "envelope.started").await;
-    id
-}
-
 async fn the_agent_story_from_envelope_to_deliverable(db: TestDb) {
     use rmcp::ServiceExt;
     use rmcp::model::{CallToolRequestParams, ReadResourceRequestParams};
@@ -355,7 +41,7 @@ async fn the_agent_story_from_envelope_to_deliverable(db: TestDb) {
     let mcp_url = format!("{}/mcp", server.running.state.issuer);
     let transport = StreamableHttpClientTransport::from_config(
         StreamableHttpClientTransportConfig::with_uri(mcp_url.as_str())
-            .auth_header(f.token.clone()),
+            .auth_header(f.agent.access.clone()),
     );
     let client = ().serve(transport).await.unwrap();
     let call_tool = |name: &'static str, args: Value| {
@@ -424,14 +110,9 @@ async fn the_agent_story_from_envelope_to_deliverable(db: TestDb) {
     // because this server has no SMTP server.
     let mut live = envelope_args(&f.docs, "sequential", two_signers());
     live["mode"] = json!("live");
-    problem(
-        server,
-        &f.token,
-        "create_envelope",
-        live.clone(),
-        "live-mode-disabled",
-    )
-    .await;
+    f.agent
+        .problem("create_envelope", live.clone(), "live-mode-disabled")
+        .await;
     server
         .running
         .state
@@ -439,14 +120,10 @@ async fn the_agent_story_from_envelope_to_deliverable(db: TestDb) {
         .set_live_mode(&Actor::Cli, &f.acme, true)
         .await
         .unwrap();
-    let p = problem(
-        server,
-        &f.token,
-        "create_envelope",
-        live,
-        "live-mode-unavailable",
-    )
-    .await;
+    let p = f
+        .agent
+        .problem("create_envelope", live, "live-mode-unavailable")
+        .await;
     assert!(p["detail"].as_str().unwrap().contains("SIGNET_SMTP_URL"));
 
     let created = call_tool(
@@ -458,7 +135,7 @@ async fn the_agent_story_from_envelope_to_deliverable(db: TestDb) {
     assert_eq!(created["mode"], "test");
     let id = created["envelope_id"].as_str().unwrap().to_owned();
     assert_eq!(id.len(), 36, "a UUID: {id}");
-    wait_for(server, &f.token, &id, "envelope.started").await;
+    f.agent.wait_for(&id, "envelope.started").await;
 
     let envelope = call_tool("get_envelope", json!({ "envelope_id": id })).await;
     assert_eq!(envelope["status"], "in_progress");
@@ -552,13 +229,13 @@ async fn the_agent_story_from_envelope_to_deliverable(db: TestDb) {
     assert_eq!(again.status(), 409);
 
     // Bob is released and emailed.
-    wait_for(server, &f.token, &id, "recipient.sent").await;
-    let bob_link = link_for(server, &f.token, &id, "bob@example.com").await;
+    f.agent.wait_for(&id, "recipient.sent").await;
+    let bob_link = f.agent.link_for(&id, "bob@example.com").await;
     assert_ne!(bob_link, alice_link);
     server.get(&path_of(&bob_link)).await;
     let started = Instant::now();
     assert_eq!(sign(server, &bob_link, "Bob Chen").await.status(), 303);
-    let events = wait_for(server, &f.token, &id, "deliverable.generated").await;
+    let events = f.agent.wait_for(&id, "deliverable.generated").await;
     let signature_to_deliverable = started.elapsed();
     eprintln!("signature to deliverable.generated: {signature_to_deliverable:?}");
     assert_eq!(
@@ -685,10 +362,10 @@ async fn live_mode_sends_through_smtp(db: TestDb) {
         json!([{ "key": "alice", "name": "Alice Martin", "email": "alice@example.com" }]),
     );
     args["mode"] = json!("live");
-    let created = ok(server, &f.token, "create_envelope", args).await;
+    let created = f.agent.ok("create_envelope", args).await;
     assert_eq!(created["mode"], "live");
     let id = created["envelope_id"].as_str().unwrap().to_owned();
-    wait_for(server, &f.token, &id, "recipient.sent").await;
+    f.agent.wait_for(&id, "recipient.sent").await;
 
     let message = unfold_quoted_printable(&inbox.recv().await.unwrap());
     assert!(
@@ -706,25 +383,19 @@ async fn live_mode_sends_through_smtp(db: TestDb) {
         .unwrap_or_else(|| panic!("no link in {message}"))
         .to_owned();
     // The outbox shows test emails only: a live signing link is not for agents.
-    let outbox = ok(
-        server,
-        &f.token,
-        "list_emails",
-        json!({ "envelope_id": id }),
-    )
-    .await;
+    let outbox = f
+        .agent
+        .ok("list_emails", json!({ "envelope_id": id }))
+        .await;
     assert_eq!(outbox["emails"], json!([]));
-    let envelope = ok(
-        server,
-        &f.token,
-        "get_envelope",
-        json!({ "envelope_id": id }),
-    )
-    .await;
+    let envelope = f
+        .agent
+        .ok("get_envelope", json!({ "envelope_id": id }))
+        .await;
     assert_eq!(envelope["recipients"][0]["status"], "sent");
     // The link from the real email works.
     assert_eq!(sign(server, &link, "Alice Martin").await.status(), 303);
-    wait_for(server, &f.token, &id, "deliverable.generated").await;
+    f.agent.wait_for(&id, "deliverable.generated").await;
     let completion = unfold_quoted_printable(&inbox.recv().await.unwrap());
     assert!(
         completion.contains("Subject: Completed: Mutual NDA"),
@@ -733,27 +404,24 @@ async fn live_mode_sends_through_smtp(db: TestDb) {
     assert!(completion.contains("/deliverables/"));
 
     // Beta's account has live mode off.
-    let (beta_token, _) = connect(server, &f.browser, &f.client_id, &f.beta).await;
+    let ada_beta = connect(server, &f.browser, &f.agent.client_id, &f.beta).await;
     let mut args = envelope_args(&f.docs, "sequential", two_signers());
     args["mode"] = json!("live");
-    problem(
-        server,
-        &beta_token,
-        "create_envelope",
-        args,
-        "live-mode-disabled",
-    )
-    .await;
+    ada_beta
+        .problem("create_envelope", args, "live-mode-disabled")
+        .await;
     f.server.running.stop().await.unwrap();
 }
 
 async fn organizations_do_not_see_each_others_envelopes(db: TestDb) {
     let f = fixture(db, None).await;
     let server = &f.server;
-    let id = created_in_progress(&f, envelope_args(&f.docs, "parallel", two_signers())).await;
-    let emails = ok(server, &f.token, "list_emails", json!({})).await;
+    let id = f
+        .created_in_progress(envelope_args(&f.docs, "parallel", two_signers()))
+        .await;
+    let emails = f.agent.ok("list_emails", json!({})).await;
     let email_id = emails["emails"][0]["email_id"].clone();
-    let (beta, _) = connect(server, &f.browser, &f.client_id, &f.beta).await;
+    let beta = connect(server, &f.browser, &f.agent.client_id, &f.beta).await;
 
     for (name, args) in [
         ("get_envelope", json!({ "envelope_id": id })),
@@ -772,7 +440,7 @@ async fn organizations_do_not_see_each_others_envelopes(db: TestDb) {
         ),
         ("get_email", json!({ "email_id": email_id })),
     ] {
-        let p = problem(server, &beta, name, args, "not-found").await;
+        let p = beta.problem(name, args, "not-found").await;
         assert_eq!(p["status"], 404);
         assert!(
             !p.to_string().contains("Mutual NDA"),
@@ -780,35 +448,22 @@ async fn organizations_do_not_see_each_others_envelopes(db: TestDb) {
         );
     }
     assert_eq!(
-        ok(server, &beta, "list_envelopes", json!({})).await["envelopes"],
+        beta.ok("list_envelopes", json!({})).await["envelopes"],
         json!([])
     );
-    assert_eq!(
-        ok(server, &beta, "list_events", json!({})).await["events"],
-        json!([])
-    );
-    assert_eq!(
-        ok(server, &beta, "list_emails", json!({})).await["emails"],
-        json!([])
-    );
-    let read = call(
-        server,
-        Some(&beta),
-        &json!({ "jsonrpc": "2.0", "id": 1, "method": "resources/read", "params": { "uri": format!("signet://envelope/{id}") } }),
-    )
-    .await;
+    assert_eq!(beta.ok("list_events", json!({})).await["events"], json!([]));
+    assert_eq!(beta.ok("list_emails", json!({})).await["emails"], json!([]));
+    let read = beta
+        .request(&json!({ "jsonrpc": "2.0", "id": 1, "method": "resources/read", "params": { "uri": format!("signet://envelope/{id}") } }))
+        .await;
     let body: Value = read.json().await.unwrap();
     assert!(body["error"].is_object(), "{body}");
     assert!(!body.to_string().contains("Mutual NDA"));
     // Acme still sees it.
     assert_eq!(
-        ok(
-            server,
-            &f.token,
-            "get_envelope",
-            json!({ "envelope_id": id })
-        )
-        .await["status"],
+        f.agent
+            .ok("get_envelope", json!({ "envelope_id": id }))
+            .await["status"],
         "in_progress"
     );
     f.server.running.stop().await.unwrap();
@@ -818,30 +473,30 @@ async fn create_envelope_reports_every_problem_at_once(db: TestDb) {
     let f = fixture(db, None).await;
     let server = &f.server;
     let base = &server.running.state.issuer;
-    let p = problem(
-        server,
-        &f.token,
-        "create_envelope",
-        json!({
-            "title": "",
-            "routing": "random",
-            "topics": ["Nope"],
-            "metadata": { "n": 1 },
-            "documents": [
-                { "url": "http://example.com/a.pdf" },
-                { "url": "https://127.0.0.1/a.pdf" },
-                { "url": "https://169.254.169.254/latest/meta-data" },
-                { "url": "https://[::1]/a.pdf" },
-                { "url": format!("{base}/uploads/upl_aaaaaaaaaaaaaaaaaaaaaaaaaa") },
-            ],
-            "recipients": [
-                { "key": "a", "name": "A", "email": "a@example" },
-                { "key": "a", "name": "B", "email": "b@example.com", "type": "witness" },
-            ],
-        }),
-        "validation-error",
-    )
-    .await;
+    let p = f
+        .agent
+        .problem(
+            "create_envelope",
+            json!({
+                "title": "",
+                "routing": "random",
+                "topics": ["Nope"],
+                "metadata": { "n": 1 },
+                "documents": [
+                    { "url": "http://example.com/a.pdf" },
+                    { "url": "https://127.0.0.1/a.pdf" },
+                    { "url": "https://169.254.169.254/latest/meta-data" },
+                    { "url": "https://[::1]/a.pdf" },
+                    { "url": format!("{base}/uploads/upl_aaaaaaaaaaaaaaaaaaaaaaaaaa") },
+                ],
+                "recipients": [
+                    { "key": "a", "name": "A", "email": "a@example" },
+                    { "key": "a", "name": "B", "email": "b@example.com", "type": "witness" },
+                ],
+            }),
+            "validation-error",
+        )
+        .await;
     assert_eq!(p["status"], 422);
     let fields: Vec<&str> = p["errors"]
         .as_array()
@@ -871,68 +526,58 @@ async fn create_envelope_reports_every_problem_at_once(db: TestDb) {
     assert!(message(8).contains("no such upload"), "{}", message(8));
     // Nothing was created.
     assert_eq!(
-        ok(server, &f.token, "list_envelopes", json!({})).await["envelopes"],
+        f.agent.ok("list_envelopes", json!({})).await["envelopes"],
         json!([])
     );
 
     // Other tools' arguments are checked the same way.
-    let p = problem(
-        server,
-        &f.token,
-        "list_envelopes",
-        json!({ "limit": 500, "status": "bogus", "cursor": "x" }),
-        "validation-error",
-    )
-    .await;
+    let p = f
+        .agent
+        .problem(
+            "list_envelopes",
+            json!({ "limit": 500, "status": "bogus", "cursor": "x" }),
+            "validation-error",
+        )
+        .await;
     assert_eq!(p["errors"].as_array().unwrap().len(), 3, "{p}");
-    problem(
-        server,
-        &f.token,
-        "list_events",
-        json!({ "wait_seconds": 31 }),
-        "validation-error",
-    )
-    .await;
-    problem(
-        server,
-        &f.token,
-        "get_envelope",
-        json!({}),
-        "validation-error",
-    )
-    .await;
-    problem(
-        server,
-        &f.token,
-        "get_envelope",
-        json!({ "envelope_id": "../../etc" }),
-        "not-found",
-    )
-    .await;
-    let p = problem(
-        server,
-        &f.token,
-        "cancel_envelope",
-        json!({ "envelope_id": "x", "reason": "r".repeat(2001) }),
-        "validation-error",
-    )
-    .await;
+    f.agent
+        .problem(
+            "list_events",
+            json!({ "wait_seconds": 31 }),
+            "validation-error",
+        )
+        .await;
+    f.agent
+        .problem("get_envelope", json!({}), "validation-error")
+        .await;
+    f.agent
+        .problem(
+            "get_envelope",
+            json!({ "envelope_id": "../../etc" }),
+            "not-found",
+        )
+        .await;
+    let p = f
+        .agent
+        .problem(
+            "cancel_envelope",
+            json!({ "envelope_id": "x", "reason": "r".repeat(2001) }),
+            "validation-error",
+        )
+        .await;
     assert_eq!(p["errors"][0]["field"], "reason");
 
     // A document that is not a PDF fails the envelope, with the reason.
     let mut args = envelope_args(&f.docs, "sequential", two_signers());
     args["documents"] = json!([{ "url": format!("{}/notes.txt", f.docs.base) }]);
-    let created = ok(server, &f.token, "create_envelope", args).await;
+    let created = f.agent.ok("create_envelope", args).await;
     let id = created["envelope_id"].as_str().unwrap();
-    let events = wait_for(server, &f.token, id, "envelope.failed").await;
+    let events = f.agent.wait_for(id, "envelope.failed").await;
     assert_eq!(types(&events), ["envelope.created", "envelope.failed"]);
-    let envelope = ok(
-        server,
-        &f.token,
-        "get_envelope",
-        json!({ "envelope_id": id }),
-    )
-    .await;
+    let envelope = f
+        .agent
+        .ok("get_envelope", json!({ "envelope_id": id }))
+        .await;
     assert_eq!(envelope["status"], "failed");
     assert!(
         envelope["failure_reason"]
@@ -943,27 +588,20 @@ async fn create_envelope_reports_every_problem_at_once(db: TestDb) {
     );
     // No one was asked.
     assert_eq!(
-        ok(
-            server,
-            &f.token,
-            "list_emails",
-            json!({ "envelope_id": id })
-        )
-        .await["emails"],
+        f.agent
+            .ok("list_emails", json!({ "envelope_id": id }))
+            .await["emails"],
         json!([])
     );
 
     // A DOCX is accepted as it is.
     let mut args = envelope_args(&f.docs, "sequential", two_signers());
     args["documents"] = json!([{ "url": format!("{}/terms.docx", f.docs.base) }]);
-    let id = created_in_progress(&f, args).await;
-    let envelope = ok(
-        server,
-        &f.token,
-        "get_envelope",
-        json!({ "envelope_id": id }),
-    )
-    .await;
+    let id = f.created_in_progress(args).await;
+    let envelope = f
+        .agent
+        .ok("get_envelope", json!({ "envelope_id": id }))
+        .await;
     assert_eq!(envelope["documents"][0]["kind"], "docx");
     f.server.running.stop().await.unwrap();
 }
@@ -971,67 +609,61 @@ async fn create_envelope_reports_every_problem_at_once(db: TestDb) {
 async fn cancel_and_delete_in_each_state(db: TestDb) {
     let f = fixture(db, None).await;
     let server = &f.server;
-    let t = &f.token;
+    let ada = &f.agent;
 
     // processing: held until the document host answers.
     let mut args = envelope_args(&f.docs, "sequential", two_signers());
     args["documents"] = json!([{ "url": format!("{}/held.pdf", f.docs.base) }]);
-    let held = ok(server, t, "create_envelope", args).await;
+    let held = ada.ok("create_envelope", args).await;
     let held_id = held["envelope_id"].as_str().unwrap().to_owned();
     assert_eq!(held["status"], "processing");
-    let p = problem(
-        server,
-        t,
-        "cancel_envelope",
-        json!({ "envelope_id": held_id }),
-        "cannot-cancel",
-    )
-    .await;
+    let p = ada
+        .problem(
+            "cancel_envelope",
+            json!({ "envelope_id": held_id }),
+            "cannot-cancel",
+        )
+        .await;
     assert_eq!(p["status"], 409);
     assert!(p["detail"].as_str().unwrap().contains("processing"));
-    problem(
-        server,
-        t,
+    ada.problem(
         "delete_envelope",
         json!({ "envelope_id": held_id }),
         "cannot-delete",
     )
     .await;
-    problem(
-        server,
-        t,
+    ada.problem(
         "get_deliverables",
         json!({ "envelope_id": held_id }),
         "envelope-not-completed",
     )
     .await;
     f.docs.gate.add_permits(1);
-    wait_for(server, t, &held_id, "envelope.started").await;
+    ada.wait_for(&held_id, "envelope.started").await;
     assert_eq!(f.docs.hits.load(Ordering::SeqCst), 1);
 
     // in_progress: cannot be deleted; can be canceled, once, with a reason.
-    problem(
-        server,
-        t,
+    ada.problem(
         "delete_envelope",
         json!({ "envelope_id": held_id }),
         "cannot-delete",
     )
     .await;
-    let alice_link = link_for(server, t, &held_id, "alice@example.com").await;
-    let canceled = ok(
-        server,
-        t,
-        "cancel_envelope",
-        json!({ "envelope_id": held_id, "reason": "Terms changed" }),
-    )
-    .await;
+    let alice_link = ada.link_for(&held_id, "alice@example.com").await;
+    let canceled = ada
+        .ok(
+            "cancel_envelope",
+            json!({ "envelope_id": held_id, "reason": "Terms changed" }),
+        )
+        .await;
     assert_eq!(canceled["status"], "canceled");
     assert_eq!(canceled["cancel_reason"], "Terms changed");
-    let events = wait_for(server, t, &held_id, "envelope.canceled").await;
+    let events = ada.wait_for(&held_id, "envelope.canceled").await;
     assert_eq!(types(&events).last(), Some(&"envelope.canceled"));
     // Alice is told, Bob (never asked) is not; her link no longer signs.
-    let emails = ok(server, t, "list_emails", json!({ "envelope_id": held_id })).await;
+    let emails = ada
+        .ok("list_emails", json!({ "envelope_id": held_id }))
+        .await;
     let cancellations: Vec<&Value> = emails["emails"]
         .as_array()
         .unwrap()
@@ -1053,9 +685,7 @@ async fn cancel_and_delete_in_each_state(db: TestDb) {
             .unwrap()
             .contains("no longer open")
     );
-    problem(
-        server,
-        t,
+    ada.problem(
         "cancel_envelope",
         json!({ "envelope_id": held_id }),
         "cannot-cancel",
@@ -1063,25 +693,17 @@ async fn cancel_and_delete_in_each_state(db: TestDb) {
     .await;
 
     // canceled: deletable, idempotently gone.
-    let deleted = ok(
-        server,
-        t,
-        "delete_envelope",
-        json!({ "envelope_id": held_id }),
-    )
-    .await;
+    let deleted = ada
+        .ok("delete_envelope", json!({ "envelope_id": held_id }))
+        .await;
     assert_eq!(deleted, json!({ "envelope_id": held_id, "deleted": true }));
-    problem(
-        server,
-        t,
+    ada.problem(
         "get_envelope",
         json!({ "envelope_id": held_id }),
         "not-found",
     )
     .await;
-    problem(
-        server,
-        t,
+    ada.problem(
         "delete_envelope",
         json!({ "envelope_id": held_id }),
         "not-found",
@@ -1092,60 +714,46 @@ async fn cancel_and_delete_in_each_state(db: TestDb) {
     // failed: deletable.
     let mut args = envelope_args(&f.docs, "sequential", two_signers());
     args["documents"] = json!([{ "url": format!("{}/missing.pdf", f.docs.base) }]);
-    let failed = ok(server, t, "create_envelope", args).await;
+    let failed = ada.ok("create_envelope", args).await;
     let failed_id = failed["envelope_id"].as_str().unwrap().to_owned();
-    wait_for(server, t, &failed_id, "envelope.failed").await;
-    let envelope = ok(
-        server,
-        t,
-        "get_envelope",
-        json!({ "envelope_id": failed_id }),
-    )
-    .await;
+    ada.wait_for(&failed_id, "envelope.failed").await;
+    let envelope = ada
+        .ok("get_envelope", json!({ "envelope_id": failed_id }))
+        .await;
     assert!(
         envelope["failure_reason"].as_str().unwrap().contains("404"),
         "{envelope}"
     );
-    problem(
-        server,
-        t,
+    ada.problem(
         "cancel_envelope",
         json!({ "envelope_id": failed_id }),
         "cannot-cancel",
     )
     .await;
-    ok(
-        server,
-        t,
-        "delete_envelope",
-        json!({ "envelope_id": failed_id }),
-    )
-    .await;
+    ada.ok("delete_envelope", json!({ "envelope_id": failed_id }))
+        .await;
 
     // completed: cannot be canceled; deletable with its deliverable.
-    let id = created_in_progress(
-        &f,
-        envelope_args(
+    let id = f
+        .created_in_progress(envelope_args(
             &f.docs,
             "parallel",
             json!([{ "key": "a", "name": "Ann", "email": "ann@example.com" }]),
-        ),
-    )
-    .await;
-    let link = link_for(server, t, &id, "ann@example.com").await;
+        ))
+        .await;
+    let link = ada.link_for(&id, "ann@example.com").await;
     sign(server, &link, "Ann").await;
-    wait_for(server, t, &id, "deliverable.generated").await;
-    problem(
-        server,
-        t,
+    ada.wait_for(&id, "deliverable.generated").await;
+    ada.problem(
         "cancel_envelope",
         json!({ "envelope_id": id }),
         "cannot-cancel",
     )
     .await;
-    ok(server, t, "delete_envelope", json!({ "envelope_id": id })).await;
+    ada.ok("delete_envelope", json!({ "envelope_id": id }))
+        .await;
     assert_eq!(
-        ok(server, t, "list_envelopes", json!({})).await["envelopes"],
+        ada.ok("list_envelopes", json!({})).await["envelopes"],
         json!([])
     );
     f.server.running.stop().await.unwrap();
@@ -1154,14 +762,10 @@ async fn cancel_and_delete_in_each_state(db: TestDb) {
 async fn uploads_are_single_use_and_checked(db: TestDb) {
     let f = fixture(db, None).await;
     let server = &f.server;
-    let t = &f.token;
-    let minted = ok(
-        server,
-        t,
-        "mint_upload_url",
-        json!({ "filename": "Offer.pdf" }),
-    )
-    .await;
+    let ada = &f.agent;
+    let minted = ada
+        .ok("mint_upload_url", json!({ "filename": "Offer.pdf" }))
+        .await;
     assert_eq!(minted["method"], "PUT");
     assert_eq!(minted["headers"]["Content-Type"], "application/pdf");
     let put_url = format!(
@@ -1182,14 +786,9 @@ async fn uploads_are_single_use_and_checked(db: TestDb) {
     // Not yet uploaded: the document URL is refused at creation.
     let mut args = envelope_args(&f.docs, "sequential", two_signers());
     args["documents"] = json!([{ "url": minted["url"] }]);
-    let p = problem(
-        server,
-        t,
-        "create_envelope",
-        args.clone(),
-        "validation-error",
-    )
-    .await;
+    let p = ada
+        .problem("create_envelope", args.clone(), "validation-error")
+        .await;
     assert!(
         p["errors"][0]["message"]
             .as_str()
@@ -1227,15 +826,10 @@ async fn uploads_are_single_use_and_checked(db: TestDb) {
     assert_eq!(forged.status(), 403);
 
     // Another organization cannot use it.
-    let (beta, _) = connect(server, &f.browser, &f.client_id, &f.beta).await;
-    let p = problem(
-        server,
-        &beta,
-        "create_envelope",
-        args.clone(),
-        "validation-error",
-    )
-    .await;
+    let beta = connect(server, &f.browser, &f.agent.client_id, &f.beta).await;
+    let p = beta
+        .problem("create_envelope", args.clone(), "validation-error")
+        .await;
     assert!(
         p["errors"][0]["message"]
             .as_str()
@@ -1244,8 +838,8 @@ async fn uploads_are_single_use_and_checked(db: TestDb) {
         "{p}"
     );
 
-    let id = created_in_progress(&f, args.clone()).await;
-    let envelope = ok(server, t, "get_envelope", json!({ "envelope_id": id })).await;
+    let id = f.created_in_progress(args.clone()).await;
+    let envelope = ada.ok("get_envelope", json!({ "envelope_id": id })).await;
     assert_eq!(envelope["documents"][0]["pages"], 3);
     assert_eq!(
         envelope["documents"][0]["name"], "Offer.pdf",
@@ -1254,7 +848,7 @@ async fn uploads_are_single_use_and_checked(db: TestDb) {
     assert_eq!(envelope["documents"][0]["kind"], "pdf");
 
     // An unused PUT URL expires after five minutes, the document URL after a day.
-    let late = ok(server, t, "mint_upload_url", json!({})).await;
+    let late = ada.ok("mint_upload_url", json!({})).await;
     server.clock.advance(Duration::from_secs(301));
     let expired = server
         .http
@@ -1270,8 +864,10 @@ async fn uploads_are_single_use_and_checked(db: TestDb) {
         .unwrap();
     assert_eq!(expired.status(), 403);
     server.clock.advance(Duration::from_secs(24 * 3600));
-    let t = &refreshed(&f).await;
-    let p = problem(server, t, "create_envelope", args, "validation-error").await;
+    let ada = &f.agent.refreshed().await;
+    let p = ada
+        .problem("create_envelope", args, "validation-error")
+        .await;
     assert!(
         p["errors"][0]["message"]
             .as_str()
@@ -1285,13 +881,15 @@ async fn uploads_are_single_use_and_checked(db: TestDb) {
 async fn resend_replace_and_reject(db: TestDb) {
     let f = fixture(db, None).await;
     let server = &f.server;
-    let t = &f.token;
+    let ada = &f.agent;
     let recipients = json!([
         { "key": "carol", "name": "Carol", "email": "carol@example.com" },
         { "key": "dave", "type": "approver", "name": "Dave", "email": "dave@example.com" },
     ]);
-    let id = created_in_progress(&f, envelope_args(&f.docs, "parallel", recipients)).await;
-    let envelope = ok(server, t, "get_envelope", json!({ "envelope_id": id })).await;
+    let id = f
+        .created_in_progress(envelope_args(&f.docs, "parallel", recipients))
+        .await;
+    let envelope = ada.ok("get_envelope", json!({ "envelope_id": id })).await;
     let carol = envelope["recipients"][0]["recipient_id"]
         .as_str()
         .unwrap()
@@ -1304,42 +902,37 @@ async fn resend_replace_and_reject(db: TestDb) {
         envelope["recipients"][1]["status"], "sent",
         "parallel: everyone at once"
     );
-    let carol_link = link_for(server, t, &id, "carol@example.com").await;
+    let carol_link = ada.link_for(&id, "carol@example.com").await;
 
     // Resending waits 1 minute, then 2.
-    let p = problem(
-        server,
-        t,
-        "resend_request",
-        json!({ "envelope_id": id, "recipient_id": carol }),
-        "resend-too-soon",
-    )
-    .await;
+    let p = ada
+        .problem(
+            "resend_request",
+            json!({ "envelope_id": id, "recipient_id": carol }),
+            "resend-too-soon",
+        )
+        .await;
     assert_eq!(p["retry_after_seconds"], 60);
     server.clock.advance(Duration::from_secs(60));
-    let resent = ok(
-        server,
-        t,
-        "resend_request",
-        json!({ "envelope_id": id, "recipient_id": carol }),
-    )
-    .await;
+    let resent = ada
+        .ok(
+            "resend_request",
+            json!({ "envelope_id": id, "recipient_id": carol }),
+        )
+        .await;
     assert_eq!(resent["recipients"][0]["resend_count"], 1);
-    let p = problem(
-        server,
-        t,
-        "resend_request",
-        json!({ "envelope_id": id, "recipient_id": carol }),
-        "resend-too-soon",
-    )
-    .await;
+    let p = ada
+        .problem(
+            "resend_request",
+            json!({ "envelope_id": id, "recipient_id": carol }),
+            "resend-too-soon",
+        )
+        .await;
     assert_eq!(p["retry_after_seconds"], 120);
-    let new_link = link_for(server, t, &id, "carol@example.com").await;
+    let new_link = ada.link_for(&id, "carol@example.com").await;
     assert_ne!(new_link, carol_link, "a reminder carries a fresh link");
     assert_eq!(server.get(&path_of(&carol_link)).await.status(), 404);
-    problem(
-        server,
-        t,
+    ada.problem(
         "resend_request",
         json!({ "envelope_id": id }),
         "validation-error",
@@ -1347,8 +940,8 @@ async fn resend_replace_and_reject(db: TestDb) {
     .await;
 
     // Replacing Dave: Erin takes his key and turn, his link dies.
-    let dave_link = link_for(server, t, &id, "dave@example.com").await;
-    let replaced = ok(server, t, "replace_recipient", json!({ "envelope_id": id, "recipient_id": dave, "name": "Erin", "email": "erin@example.com" })).await;
+    let dave_link = ada.link_for(&id, "dave@example.com").await;
+    let replaced = ada.ok("replace_recipient", json!({ "envelope_id": id, "recipient_id": dave, "name": "Erin", "email": "erin@example.com" })).await;
     let recipients = replaced["recipients"].as_array().unwrap();
     assert_eq!(recipients.len(), 3);
     let old = recipients
@@ -1365,28 +958,25 @@ async fn resend_replace_and_reject(db: TestDb) {
     assert_eq!(erin["status"], "sent");
     assert_eq!(old["replaced_by"], erin["recipient_id"]);
     assert_eq!(server.get(&path_of(&dave_link)).await.status(), 404);
-    let erin_link = link_for(server, t, &id, "erin@example.com").await;
+    let erin_link = ada.link_for(&id, "erin@example.com").await;
     let page = server.get(&path_of(&erin_link)).await.text().await.unwrap();
     assert!(page.contains(">Approve</button>"), "approvers approve");
     assert_eq!(sign(server, &erin_link, "Erin").await.status(), 303);
     let erin_id = erin["recipient_id"].as_str().unwrap();
-    problem(server, t, "replace_recipient", json!({ "envelope_id": id, "recipient_id": erin_id, "name": "X", "email": "x@example.com" }), "cannot-replace").await;
-    problem(
-        server,
-        t,
+    ada.problem("replace_recipient", json!({ "envelope_id": id, "recipient_id": erin_id, "name": "X", "email": "x@example.com" }), "cannot-replace").await;
+    ada.problem(
         "resend_request",
         json!({ "envelope_id": id, "recipient_id": erin_id }),
         "cannot-resend",
     )
     .await;
-    let p = problem(
-        server,
-        t,
-        "replace_recipient",
-        json!({ "envelope_id": id, "recipient_id": carol, "name": "", "email": "nope" }),
-        "validation-error",
-    )
-    .await;
+    let p = ada
+        .problem(
+            "replace_recipient",
+            json!({ "envelope_id": id, "recipient_id": carol, "name": "", "email": "nope" }),
+            "validation-error",
+        )
+        .await;
     let fields: Vec<&str> = p["errors"]
         .as_array()
         .unwrap()
@@ -1396,25 +986,21 @@ async fn resend_replace_and_reject(db: TestDb) {
     assert_eq!(fields, ["name", "email"]);
 
     // Carol declines: she is rejected, the envelope stays in progress.
-    let no_redirect = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let declined = no_redirect
-        .post(format!("{}{}", server.base, path_of(&new_link)))
-        .form(&[("action", "reject"), ("reason", "Wrong amount")])
-        .send()
-        .await
-        .unwrap();
+    let declined = press(
+        server,
+        &new_link,
+        &[("action", "reject"), ("reason", "Wrong amount")],
+    )
+    .await;
     assert_eq!(declined.status(), 303);
-    let events = wait_for(server, t, &id, "recipient.rejected").await;
+    let events = ada.wait_for(&id, "recipient.rejected").await;
     let rejection = events
         .iter()
         .find(|e| e["type"] == "recipient.rejected")
         .unwrap();
     assert_eq!(rejection["data"]["reason"], "Wrong amount");
     assert_eq!(rejection["recipient_id"], carol.as_str());
-    let envelope = ok(server, t, "get_envelope", json!({ "envelope_id": id })).await;
+    let envelope = ada.ok("get_envelope", json!({ "envelope_id": id })).await;
     assert_eq!(envelope["status"], "in_progress");
     assert_eq!(envelope["recipients"][0]["status"], "rejected");
     assert_eq!(
@@ -1429,7 +1015,7 @@ async fn resend_replace_and_reject(db: TestDb) {
         assert!(types(&events).contains(&kind), "{kind}");
     }
     // Replacing the one who declined asks the replacement.
-    let replaced = ok(server, t, "replace_recipient", json!({ "envelope_id": id, "recipient_id": carol, "name": "Frank", "email": "frank@example.com" })).await;
+    let replaced = ada.ok("replace_recipient", json!({ "envelope_id": id, "recipient_id": carol, "name": "Frank", "email": "frank@example.com" })).await;
     let frank = replaced["recipients"]
         .as_array()
         .unwrap()
@@ -1438,40 +1024,41 @@ async fn resend_replace_and_reject(db: TestDb) {
         .unwrap()
         .clone();
     assert_eq!(frank["status"], "sent");
-    let frank_link = link_for(server, t, &id, "frank@example.com").await;
+    let frank_link = ada.link_for(&id, "frank@example.com").await;
     sign(server, &frank_link, "Frank").await;
-    wait_for(server, t, &id, "envelope.completed").await;
+    ada.wait_for(&id, "envelope.completed").await;
     f.server.running.stop().await.unwrap();
 }
 
 async fn a_waiting_list_events_returns_when_an_event_arrives(db: TestDb) {
     let f = fixture(db, None).await;
     let server = &f.server;
-    let t = f.token.clone();
-    let id = created_in_progress(&f, envelope_args(&f.docs, "sequential", two_signers())).await;
-    let now = ok(server, &t, "list_events", json!({ "envelope_id": id })).await;
+    let ada = &f.agent;
+    let id = f
+        .created_in_progress(envelope_args(&f.docs, "sequential", two_signers()))
+        .await;
+    let now = ada.ok("list_events", json!({ "envelope_id": id })).await;
     let cursor = now["next_cursor"].clone();
     assert_eq!(now["timed_out"], false);
 
     // Nothing new: waits, then says so.
-    let quiet = ok(
-        server,
-        &t,
-        "list_events",
-        json!({ "envelope_id": id, "after": cursor, "wait_seconds": 1 }),
-    )
-    .await;
+    let quiet = ada
+        .ok(
+            "list_events",
+            json!({ "envelope_id": id, "after": cursor, "wait_seconds": 1 }),
+        )
+        .await;
     assert_eq!(quiet["timed_out"], true);
     assert_eq!(quiet["events"], json!([]));
     assert_eq!(quiet["next_cursor"], cursor);
 
     // A parked long-poll wakes as soon as the signature lands.
     let notifier = server.running.state.esign.notifier().clone();
-    let waiter = long_poll(&server.base, &t, &id, &cursor);
+    let waiter = ada.long_poll(&id, &cursor);
     while notifier.waiting() == 0 {
         tokio::task::yield_now().await;
     }
-    let link = link_for(server, &t, &id, "alice@example.com").await;
+    let link = ada.link_for(&id, "alice@example.com").await;
     server.get(&path_of(&link)).await; // recipient.viewed
     let (page, waited) = waiter.await.unwrap();
     assert_eq!(page["timed_out"], false);
@@ -1487,29 +1074,18 @@ async fn a_waiting_list_events_returns_when_an_event_arrives(db: TestDb) {
 async fn a_token_without_the_scope_is_refused_with_403(db: TestDb) {
     let f = fixture(db, None).await;
     let server = &f.server;
-    let pkce = new_pkce();
-    let callback = authorize(
-        &f.browser,
-        &authorize_path(&f.client_id, &pkce, &[("scope", "envelopes:read")]),
-        Some(&f.acme),
-    )
-    .await;
-    let code = param(&query(&callback), "code").unwrap().to_owned();
-    let tokens = token_ok(
+    let read_only = connect_as(
         server,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", CALLBACK),
-            ("code_verifier", &pkce.verifier),
-            ("client_id", &f.client_id),
-        ],
+        &f.browser,
+        &f.agent.client_id,
+        &f.acme,
+        EMAIL,
+        Some("envelopes:read"),
     )
     .await;
-    assert_eq!(tokens["scope"], "envelopes:read");
-    let read_only = tokens["access_token"].as_str().unwrap();
+    assert_eq!(read_only.tokens["scope"], "envelopes:read");
     let request = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": { "name": "create_envelope", "arguments": envelope_args(&f.docs, "sequential", two_signers()) } });
-    let refused = call(server, Some(read_only), &request).await;
+    let refused = read_only.request(&request).await;
     assert_eq!(refused.status(), 403);
     let p = server.running.state.issuer.as_str();
     assert_eq!(
@@ -1523,16 +1099,13 @@ async fn a_token_without_the_scope_is_refused_with_403(db: TestDb) {
     );
     // The tool did not run; reading works with the read scope.
     assert_eq!(
-        ok(server, read_only, "list_envelopes", json!({})).await["envelopes"],
+        read_only.ok("list_envelopes", json!({})).await["envelopes"],
         json!([])
     );
     // tools/list lists every tool, whatever the scopes.
-    let listed = call(
-        server,
-        Some(read_only),
-        &json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/list" }),
-    )
-    .await;
+    let listed = read_only
+        .request(&json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/list" }))
+        .await;
     let listed: Value = listed.json().await.unwrap();
     assert_eq!(listed["result"]["tools"].as_array().unwrap().len(), 13);
     f.server.running.stop().await.unwrap();
@@ -1547,11 +1120,12 @@ async fn an_event_committed_by_another_instance_wakes_the_long_poll(db: TestDb) 
     }
     let f = fixture(db, None).await;
     let server = &f.server;
-    let t = f.token.clone();
-    let id = created_in_progress(&f, envelope_args(&f.docs, "sequential", two_signers())).await;
-    let cursor =
-        ok(server, &t, "list_events", json!({ "envelope_id": id })).await["next_cursor"].clone();
-    let link = link_for(server, &t, &id, "alice@example.com").await;
+    let ada = &f.agent;
+    let id = f
+        .created_in_progress(envelope_args(&f.docs, "sequential", two_signers()))
+        .await;
+    let cursor = ada.ok("list_events", json!({ "envelope_id": id })).await["next_cursor"].clone();
+    let link = ada.link_for(&id, "alice@example.com").await;
     let allow = f.docs.authority.clone();
     let (other, _dir) = start_instance(&server.db.url, |flags| {
         flags.fetch_allow_hosts = Some(allow)
@@ -1559,7 +1133,7 @@ async fn an_event_committed_by_another_instance_wakes_the_long_poll(db: TestDb) 
     .await;
 
     let notifier = server.running.state.esign.notifier().clone();
-    let waiter = long_poll(&server.base, &t, &id, &cursor);
+    let waiter = ada.long_poll(&id, &cursor);
     while notifier.waiting() == 0 {
         tokio::task::yield_now().await;
     }

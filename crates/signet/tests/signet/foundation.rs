@@ -1,18 +1,13 @@
 //! The foundation: discovery documents, keys, the admin CLI, bootstrap,
 //! health and configuration errors.
 
-use std::process::Stdio;
 use std::time::Duration;
 
-use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
 use signet_identity::{AccountStatus, Role};
-use signet_store::sqlx;
 use signet_store::testing::TestDb;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::support::{BIN, Server, start};
+use crate::support::{BIN, kid_of, serve_in, start, verify};
 
 signet_store::store_tests!(
     discovery_documents_match_field_by_field,
@@ -133,22 +128,6 @@ async fn discovery_documents_match_field_by_field(db: TestDb) {
     assert_eq!(missing.headers()["x-content-type-options"], "nosniff");
     assert_eq!(missing.json::<Value>().await.unwrap()["error"], "not_found");
     server.running.stop().await.unwrap();
-}
-
-fn verify(token: &str, jwks: &Value) -> Result<Value, String> {
-    let set: JwkSet = serde_json::from_value(jwks.clone()).unwrap();
-    let kid = jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
-    let jwk = set.find(&kid).ok_or_else(|| format!("{kid} not in JWKS"))?;
-    let key = DecodingKey::from_jwk(jwk).unwrap();
-    let mut validation = Validation::new(Algorithm::EdDSA);
-    validation.set_audience(&["http://aud.example/mcp"]);
-    jsonwebtoken::decode::<Value>(token, &key, &validation)
-        .map(|d| d.claims)
-        .map_err(|e| e.to_string())
-}
-
-fn kid_of(token: &str) -> String {
-    jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
 }
 
 async fn jwks_verifies_tokens_across_a_cli_rotation(db: TestDb) {
@@ -359,13 +338,6 @@ async fn cli_manages_identity_while_the_server_runs(db: TestDb) {
     server.running.stop().await.unwrap();
 }
 
-async fn audit_count(server: &Server) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM audit_events")
-        .fetch_one(server.running.state.store.pool())
-        .await
-        .unwrap()
-}
-
 async fn cli_refusals_are_one_line_and_write_nothing(db: TestDb) {
     let server = start(db, None).await;
     server
@@ -388,7 +360,7 @@ async fn cli_refusals_are_one_line_and_write_nothing(db: TestDb) {
         )
         .await
         .ok();
-    let before = audit_count(&server).await;
+    let before = server.count_rows("audit_events").await;
 
     let cases: Vec<(Vec<&str>, Option<&str>, &str)> = vec![
         (
@@ -535,7 +507,11 @@ async fn cli_refusals_are_one_line_and_write_nothing(db: TestDb) {
             "error: organization {org_id} is not linked to an account: run `signet account link --org {org_id}`"
         )
     );
-    assert_eq!(audit_count(&server).await, before, "refusals wrote nothing");
+    assert_eq!(
+        server.count_rows("audit_events").await,
+        before,
+        "refusals wrote nothing"
+    );
     server.running.stop().await.unwrap();
 }
 
@@ -558,59 +534,13 @@ async fn health_and_readiness(db: TestDb) {
     server.running.stop().await.unwrap();
 }
 
-/// Starts `signet serve` as a subprocess and reads its banner up to the line
-/// that says where to connect. Returns the child, the banner and the address.
-async fn spawn_serve(
-    data_dir: &std::path::Path,
-    extra: &[&str],
-) -> (tokio::process::Child, String, String) {
-    let mut child = tokio::process::Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .args(extra)
-        .env_remove("SIGNET_CONFIG")
-        .env_remove("SIGNET_DATABASE_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut banner = String::new();
-    let read = async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            banner.push_str(&line);
-            banner.push('\n');
-            if line.starts_with("Connect an MCP client to ") {
-                break;
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(60), read)
-        .await
-        .expect("banner within 60 s");
-    let address = banner
-        .lines()
-        .find_map(|l| l.strip_prefix("  Listening on:  "))
-        .expect("listening line")
-        .to_owned();
-    (child, banner, address)
-}
-
-fn sigterm(child: &tokio::process::Child) {
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().unwrap().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
 #[tokio::test]
 async fn serve_bootstraps_once_and_stops_gracefully_on_sigterm() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
-    let (mut child, banner, address) = spawn_serve(&data_dir, &["--log-format", "json"]).await;
+    let mut served = serve_in(&data_dir, &["--log-format", "json"]).await;
+    let (banner, address) = (served.banner.clone(), served.address.clone());
     let p = format!("http://{address}");
     assert!(
         banner.contains(&format!("MCP endpoint:  {p}/mcp")),
@@ -651,14 +581,14 @@ async fn serve_bootstraps_once_and_stops_gracefully_on_sigterm() {
         .unwrap();
     assert_eq!(body["issuer"], p.as_str());
 
-    sigterm(&child);
-    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+    assert!(served.sigterm());
+    let status = tokio::time::timeout(Duration::from_secs(30), served.child.wait())
         .await
         .unwrap()
         .unwrap();
     assert!(status.success(), "graceful exit: {status:?}");
     let mut stderr = String::new();
-    tokio::io::AsyncReadExt::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr)
+    tokio::io::AsyncReadExt::read_to_string(&mut served.child.stderr.take().unwrap(), &mut stderr)
         .await
         .unwrap();
     let logs: Vec<Value> = stderr
@@ -676,16 +606,16 @@ async fn serve_bootstraps_once_and_stops_gracefully_on_sigterm() {
     );
 
     // A later start does not bootstrap again and leaves the file alone.
-    let (child, banner, _) = spawn_serve(&data_dir, &[]).await;
+    let mut served = serve_in(&data_dir, &[]).await;
+    let banner = &served.banner;
     assert!(!banner.contains("First start"), "{banner}");
     assert!(!banner.contains("Password:"), "{banner}");
     assert_eq!(
         std::fs::read_to_string(&file).unwrap(),
         format!("{password}\n")
     );
-    sigterm(&child);
-    let mut child = child;
-    assert!(child.wait().await.unwrap().success());
+    assert!(served.sigterm());
+    assert!(served.child.wait().await.unwrap().success());
 }
 
 #[tokio::test]

@@ -11,12 +11,12 @@ use signet_store::audit::Actor;
 use signet_store::testing::TestDb;
 use tokio::task::JoinSet;
 
-use crate::authorization::{
-    Browser, CALLBACK, EMAIL, PASSWORD, authorize, authorize_path, get, hidden_inputs, location,
-    new_pkce, oauth_error, public_client, query, register, seed, sign_in, token, token_ok,
+use crate::support::{
+    CALLBACK, EMAIL, Outage, PASSWORD, authorize, authorize_path, connect, connect_agent, exchange,
+    guesses_in_parallel, hidden_inputs, issued, location, login_form, new_pkce, oauth_error, param,
+    public_client, query, refresh_grant, register, seed, seed_solo, sign_in, start, start_with,
+    token, token_ok, whoami_request,
 };
-use crate::mcp::{call, connect};
-use crate::support::{Server, start, start_with};
 
 signet_store::store_tests!(
     revocation_is_seen_after_the_database_files_are_recreated,
@@ -31,16 +31,6 @@ signet_store::store_tests!(
     deceptive_client_names_are_refused,
 );
 
-fn whoami_request() -> Value {
-    json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": { "name": "whoami", "arguments": {} } })
-}
-
-async fn whoami_status(server: &Server, token: &str) -> (StatusCode, Value) {
-    let response = call(server, Some(token), &whoami_request()).await;
-    let status = response.status();
-    (status, response.json().await.unwrap())
-}
-
 /// On SQLite an idle pool closes its connections and SQLite removes the
 /// `-wal` and `-shm` files; the next request makes new ones. A disconnect
 /// and a suspension made from another process after that are refused on
@@ -51,10 +41,10 @@ async fn revocation_is_seen_after_the_database_files_are_recreated(db: TestDb) {
     let server = start(db, None).await;
     let (acme, beta) = seed(&server).await;
     let client_id = public_client(&server).await;
-    let browser = Browser::new(&server);
-    let (acme_token, _) = connect(&server, &browser, &client_id, &acme).await;
-    let (beta_token, _) = connect(&server, &browser, &client_id, &beta).await;
-    assert_eq!(whoami_status(&server, &acme_token).await.0, 200);
+    let browser = server.browser();
+    let ada_acme = connect(&server, &browser, &client_id, &acme).await;
+    let ada_beta = connect(&server, &browser, &client_id, &beta).await;
+    assert_eq!(ada_acme.whoami_status().await.0, 200);
 
     // The quiet spell: every connection closes (the server's, and the
     // test's own pool on the same file), the files go.
@@ -70,8 +60,8 @@ async fn revocation_is_seen_after_the_database_files_are_recreated(db: TestDb) {
         assert!(!std::path::Path::new(&shm).exists(), "{shm} removed");
     }
     // The next requests reopen the database and are answered (and cached).
-    for token in [&acme_token, &beta_token, &acme_token] {
-        let (status, body) = whoami_status(&server, token).await;
+    for agent in [&ada_acme, &ada_beta, &ada_acme] {
+        let (status, body) = agent.whoami_status().await;
         assert_eq!(status, 200, "{body}");
     }
 
@@ -85,7 +75,7 @@ async fn revocation_is_seen_after_the_database_files_are_recreated(db: TestDb) {
         .cli(&["connections", "revoke", &connection], None)
         .await
         .ok();
-    let (status, body) = whoami_status(&server, &acme_token).await;
+    let (status, body) = ada_acme.whoami_status().await;
     assert_eq!(
         (status, body["error_description"].as_str()),
         (
@@ -107,7 +97,7 @@ async fn revocation_is_seen_after_the_database_files_are_recreated(db: TestDb) {
         )
         .await
         .ok();
-    let (status, body) = whoami_status(&server, &beta_token).await;
+    let (status, body) = ada_beta.whoami_status().await;
     assert_eq!(
         (status, body["error_description"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("Account is inactive"))
@@ -122,7 +112,7 @@ async fn the_consent_decision_cannot_be_forged_through_the_url(db: TestDb) {
     let server = start(db, None).await;
     let (acme, beta) = seed(&server).await;
     let client_id = public_client(&server).await;
-    let browser = Browser::new(&server);
+    let browser = server.browser();
     let pkce = new_pkce();
     let forged = authorize_path(
         &client_id,
@@ -151,11 +141,11 @@ async fn the_consent_decision_cannot_be_forged_through_the_url(db: TestDb) {
     assert_eq!(decided.status(), StatusCode::SEE_OTHER);
     let callback = location(&decided);
     assert_eq!(
-        get(&query(&callback), "error"),
+        param(&query(&callback), "error"),
         Some("access_denied"),
         "{callback}"
     );
-    assert_eq!(get(&query(&callback), "code"), None);
+    assert_eq!(param(&query(&callback), "code"), None);
     // A form posted with a control twice is refused outright.
     let mut doubled = carried.clone();
     for (name, value) in [
@@ -177,7 +167,7 @@ async fn the_consent_decision_cannot_be_forged_through_the_url(db: TestDb) {
 /// page itself.
 async fn sign_in_is_limited_per_address_whatever_the_emails(db: TestDb) {
     let server = start(db, None).await;
-    let (cookie, form) = login_form(&server).await;
+    let (cookie, form) = login_form(&server.http, &server.base).await;
     let attempt = |i: usize| {
         let mut form = form.clone();
         form.push(("email".into(), format!("nobody{i}@example.com")));
@@ -219,50 +209,6 @@ async fn sign_in_is_limited_per_address_whatever_the_emails(db: TestDb) {
     let again = attempt(21).await.unwrap();
     assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
     server.running.stop().await.unwrap();
-}
-
-/// A sign-in form as a browser holds it: its CSRF cookie and hidden fields.
-async fn login_form(server: &Server) -> (String, Vec<(String, String)>) {
-    let page = server.get("/login").await;
-    let cookie = page
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| {
-            v.split(';')
-                .next()
-                .filter(|c| c.starts_with("signet_login_csrf="))
-        })
-        .unwrap()
-        .to_owned();
-    (cookie, hidden_inputs(&page.text().await.unwrap()))
-}
-
-/// Posts one sign-in per password, all at once, from the same form.
-async fn guesses_in_parallel(server: &Server, passwords: Vec<String>) -> Vec<u16> {
-    let (cookie, form) = login_form(server).await;
-    let mut set = JoinSet::new();
-    for password in passwords {
-        let mut form = form.clone();
-        form.push(("email".into(), EMAIL.into()));
-        form.push(("password".into(), password));
-        let (http, url, cookie) = (
-            server.http.clone(),
-            format!("{}/login", server.base),
-            cookie.clone(),
-        );
-        set.spawn(async move {
-            let sent = http.post(url).header("cookie", cookie).form(&form).send();
-            sent.await.unwrap().status().as_u16()
-        });
-    }
-    let mut statuses = Vec::new();
-    while let Some(status) = set.join_next().await {
-        statuses.push(status.unwrap());
-    }
-    statuses.sort_unstable();
-    statuses
 }
 
 /// Parallel guesses on one email: as many are evaluated as the delay
@@ -321,7 +267,7 @@ async fn sign_in_returns_only_to_paths_of_this_site(db: TestDb) {
         ("%2F%5Cevil.example", "/"),
         ("%2Fsettings%2Fapplications", "/settings/applications"),
     ] {
-        let browser = Browser::new(&server);
+        let browser = server.browser();
         let signed_in = sign_in(
             &browser,
             &format!("/login?return_to={return_to}"),
@@ -343,7 +289,7 @@ async fn parallel_consents_all_succeed(db: TestDb) {
     let mut set = JoinSet::new();
     for _ in 0..8 {
         let client_id = public_client(&server).await;
-        let browser = Browser::new(&server);
+        let browser = server.browser();
         // Signed in one after another: the consents are what run at once.
         let signed_in = sign_in(&browser, "/login", EMAIL, PASSWORD).await;
         assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
@@ -366,55 +312,10 @@ async fn parallel_consents_all_succeed(db: TestDb) {
     }
     while let Some(callbacks) = set.join_next().await {
         for callback in callbacks.unwrap() {
-            assert!(get(&query(&callback), "code").is_some(), "{callback}");
+            assert!(param(&query(&callback), "code").is_some(), "{callback}");
         }
     }
     server.running.stop().await.unwrap();
-}
-
-/// A TCP proxy in front of PostgreSQL that the test can cut and restore.
-struct Outage {
-    addr: std::net::SocketAddr,
-    upstream: String,
-    tasks: JoinSet<()>,
-}
-
-impl Outage {
-    async fn start(upstream: String) -> Self {
-        let mut outage = Self {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            upstream,
-            tasks: JoinSet::new(),
-        };
-        outage.restore().await;
-        outage
-    }
-
-    /// Listens again (on the same port after the first time) and forwards.
-    async fn restore(&mut self) {
-        let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        socket.set_reuseaddr(true).unwrap();
-        socket.bind(self.addr).unwrap();
-        let listener = socket.listen(64).unwrap();
-        self.addr = listener.local_addr().unwrap();
-        let upstream = self.upstream.clone();
-        self.tasks.spawn(async move {
-            let mut connections = JoinSet::new();
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                let upstream = upstream.clone();
-                connections.spawn(async move {
-                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-            }
-        });
-    }
-
-    /// Stops listening and drops every open connection at once.
-    fn cut(&mut self) {
-        self.tasks.abort_all();
-    }
 }
 
 /// PostgreSQL goes away: every request is answered at once with 503 and
@@ -438,27 +339,17 @@ async fn a_database_outage_is_answered_503_and_heals_by_itself(db: TestDb) {
     )
     .await;
     let (acme, _) = seed(&server).await;
-    let client_id = public_client(&server).await;
-    let browser = Browser::new(&server);
-    let (access, refresh) = connect(&server, &browser, &client_id, &acme).await;
-    assert_eq!(whoami_status(&server, &access).await.0, 200);
+    let agent = connect_agent(&server, &acme, None).await;
+    assert_eq!(agent.whoami_status().await.0, 200);
 
     outage.cut();
     let ready = server.get("/readyz").await;
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(ready.headers().contains_key("retry-after"));
-    let refreshed = token(
-        &server,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &refresh),
-            ("client_id", &client_id),
-        ],
-    )
-    .await;
+    let refreshed = token(&server, &refresh_grant(&agent.refresh, &agent.client_id)).await;
     assert!(refreshed.headers().contains_key("retry-after"));
     oauth_error(refreshed, 503, "temporarily_unavailable").await;
-    let response = call(&server, Some(&access), &whoami_request()).await;
+    let response = agent.request(&whoami_request()).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(response.headers().contains_key("retry-after"));
     let body: Value = response.json().await.unwrap();
@@ -466,16 +357,8 @@ async fn a_database_outage_is_answered_503_and_heals_by_itself(db: TestDb) {
 
     outage.restore().await;
     assert_eq!(server.get("/readyz").await.status(), 200);
-    assert_eq!(whoami_status(&server, &access).await.0, 200);
-    let refreshed = token_ok(
-        &server,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &refresh),
-            ("client_id", &client_id),
-        ],
-    )
-    .await;
+    assert_eq!(agent.whoami_status().await.0, 200);
+    let refreshed = token_ok(&server, &refresh_grant(&agent.refresh, &agent.client_id)).await;
     assert!(refreshed["access_token"].is_string());
     server.running.stop().await.unwrap();
 }
@@ -485,21 +368,7 @@ async fn a_database_outage_is_answered_503_and_heals_by_itself(db: TestDb) {
 /// only remembered for the same redirect URI and browser session.
 async fn a_silent_reapproval_takes_nothing_away_and_needs_the_same_session(db: TestDb) {
     let server = start(db, None).await;
-    let identity = &server.running.state.identity;
-    identity
-        .create_user(
-            &Actor::Cli,
-            EMAIL,
-            None,
-            Some(Password::new(PASSWORD).unwrap()),
-        )
-        .await
-        .unwrap();
-    let org = identity
-        .create_organization(&Actor::Cli, "Solo", Some(EMAIL))
-        .await
-        .unwrap();
-    identity.link_account(&Actor::Cli, &org.id).await.unwrap();
+    let solo = seed_solo(&server).await;
     let other_callback = "http://127.0.0.1:7778/callback";
     let client = register(
         &server,
@@ -507,24 +376,17 @@ async fn a_silent_reapproval_takes_nothing_away_and_needs_the_same_session(db: T
     )
     .await;
     let client_id = client["client_id"].as_str().unwrap().to_owned();
-    let browser = Browser::new(&server);
-    let (access, refresh) = connect(&server, &browser, &client_id, &org.id).await;
+    let browser = server.browser();
+    let agent = connect(&server, &browser, &client_id, &solo).await;
 
     // The silent answer: a code at once, and the app keeps working.
     let pkce = new_pkce();
     let silent = browser.get(&authorize_path(&client_id, &pkce, &[])).await;
     assert_eq!(silent.status(), StatusCode::SEE_OTHER);
-    let code = get(&query(&location(&silent)), "code").unwrap().to_owned();
-    assert_eq!(whoami_status(&server, &access).await.0, 200);
-    let rotated = token_ok(
-        &server,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &refresh),
-            ("client_id", &client_id),
-        ],
-    )
-    .await;
+    let silent = location(&silent);
+    assert!(param(&query(&silent), "code").is_some(), "{silent}");
+    assert_eq!(agent.whoami_status().await.0, 200);
+    let rotated = agent.refreshed().await;
 
     // Another redirect URI, or another session, sees the consent page.
     let mut elsewhere = url::Url::parse(&format!(
@@ -556,7 +418,7 @@ async fn a_silent_reapproval_takes_nothing_away_and_needs_the_same_session(db: T
         200,
         "consent page for another redirect URI"
     );
-    let second_browser = Browser::new(&server);
+    let second_browser = server.browser();
     let path = authorize_path(&client_id, &new_pkce(), &[]);
     let to_login = second_browser.get(&path).await;
     let signed_in = sign_in(&second_browser, &location(&to_login), EMAIL, PASSWORD).await;
@@ -564,26 +426,18 @@ async fn a_silent_reapproval_takes_nothing_away_and_needs_the_same_session(db: T
     assert_eq!(page.status(), 200, "consent page in a new session");
 
     // Exchanging the silent code makes it the connection's grant.
-    token_ok(
-        &server,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", CALLBACK),
-            ("code_verifier", &pkce.verifier),
-            ("client_id", &client_id),
-        ],
+    issued(
+        exchange(
+            &server,
+            &silent,
+            CALLBACK,
+            &pkce,
+            &[("client_id", &client_id)],
+        )
+        .await,
     )
     .await;
-    let stale = token(
-        &server,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", rotated["refresh_token"].as_str().unwrap()),
-            ("client_id", &client_id),
-        ],
-    )
-    .await;
+    let stale = token(&server, &refresh_grant(&rotated.refresh, &client_id)).await;
     oauth_error(stale, 400, "invalid_grant").await;
     server.running.stop().await.unwrap();
 }
@@ -592,7 +446,7 @@ async fn a_silent_reapproval_takes_nothing_away_and_needs_the_same_session(db: T
 async fn a_password_change_ends_the_sessions(db: TestDb) {
     let server = start(db, None).await;
     seed(&server).await;
-    let browser = Browser::new(&server);
+    let browser = server.browser();
     let signed_in = sign_in(&browser, "/login", EMAIL, PASSWORD).await;
     assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
     assert_eq!(browser.get("/").await.status(), 200);
@@ -630,7 +484,7 @@ async fn deceptive_client_names_are_refused(db: TestDb) {
         json!({ "client_name": "שלום Agent", "redirect_uris": [CALLBACK], "token_endpoint_auth_method": "none" }),
     )
     .await;
-    let browser = Browser::new(&server);
+    let browser = server.browser();
     let path = authorize_path(client["client_id"].as_str().unwrap(), &new_pkce(), &[]);
     let to_login = browser.get(&path).await;
     let signed_in = sign_in(&browser, &location(&to_login), EMAIL, PASSWORD).await;

@@ -4,21 +4,12 @@ use std::time::Duration;
 
 use serde_json::Map;
 use signet_esign::Caller;
+use signet_store::Clock;
 use signet_store::testing::TestDb;
-use signet_store::{Clock, sqlx};
 
-use crate::authorization::{Browser, EMAIL, public_client, seed, sign_in};
-use crate::mcp::connect;
-use crate::support::{Server, start};
+use crate::support::{EMAIL, connect_agent, seed, sign_in, start};
 
 signet_store::store_tests!(expired_rows_are_swept_and_live_ones_kept);
-
-async fn count(server: &Server, table: &str) -> i64 {
-    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-        .fetch_one(server.running.state.store.pool())
-        .await
-        .unwrap()
-}
 
 const TABLES: [&str; 5] = [
     "web_sessions",
@@ -31,11 +22,9 @@ const TABLES: [&str; 5] = [
 async fn expired_rows_are_swept_and_live_ones_kept(db: TestDb) {
     let server = start(db, None).await;
     let (acme, _) = seed(&server).await;
-    let client_id = public_client(&server).await;
-    let browser = Browser::new(&server);
     // A session, a code and a refresh token; a failed sign-in; an upload.
-    connect(&server, &browser, &client_id, &acme).await;
-    let failed = sign_in(&Browser::new(&server), "/login", EMAIL, "wrong password").await;
+    connect_agent(&server, &acme, None).await;
+    let failed = sign_in(&server.browser(), "/login", EMAIL, "wrong password").await;
     assert_eq!(failed.status(), 401);
     let ada = server
         .running
@@ -59,7 +48,7 @@ async fn expired_rows_are_swept_and_live_ones_kept(db: TestDb) {
         .unwrap();
     for table in TABLES {
         assert!(
-            count(&server, table).await > 0,
+            server.count_rows(table).await > 0,
             "{table} has a row to sweep"
         );
     }
@@ -74,7 +63,7 @@ async fn expired_rows_are_swept_and_live_ones_kept(db: TestDb) {
     // Thirty-one days on, everything above has expired; a fresh failure has not.
     server.clock.advance(Duration::from_secs(31 * 86_400));
     let fresh = sign_in(
-        &Browser::new(&server),
+        &server.browser(),
         "/login",
         "someone@example.com",
         "wrong password",
@@ -95,10 +84,10 @@ async fn expired_rows_are_swept_and_live_ones_kept(db: TestDb) {
         "refresh_tokens",
         "uploads",
     ] {
-        assert_eq!(count(&server, table).await, 0, "{table}");
+        assert_eq!(server.count_rows(table).await, 0, "{table}");
     }
     assert_eq!(
-        count(&server, "login_failures").await,
+        server.count_rows("login_failures").await,
         1,
         "the recent failure is kept"
     );

@@ -3,17 +3,15 @@
 
 use std::time::Duration;
 
-use reqwest::Response;
 use serde_json::{Value, json};
 use signet_store::Clock;
 use signet_store::audit::Actor;
 use signet_store::testing::TestDb;
 
-use crate::authorization::{
-    Browser, CALLBACK, authorize, authorize_path, claims, get, introspect, introspection_client,
-    new_pkce, public_client, query, seed, token_ok,
+use crate::support::{
+    CALLBACK, EMAIL, assert_refused, authorize, call, claims, connect, connect_agent,
+    hidden_inputs, introspect, introspection_client, public_client, seed, start, whoami_request,
 };
-use crate::support::{Server, start};
 
 mod edge;
 
@@ -24,91 +22,12 @@ signet_store::store_tests!(
     access_tokens_honour_crit_nbf_iat_and_both_typ_spellings,
 );
 
-fn whoami_request() -> Value {
-    json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": { "name": "whoami", "arguments": {} } })
-}
-
-pub(crate) async fn call(server: &Server, token: Option<&str>, body: &Value) -> Response {
-    let mut request = server
-        .http
-        .post(format!("{}/mcp", server.base))
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2025-11-25")
-        .json(body);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    request.send().await.unwrap()
-}
-
-/// Asserts a refusal: status, the exact `WWW-Authenticate` and the body.
-async fn assert_refused(server: &Server, response: Response, message: &str) {
-    let p = server.running.state.issuer.as_str();
-    assert_eq!(response.status(), 401, "{message}");
-    let challenge = response.headers()["www-authenticate"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let expected = if message == "Missing bearer token" {
-        format!(
-            r#"Bearer resource_metadata="{p}/.well-known/oauth-protected-resource/mcp", scope="envelopes:read envelopes:write""#
-        )
-    } else {
-        format!(
-            r#"Bearer resource_metadata="{p}/.well-known/oauth-protected-resource/mcp", scope="envelopes:read envelopes:write", error="invalid_token", error_description="{message}""#
-        )
-    };
-    assert_eq!(challenge, expected);
-    let body: Value = response.json().await.unwrap();
-    let code = if message == "Missing bearer token" {
-        "invalid_request"
-    } else {
-        "invalid_token"
-    };
-    assert_eq!(body, json!({ "error": code, "error_description": message }));
-}
-
-/// Connects Ada's client to `org` and returns (access token, refresh token).
-pub(crate) async fn connect(
-    server: &Server,
-    browser: &Browser,
-    client_id: &str,
-    org: &str,
-) -> (String, String) {
-    let pkce = new_pkce();
-    let callback = authorize(browser, &authorize_path(client_id, &pkce, &[]), Some(org)).await;
-    let code = get(&query(&callback), "code").unwrap().to_owned();
-    let tokens = token_ok(
-        server,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", CALLBACK),
-            ("code_verifier", &pkce.verifier),
-            ("client_id", client_id),
-        ],
-    )
-    .await;
-    (
-        tokens["access_token"].as_str().unwrap().to_owned(),
-        tokens["refresh_token"].as_str().unwrap().to_owned(),
-    )
-}
-
-async fn whoami(server: &Server, token: &str) -> Value {
-    let response = call(server, Some(token), &whoami_request()).await;
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["result"]["isError"], false, "{body}");
-    body["result"]["structuredContent"].clone()
-}
-
 async fn every_row_of_the_401_table(db: TestDb) {
     let server = start(db, None).await;
     let (acme, beta) = seed(&server).await;
     let identity = &server.running.state.identity;
     let client_id = public_client(&server).await;
-    let browser = Browser::new(&server);
+    let browser = server.browser();
 
     // Missing bearer token (a token in the query string does not count).
     assert_refused(
@@ -134,8 +53,8 @@ async fn every_row_of_the_401_table(db: TestDb) {
         "Invalid token",
     )
     .await;
-    let (access, refresh) = connect(&server, &browser, &client_id, &acme).await;
-    let mut forged = claims(&access);
+    let ada = connect(&server, &browser, &client_id, &acme).await;
+    let mut forged = claims(&ada.access);
     forged["aud"] = json!("https://elsewhere.example/mcp");
     let forged = server
         .running
@@ -152,7 +71,7 @@ async fn every_row_of_the_401_table(db: TestDb) {
     .await;
 
     // A good token: whoami tells who and what.
-    let me = whoami(&server, &access).await;
+    let me = ada.whoami().await;
     assert_eq!(me["organization_id"], acme.as_str());
     assert_eq!(me["account"]["status"], "active");
     assert_eq!(me["account"]["live_mode"], false);
@@ -177,7 +96,7 @@ async fn every_row_of_the_401_table(db: TestDb) {
         let response = server
             .http
             .post(format!("{}/mcp", server.base))
-            .bearer_auth(&access)
+            .bearer_auth(&ada.access)
             .header("content-type", "application/json")
             .header("accept", "application/json, text/event-stream")
             .body(body)
@@ -191,7 +110,7 @@ async fn every_row_of_the_401_table(db: TestDb) {
     let escaped = server
         .http
         .post(format!("{}/mcp", server.base))
-        .bearer_auth(&access)
+        .bearer_auth(&ada.access)
         .header("content-type", "application/json")
         .header("accept", "application/json, text/event-stream")
         .header("mcp-protocol-version", "2025-11-25")
@@ -207,7 +126,7 @@ async fn every_row_of_the_401_table(db: TestDb) {
     );
 
     // Calls are counted in memory and written in batches, not per request.
-    whoami(&server, &access).await;
+    ada.whoami().await;
     let listed = server
         .cli(&["connections", "list", "--json"], None)
         .await
@@ -227,25 +146,15 @@ async fn every_row_of_the_401_table(db: TestDb) {
     server.clock.advance(Duration::from_secs(3601));
     assert_refused(
         &server,
-        call(&server, Some(&access), &whoami_request()).await,
+        ada.request(&whoami_request()).await,
         "Token is revoked or expired",
     )
     .await;
-    let refreshed = token_ok(
-        &server,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &refresh),
-            ("client_id", &client_id),
-        ],
-    )
-    .await;
-    let access = refreshed["access_token"].as_str().unwrap().to_owned();
-    let refresh = refreshed["refresh_token"].as_str().unwrap().to_owned();
-    whoami(&server, &access).await;
+    let ada = ada.refreshed().await;
+    ada.whoami().await;
 
     // No org_id and no single organization (Ada has two).
-    let mut orgless = claims(&access);
+    let mut orgless = claims(&ada.access);
     orgless.as_object_mut().unwrap().remove("org_id");
     let orgless = server
         .running
@@ -278,7 +187,7 @@ async fn every_row_of_the_401_table(db: TestDb) {
         .ok();
     assert_refused(
         &server,
-        call(&server, Some(&access), &whoami_request()).await,
+        ada.request(&whoami_request()).await,
         "Account is inactive",
     )
     .await;
@@ -296,17 +205,17 @@ async fn every_row_of_the_401_table(db: TestDb) {
         )
         .await
         .ok();
-    whoami(&server, &access).await;
+    ada.whoami().await;
 
     // Account not found: an organization never linked to an account.
     let gamma = identity
-        .create_organization(&Actor::Cli, "Gamma", Some(crate::authorization::EMAIL))
+        .create_organization(&Actor::Cli, "Gamma", Some(EMAIL))
         .await
         .unwrap();
-    let (unlinked, _) = connect(&server, &browser, &client_id, &gamma.id).await;
+    let unlinked = connect(&server, &browser, &client_id, &gamma.id).await;
     assert_refused(
         &server,
-        call(&server, Some(&unlinked), &whoami_request()).await,
+        unlinked.request(&whoami_request()).await,
         "Account not found",
     )
     .await;
@@ -316,7 +225,7 @@ async fn every_row_of_the_401_table(db: TestDb) {
         .http
         .post(format!("{}/oauth/revoke", server.base))
         .form(&[
-            ("token", refresh.as_str()),
+            ("token", ada.refresh.as_str()),
             ("client_id", client_id.as_str()),
         ])
         .send()
@@ -325,14 +234,14 @@ async fn every_row_of_the_401_table(db: TestDb) {
     assert_eq!(revoked.status(), 200);
     assert_refused(
         &server,
-        call(&server, Some(&access), &whoami_request()).await,
+        ada.request(&whoami_request()).await,
         "Token is revoked or expired",
     )
     .await;
 
     // Disconnected, from the CLI: refused on the very next request.
-    let (access, _) = connect(&server, &browser, &client_id, &beta).await;
-    let me = whoami(&server, &access).await;
+    let ada_beta = connect(&server, &browser, &client_id, &beta).await;
+    let me = ada_beta.whoami().await;
     assert_eq!(me["organization_id"], beta.as_str());
     let beta_con = me["connection"]["id"].as_str().unwrap().to_owned();
     assert_ne!(beta_con, con_id);
@@ -342,7 +251,7 @@ async fn every_row_of_the_401_table(db: TestDb) {
         .ok();
     assert_refused(
         &server,
-        call(&server, Some(&access), &whoami_request()).await,
+        ada_beta.request(&whoami_request()).await,
         "Application has been disconnected",
     )
     .await;
@@ -425,7 +334,7 @@ async fn the_rmcp_client_connects_refreshes_and_is_disconnected(db: TestDb) {
         .await
         .unwrap();
     let url = oauth.get_authorization_url().await.unwrap();
-    let browser = Browser::new(&server);
+    let browser = server.browser();
     let callback = authorize(&browser, &url, Some(&acme)).await;
     oauth.handle_callback_url(&callback).await.unwrap();
     let manager = oauth.into_authorization_manager().expect("authorized");
@@ -455,7 +364,7 @@ async fn the_rmcp_client_connects_refreshes_and_is_disconnected(db: TestDb) {
     let confirm = browser
         .get(&format!("/settings/applications/{con_id}/disconnect"))
         .await;
-    let form = crate::authorization::hidden_inputs(&confirm.text().await.unwrap());
+    let form = hidden_inputs(&confirm.text().await.unwrap());
     let done = browser
         .post(
             &format!("/settings/applications/{con_id}/disconnect"),
@@ -492,9 +401,7 @@ async fn access_tokens_honour_crit_nbf_iat_and_both_typ_spellings(db: TestDb) {
     use data_encoding::BASE64URL_NOPAD;
     let server = start(db, None).await;
     let (acme, _) = seed(&server).await;
-    let browser = Browser::new(&server);
-    let client_id = public_client(&server).await;
-    let (access, _) = connect(&server, &browser, &client_id, &acme).await;
+    let access = connect_agent(&server, &acme, None).await.access;
     let resource_server = introspection_client(&server).await;
     let (kid, private_key): (String, Vec<u8>) = signet_store::sqlx::query_as(
         "SELECT kid, private_key FROM signing_keys WHERE status = 'active'",

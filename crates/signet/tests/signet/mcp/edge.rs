@@ -3,13 +3,13 @@
 //! closed, saying so) after a refusal. Raw TCP where reqwest cannot send
 //! what is tested.
 
-use reqwest::Response;
 use serde_json::{Value, json};
 use signet_store::testing::TestDb;
 
-use super::connect;
-use crate::authorization::{Browser, public_client, seed};
-use crate::support::{Raw, RawResponse, Server, start};
+use crate::support::{
+    ACCEPT, Raw, assert_connection_usable_or_closed, assert_json_rpc_error, connect_agent,
+    exchange_raw, host_of, post_raw, seed, start,
+};
 
 signet_store::store_tests!(
     malformed_requests_get_json_rpc_errors,
@@ -17,60 +17,10 @@ signet_store::store_tests!(
     a_refused_request_leaves_its_connection_usable_or_closed,
 );
 
-const ACCEPT: &str = "application/json, text/event-stream";
-
-async fn post(
-    server: &Server,
-    token: &str,
-    content_type: Option<&str>,
-    accept: Option<&str>,
-    body: impl Into<reqwest::Body>,
-) -> Response {
-    let mut request = server
-        .http
-        .post(format!("{}/mcp", server.base))
-        .bearer_auth(token)
-        .header("mcp-protocol-version", "2025-11-25")
-        .body(body);
-    if let Some(content_type) = content_type {
-        request = request.header("content-type", content_type);
-    }
-    if let Some(accept) = accept {
-        request = request.header("accept", accept);
-    }
-    request.send().await.unwrap()
-}
-
-/// A JSON-RPC error object, in `application/json`, with this status, code and id.
-async fn assert_json_rpc_error(response: Response, status: u16, code: i64, id: Value, what: &str) {
-    assert_eq!(response.status(), status, "{what}");
-    let content_type = response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert!(
-        content_type.starts_with("application/json"),
-        "{what}: {content_type}"
-    );
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["jsonrpc"], "2.0", "{what}: {body}");
-    assert_eq!(body["id"], id, "{what}: {body}");
-    assert_eq!(body["error"]["code"], code, "{what}: {body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "{what}: {body}"
-    );
-    assert_eq!(body.as_object().unwrap().len(), 3, "{what}: {body}");
-}
-
 async fn malformed_requests_get_json_rpc_errors(db: TestDb) {
     let server = start(db, None).await;
     let (acme, _) = seed(&server).await;
-    let client_id = public_client(&server).await;
-    let browser = Browser::new(&server);
-    let (token, _) = connect(&server, &browser, &client_id, &acme).await;
+    let token = connect_agent(&server, &acme, None).await.access;
     let json = Some("application/json");
 
     // Not JSON at all, or JSON too deep to read: -32700.
@@ -87,12 +37,12 @@ async fn malformed_requests_get_json_rpc_errors(db: TestDb) {
         deep,
     ] {
         let what = body.chars().take(80).collect::<String>();
-        let response = post(&server, &token, json, Some(ACCEPT), body).await;
+        let response = post_raw(&server, &token, json, Some(ACCEPT), body).await;
         assert_json_rpc_error(response, 400, -32700, Value::Null, &what).await;
     }
     let invalid_utf8 =
         b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"x\":\"\xff\"}".to_vec();
-    let response = post(&server, &token, json, Some(ACCEPT), invalid_utf8).await;
+    let response = post_raw(&server, &token, json, Some(ACCEPT), invalid_utf8).await;
     assert_json_rpc_error(response, 400, -32700, Value::Null, "invalid UTF-8").await;
 
     // JSON, but not one JSON-RPC 2.0 request: -32600.
@@ -124,7 +74,7 @@ async fn malformed_requests_get_json_rpc_errors(db: TestDb) {
         r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami"},"params":{}}"#,
         r#"{"jsonrpc":"2.0","id":1,"meth\u006fd":"tools/list","method":"tools/list"}"#,
     ] {
-        let response = post(&server, &token, json, Some(ACCEPT), body).await;
+        let response = post_raw(&server, &token, json, Some(ACCEPT), body).await;
         assert_json_rpc_error(response, 400, -32600, Value::Null, body).await;
     }
 
@@ -172,7 +122,7 @@ async fn malformed_requests_get_json_rpc_errors(db: TestDb) {
             json!(11),
         ),
     ] {
-        let response = post(&server, &token, json, Some(ACCEPT), body).await;
+        let response = post_raw(&server, &token, json, Some(ACCEPT), body).await;
         assert_json_rpc_error(response, 200, -32602, id, body).await;
     }
     // A notification has no response to carry the error: 400.
@@ -180,20 +130,20 @@ async fn malformed_requests_get_json_rpc_errors(db: TestDb) {
         r#"{"jsonrpc":"2.0","method":"notifications/initialized","params":[]}"#,
         r#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"whoami","arguments":"x"}}"#,
     ] {
-        let response = post(&server, &token, json, Some(ACCEPT), body).await;
+        let response = post_raw(&server, &token, json, Some(ACCEPT), body).await;
         assert_json_rpc_error(response, 400, -32602, Value::Null, body).await;
     }
 
     // What rmcp refuses in text/plain is answered in JSON-RPC too, with the
     // status HTTP gives it.
     let body = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
-    let response = post(&server, &token, Some("text/plain"), Some(ACCEPT), body).await;
+    let response = post_raw(&server, &token, Some("text/plain"), Some(ACCEPT), body).await;
     assert_json_rpc_error(response, 415, -32600, Value::Null, "text/plain").await;
-    let response = post(&server, &token, None, Some(ACCEPT), body).await;
+    let response = post_raw(&server, &token, None, Some(ACCEPT), body).await;
     assert_json_rpc_error(response, 415, -32600, Value::Null, "no content type").await;
-    let response = post(&server, &token, json, Some("application/json"), body).await;
+    let response = post_raw(&server, &token, json, Some("application/json"), body).await;
     assert_json_rpc_error(response, 406, -32600, Value::Null, "accepts JSON only").await;
-    let response = post(&server, &token, json, None, body).await;
+    let response = post_raw(&server, &token, json, None, body).await;
     assert_json_rpc_error(response, 406, -32600, Value::Null, "no Accept").await;
     let get = server
         .http
@@ -250,7 +200,7 @@ async fn malformed_requests_get_json_rpc_errors(db: TestDb) {
             json!(1),
         ),
     ] {
-        let response = post(&server, &token, json, Some(ACCEPT), body).await;
+        let response = post_raw(&server, &token, json, Some(ACCEPT), body).await;
         assert_eq!(response.status(), 200, "{body}");
         let result: Value = response.json().await.unwrap();
         assert_eq!(result["id"], id, "{body}");
@@ -265,7 +215,7 @@ async fn malformed_requests_get_json_rpc_errors(db: TestDb) {
         r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#,
         r#"{"jsonrpc":"2.0","id":2,"method":"tools/list","params":null}"#,
     ] {
-        let listed = post(&server, &token, json, Some(ACCEPT), body).await;
+        let listed = post_raw(&server, &token, json, Some(ACCEPT), body).await;
         assert_eq!(listed.status(), 200, "{body}");
         let listed: Value = listed.json().await.unwrap();
         assert!(
@@ -275,7 +225,7 @@ async fn malformed_requests_get_json_rpc_errors(db: TestDb) {
             "{body}"
         );
     }
-    let notification = post(
+    let notification = post_raw(
         &server,
         &token,
         json,
@@ -284,7 +234,7 @@ async fn malformed_requests_get_json_rpc_errors(db: TestDb) {
     )
     .await;
     assert_eq!(notification.status(), 202);
-    let unknown = post(
+    let unknown = post_raw(
         &server,
         &token,
         json,
@@ -296,21 +246,6 @@ async fn malformed_requests_get_json_rpc_errors(db: TestDb) {
     server.running.stop().await.unwrap();
 }
 
-fn host_of(server: &Server) -> String {
-    server.running.local_addr.to_string()
-}
-
-/// One request on a fresh connection: `head` is the request line and
-/// headers without the final blank line.
-async fn exchange(server: &Server, head: &[u8], body: &[u8]) -> RawResponse {
-    let mut raw = Raw::connect(server).await;
-    let mut request = head.to_vec();
-    request.extend_from_slice(format!("\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes());
-    request.extend_from_slice(body);
-    raw.send(&request).await.unwrap();
-    raw.response().await.expect("an answer")
-}
-
 const WHOAMI: &[u8] =
     br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","arguments":{}}}"#;
 
@@ -320,7 +255,7 @@ async fn host_target_and_origin_are_checked_strictly(db: TestDb) {
     let common = "Content-Type: application/json\r\nAccept: application/json, text/event-stream";
 
     // The baseline: our Host, no token, the bearer check answers.
-    let ours = exchange(
+    let ours = exchange_raw(
         &server,
         format!("POST /mcp HTTP/1.1\r\nHost: {host}\r\n{common}").as_bytes(),
         WHOAMI,
@@ -334,7 +269,7 @@ async fn host_target_and_origin_are_checked_strictly(db: TestDb) {
         format!("Host: evil.example\r\nHost: {host}"),
         format!("Host: {host}\r\nHost: {host}"),
     ] {
-        let response = exchange(
+        let response = exchange_raw(
             &server,
             format!("POST /mcp HTTP/1.1\r\n{hosts}\r\n{common}").as_bytes(),
             WHOAMI,
@@ -344,7 +279,7 @@ async fn host_target_and_origin_are_checked_strictly(db: TestDb) {
         assert_eq!(response.json()["error"], "invalid_request", "{hosts}");
     }
     // …and so is an HTTP/1.1 request with none.
-    let none = exchange(
+    let none = exchange_raw(
         &server,
         format!("POST /mcp HTTP/1.1\r\n{common}").as_bytes(),
         WHOAMI,
@@ -359,7 +294,7 @@ async fn host_target_and_origin_are_checked_strictly(db: TestDb) {
         format!("http://evil.example@{host}/mcp"),
         format!("http://{host}@evil.example/mcp"),
     ] {
-        let response = exchange(
+        let response = exchange_raw(
             &server,
             format!("POST {target} HTTP/1.1\r\nHost: {host}\r\n{common}").as_bytes(),
             WHOAMI,
@@ -368,7 +303,7 @@ async fn host_target_and_origin_are_checked_strictly(db: TestDb) {
         assert_eq!(response.status, 403, "{target}");
         assert_eq!(response.json()["error"], "forbidden", "{target}");
     }
-    let absolute_ours = exchange(
+    let absolute_ours = exchange_raw(
         &server,
         format!("POST http://{host}/mcp HTTP/1.1\r\nHost: {host}\r\n{common}").as_bytes(),
         WHOAMI,
@@ -382,7 +317,7 @@ async fn host_target_and_origin_are_checked_strictly(db: TestDb) {
         format!("{host}/x"),
         format!("{host}#"),
     ] {
-        let response = exchange(
+        let response = exchange_raw(
             &server,
             format!("POST /mcp HTTP/1.1\r\nHost: {bad}\r\n{common}").as_bytes(),
             WHOAMI,
@@ -393,7 +328,7 @@ async fn host_target_and_origin_are_checked_strictly(db: TestDb) {
     let mut non_ascii_host = format!("POST /mcp HTTP/1.1\r\nHost: {host}").into_bytes();
     non_ascii_host.extend_from_slice(b"\xc3\xa9\r\n");
     non_ascii_host.extend_from_slice(common.as_bytes());
-    let response = exchange(&server, &non_ascii_host, WHOAMI).await;
+    let response = exchange_raw(&server, &non_ascii_host, WHOAMI).await;
     assert_eq!(response.status, 400);
 
     // An Origin that is not visible ASCII is refused like a foreign one,
@@ -402,22 +337,22 @@ async fn host_target_and_origin_are_checked_strictly(db: TestDb) {
     let mut head =
         format!("POST /mcp HTTP/1.1\r\nHost: {host}\r\n{common}\r\nOrigin: {issuer}").into_bytes();
     head.extend_from_slice(b"\xff");
-    let response = exchange(&server, &head, WHOAMI).await;
+    let response = exchange_raw(&server, &head, WHOAMI).await;
     assert_eq!(response.status, 403);
     assert_eq!(response.json()["error"], "forbidden");
     let mut head =
         format!("POST /mcp HTTP/1.1\r\nHost: {host}\r\n{common}\r\nOrigin: http://").into_bytes();
     head.extend_from_slice(b"\xe9vil.example");
-    let response = exchange(&server, &head, WHOAMI).await;
+    let response = exchange_raw(&server, &head, WHOAMI).await;
     assert_eq!(response.status, 403);
-    let two_origins = exchange(
+    let two_origins = exchange_raw(
         &server,
         format!("POST /mcp HTTP/1.1\r\nHost: {host}\r\n{common}\r\nOrigin: {issuer}\r\nOrigin: https://evil.example").as_bytes(),
         WHOAMI,
     )
     .await;
     assert_eq!(two_origins.status, 403);
-    let own_origin = exchange(
+    let own_origin = exchange_raw(
         &server,
         format!("POST /mcp HTTP/1.1\r\nHost: {host}\r\n{common}\r\nOrigin: {issuer}").as_bytes(),
         WHOAMI,
@@ -425,30 +360,6 @@ async fn host_target_and_origin_are_checked_strictly(db: TestDb) {
     .await;
     assert_eq!(own_origin.status, 401);
     server.running.stop().await.unwrap();
-}
-
-/// Either the response said `Connection: close` and the server closed, or
-/// the next request on the same connection is answered.
-async fn assert_connection_usable_or_closed(
-    raw: &mut Raw,
-    first: &RawResponse,
-    host: &str,
-    what: &str,
-) {
-    if first.closes() {
-        assert!(
-            raw.closed_by_server().await,
-            "{what}: said close, kept open"
-        );
-        return;
-    }
-    raw.send(format!("GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
-        .await
-        .unwrap_or_else(|e| panic!("{what}: connection kept but unusable: {e}"));
-    let second = raw.response().await.unwrap_or_else(|| {
-        panic!("{what}: no Connection: close, yet the next request got no answer")
-    });
-    assert_eq!(second.status, 200, "{what}");
 }
 
 async fn a_refused_request_leaves_its_connection_usable_or_closed(db: TestDb) {
