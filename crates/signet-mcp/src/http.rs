@@ -19,8 +19,9 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::guard::{Guard, Refusal};
-use crate::service::{SignetMcp, required_scope, required_scope_for_method};
+use crate::guard::{Guard, Refusal, scope_list};
+use crate::service::{SignetMcp, required_scope_for_method};
+use crate::tools::required_scope;
 
 /// Largest JSON-RPC request accepted on `/mcp`.
 const BODY_LIMIT: usize = 4 * 1024 * 1024;
@@ -67,7 +68,7 @@ fn refuse(guard: &Guard, refusal: &Refusal) -> Response {
     };
     let description = match refusal {
         Refusal::InsufficientScope { required } => {
-            format!("This call needs the scope {}", required.join(" "))
+            format!("This call needs the scope {}", scope_list(required))
         }
         other => other.to_string(),
     };
@@ -312,7 +313,7 @@ async fn check(State(state): State<McpState>, request: Request, next: Next) -> R
             return refuse(
                 &state.guard,
                 &Refusal::InsufficientScope {
-                    required: vec![scope.to_owned()],
+                    required: vec![scope],
                 },
             );
         }

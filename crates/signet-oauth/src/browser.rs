@@ -506,12 +506,13 @@ async fn authorize_get(
 }
 
 fn scope_in_words(scope: &str) -> &'static str {
-    match scope {
-        "envelopes:read" => {
+    use crate::Scope;
+    match Scope::parse(scope) {
+        Some(Scope::EnvelopesRead) => {
             "See your envelopes, their status, events, test emails and signed documents"
         }
-        "envelopes:write" => "Create, send, cancel and delete envelopes on your behalf",
-        _ => "Use Signet on your behalf",
+        Some(Scope::EnvelopesWrite) => "Create, send, cancel and delete envelopes on your behalf",
+        Some(Scope::OfflineAccess) | None => "Use Signet on your behalf",
     }
 }
 
