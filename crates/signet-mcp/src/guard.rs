@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use signet_identity::{AccountStatus, Identity};
 use signet_oauth::grants::{AccessClaims, Grants};
 use signet_oauth::token_state::TokenStates;
-use signet_oauth::{Issuer, RESOURCE_SCOPES};
+use signet_oauth::{Issuer, Scope};
 use signet_store::{SharedClock, UnixTime, random, sqlx};
 use thiserror::Error;
 
@@ -39,7 +39,7 @@ pub enum Refusal {
     Disconnected,
     /// The token is good but lacks a scope this call needs.
     #[error("insufficient_scope")]
-    InsufficientScope { required: Vec<String> },
+    InsufficientScope { required: Vec<Scope> },
     /// Our side failed; the client may retry.
     #[error("The server could not verify the token; try again")]
     Unavailable,
@@ -194,8 +194,8 @@ impl Guard {
 pub fn challenge(issuer: &Issuer, refusal: &Refusal) -> String {
     let metadata = issuer.join(crate::metadata::PATH);
     let scope = match refusal {
-        Refusal::InsufficientScope { required } => required.join(" "),
-        _ => RESOURCE_SCOPES.join(" "),
+        Refusal::InsufficientScope { required } => scope_list(required),
+        _ => scope_list(&Scope::RESOURCE),
     };
     let mut value = format!("Bearer resource_metadata=\"{metadata}\", scope=\"{scope}\"");
     match refusal {
@@ -206,6 +206,15 @@ pub fn challenge(issuer: &Issuer, refusal: &Refusal) -> String {
         other => value.push_str(&format!(", error=\"invalid_token\", error_description=\"{other}\"")),
     }
     value
+}
+
+/// Scopes as a `scope` value writes them: space-separated.
+pub(crate) fn scope_list(scopes: &[Scope]) -> String {
+    scopes
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn unavailable(error: sqlx::Error) -> Refusal {
@@ -243,7 +252,7 @@ mod tests {
             challenge(
                 &p,
                 &Refusal::InsufficientScope {
-                    required: vec!["envelopes:write".into()]
+                    required: vec![Scope::EnvelopesWrite]
                 }
             ),
             format!(

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use signet_oauth::{Issuer, RESOURCE_SCOPES};
+use signet_oauth::{Issuer, Scope};
 
 /// The path of the metadata document the `WWW-Authenticate` header points to.
 pub const PATH: &str = "/.well-known/oauth-protected-resource/mcp";
@@ -18,7 +18,7 @@ pub fn document(issuer: &Issuer) -> Value {
     json!({
         "resource": issuer.resource(),
         "authorization_servers": [issuer.as_str()],
-        "scopes_supported": RESOURCE_SCOPES,
+        "scopes_supported": Scope::RESOURCE.map(Scope::as_str),
         "bearer_methods_supported": ["header"],
         "resource_name": "Signet",
     })

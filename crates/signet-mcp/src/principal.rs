@@ -1,5 +1,6 @@
 use serde::Serialize;
 use signet_identity::AccountStatus;
+use signet_oauth::Scope;
 use signet_store::UnixTime;
 
 /// Who is calling, for which organization, through which connection. Built
@@ -19,7 +20,7 @@ pub struct Principal {
 }
 
 impl Principal {
-    pub fn has_scope(&self, scope: &str) -> bool {
-        self.scopes.iter().any(|s| s == scope)
+    pub fn has_scope(&self, scope: Scope) -> bool {
+        self.scopes.iter().any(|s| s == scope.as_str())
     }
 }

@@ -9,7 +9,7 @@
 use url::Url;
 
 use crate::clients::{Client, Clients, is_known_scope};
-use crate::{Issuer, OAuthError, RESOURCE_SCOPES};
+use crate::{Issuer, OAuthError, Scope};
 
 /// A validated authorization request.
 #[derive(Clone, Debug)]
@@ -178,12 +178,12 @@ pub async fn validate(
                 "scope {scope:?} is not supported"
             ))));
         }
-        if scope != "offline_access" && !scopes.iter().any(|s| s == scope) {
+        if scope != Scope::OfflineAccess.as_str() && !scopes.iter().any(|s| s == scope) {
             scopes.push(scope.to_owned());
         }
     }
     if scopes.is_empty() {
-        scopes = RESOURCE_SCOPES.iter().map(|s| (*s).to_owned()).collect();
+        scopes = Scope::RESOURCE.map(|s| s.as_str().to_owned()).to_vec();
     }
     if let Some(resource) = get("resource")
         && !resource_is_ours(issuer, resource)

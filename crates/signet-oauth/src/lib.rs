@@ -23,6 +23,7 @@ pub mod metadata;
 pub mod oauth_error;
 mod pages;
 pub mod redirect_uri;
+mod scope;
 pub mod sweep;
 pub mod token_state;
 pub mod usage;
@@ -32,6 +33,4 @@ pub use issuer::{Issuer, IssuerError};
 pub use kek::KeyEncryptionKey;
 pub use keys::{KeyRing, KeyStatus, SigningKeyInfo};
 pub use oauth_error::OAuthError;
-
-/// Scopes a token can carry for the MCP resource.
-pub const RESOURCE_SCOPES: [&str; 2] = ["envelopes:read", "envelopes:write"];
+pub use scope::Scope;

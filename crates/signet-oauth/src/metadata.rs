@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::{Issuer, RESOURCE_SCOPES};
+use crate::{Issuer, Scope};
 
 /// Whether `client_id` may be a URL naming a Client ID Metadata Document.
 pub const CLIENT_ID_METADATA_DOCUMENTS: bool = true;
@@ -24,8 +24,6 @@ pub const ASSERTION_ALGORITHMS: [&str; 9] = [
 ];
 
 pub fn authorization_server(issuer: &Issuer) -> Value {
-    let mut scopes: Vec<&str> = RESOURCE_SCOPES.to_vec();
-    scopes.push("offline_access");
     json!({
         "issuer": issuer.as_str(),
         "authorization_endpoint": issuer.join("/oauth/authorize"),
@@ -34,7 +32,7 @@ pub fn authorization_server(issuer: &Issuer) -> Value {
         "revocation_endpoint": issuer.join("/oauth/revoke"),
         "introspection_endpoint": issuer.join("/oauth/introspect"),
         "jwks_uri": issuer.join("/oauth/jwks.json"),
-        "scopes_supported": scopes,
+        "scopes_supported": Scope::ALL.map(Scope::as_str),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token"],

@@ -1,11 +1,13 @@
 //! The command line. Every flag has a `SIGNET_*` environment twin and a
-//! key in the config file (see `config.rs`); clap only collects flags.
+//! key in the config file; the settings' flags are built from the table in
+//! `config/settings.rs`, and clap only collects them.
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::{Arg, ArgAction, ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 
-use crate::config::Layer;
+use crate::config::{Layer, SETTINGS, Setting};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -28,12 +30,9 @@ pub struct GlobalArgs {
     /// TOML config file [env: SIGNET_CONFIG]
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Directory for the SQLite database and the initial password [env: SIGNET_DATA_DIR] [default: ./signet-data]
-    #[arg(long, global = true, value_name = "DIR")]
-    pub data_dir: Option<String>,
-    /// sqlite://PATH or postgres://USER:PASSWORD@HOST/DB [env: SIGNET_DATABASE_URL] [default: sqlite://DATA_DIR/signet.db]
-    #[arg(long, global = true, value_name = "URL")]
-    pub database_url: Option<String>,
+    // The global settings' flags (`--data-dir`, `--database-url`).
+    #[command(flatten)]
+    pub settings: GlobalSettings,
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,61 +83,6 @@ pub enum AuditCommand {
         #[command(flatten)]
         json: JsonFlag,
     },
-}
-
-#[derive(Debug, Default, Args)]
-pub struct ServeArgs {
-    /// Address to listen on [env: SIGNET_LISTEN] [default: 127.0.0.1:8080]
-    #[arg(long, value_name = "ADDR")]
-    pub listen: Option<String>,
-    /// URL clients use to reach Signet, without a path [env: SIGNET_PUBLIC_URL] [default: derived from --listen]
-    #[arg(long, value_name = "URL")]
-    pub public_url: Option<String>,
-    /// text or json [env: SIGNET_LOG_FORMAT] [default: text]
-    #[arg(long, value_name = "FORMAT")]
-    pub log_format: Option<String>,
-    /// Log level or filter directives [env: SIGNET_LOG_LEVEL] [default: info]
-    #[arg(long, value_name = "LEVEL")]
-    pub log_level: Option<String>,
-    /// Lifetime of access tokens, 60s to 24h [env: SIGNET_ACCESS_TOKEN_TTL] [default: 1h]
-    #[arg(long, value_name = "DURATION")]
-    pub access_token_ttl: Option<String>,
-    /// Refresh tokens expire after this long unused, 1h to 365d [env: SIGNET_REFRESH_TOKEN_TTL] [default: 30d]
-    #[arg(long, value_name = "DURATION")]
-    pub refresh_token_ttl: Option<String>,
-    /// A replayed refresh token gets the same successor within this window; 0s disables [env: SIGNET_REFRESH_GRACE] [default: 30s]
-    #[arg(long, value_name = "DURATION")]
-    pub refresh_grace: Option<String>,
-    /// Comma-separated browser origins, besides the public URL's, allowed to call /mcp [env: SIGNET_ALLOWED_ORIGINS]
-    #[arg(long, value_name = "ORIGINS")]
-    pub allowed_origins: Option<String>,
-    /// Email of the owner created on first start [env: SIGNET_ADMIN_EMAIL] [default: admin@localhost]
-    #[arg(long, value_name = "EMAIL")]
-    pub admin_email: Option<String>,
-    /// Comma-separated host or host:port entries the document fetcher may reach over http or on private addresses [env: SIGNET_FETCH_ALLOW_HOSTS]
-    #[arg(long, value_name = "HOSTS")]
-    pub fetch_allow_hosts: Option<String>,
-    /// Sender of the emails Signet sends [env: SIGNET_EMAIL_FROM] [default: Signet <signet@HOST of the public URL>]
-    #[arg(long, value_name = "MAILBOX")]
-    pub email_from: Option<String>,
-    /// Dynamically registered clients unused this long and holding no live grant are removed [env: SIGNET_CLIENT_IDLE_TTL] [default: 30d]
-    #[arg(long, value_name = "DURATION")]
-    pub client_idle_ttl: Option<String>,
-    /// Comma-separated proxy addresses or CIDR networks whose X-Forwarded-For names the client [env: SIGNET_TRUSTED_PROXIES]
-    #[arg(long, value_name = "NETWORKS")]
-    pub trusted_proxies: Option<String>,
-    /// Dynamic registrations one address may make at once [env: SIGNET_REGISTRATION_BURST] [default: 30]
-    #[arg(long, value_name = "COUNT")]
-    pub registration_burst: Option<String>,
-    /// Dynamic registrations one address may make per hour after the burst [env: SIGNET_REGISTRATION_PER_HOUR] [default: 300]
-    #[arg(long, value_name = "COUNT")]
-    pub registration_per_hour: Option<String>,
-    /// Sign-in attempts one address may make at once, whatever the emails [env: SIGNET_SIGN_IN_BURST] [default: 20]
-    #[arg(long, value_name = "COUNT")]
-    pub sign_in_burst: Option<String>,
-    /// Sign-in attempts one address may make per hour after the burst [env: SIGNET_SIGN_IN_PER_HOUR] [default: 600]
-    #[arg(long, value_name = "COUNT")]
-    pub sign_in_per_hour: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -347,33 +291,82 @@ pub enum KeysCommand {
 impl Cli {
     /// The settings given as flags, as a config layer.
     pub fn flag_layer(&self) -> Layer {
-        let serve = match &self.command {
-            Command::Serve(args) => Some(args),
-            _ => None,
-        };
-        Layer {
-            data_dir: self.global.data_dir.clone(),
-            database_url: self.global.database_url.clone(),
-            listen: serve.and_then(|s| s.listen.clone()),
-            public_url: serve.and_then(|s| s.public_url.clone()),
-            log_format: serve.and_then(|s| s.log_format.clone()),
-            log_level: serve.and_then(|s| s.log_level.clone()),
-            access_token_ttl: serve.and_then(|s| s.access_token_ttl.clone()),
-            refresh_token_ttl: serve.and_then(|s| s.refresh_token_ttl.clone()),
-            refresh_grace: serve.and_then(|s| s.refresh_grace.clone()),
-            admin_email: serve.and_then(|s| s.admin_email.clone()),
-            allowed_origins: serve.and_then(|s| s.allowed_origins.clone()),
-            key_encryption_key: None,
-            fetch_allow_hosts: serve.and_then(|s| s.fetch_allow_hosts.clone()),
-            email_from: serve.and_then(|s| s.email_from.clone()),
-            smtp_url: None,
-            client_idle_ttl: serve.and_then(|s| s.client_idle_ttl.clone()),
-            trusted_proxies: serve.and_then(|s| s.trusted_proxies.clone()),
-            registration_burst: serve.and_then(|s| s.registration_burst.clone()),
-            registration_per_hour: serve.and_then(|s| s.registration_per_hour.clone()),
-            sign_in_burst: serve.and_then(|s| s.sign_in_burst.clone()),
-            sign_in_per_hour: serve.and_then(|s| s.sign_in_per_hour.clone()),
+        let mut layer = self.global.settings.0.clone();
+        if let Command::Serve(serve) = &self.command {
+            for setting in SETTINGS {
+                if let Some(value) = (setting.get)(&serve.0) {
+                    *(setting.slot)(&mut layer) = Some(value.clone());
+                }
+            }
         }
+        layer
+    }
+}
+
+/// The flags of the settings table (`config::SETTINGS`): with `GLOBAL`,
+/// those every subcommand accepts; without, those of `serve`. Built from
+/// the table, so a flag's name, help, environment twin and default are
+/// written once, there.
+#[derive(Clone, Debug, Default)]
+pub struct SettingFlags<const GLOBAL: bool>(pub Layer);
+
+/// `--data-dir` and `--database-url`, accepted before or after any subcommand.
+pub type GlobalSettings = SettingFlags<true>;
+
+/// The flags of `serve`.
+pub type ServeArgs = SettingFlags<false>;
+
+impl<const GLOBAL: bool> SettingFlags<GLOBAL> {
+    /// The table's settings with a flag of this kind, with that flag.
+    fn flagged() -> impl Iterator<Item = (&'static Setting, &'static str)> {
+        SETTINGS
+            .iter()
+            .filter(|s| s.global == GLOBAL)
+            .filter_map(|s| s.flag.map(|flag| (s, flag)))
+    }
+}
+
+impl<const GLOBAL: bool> Args for SettingFlags<GLOBAL> {
+    fn augment_args(command: clap::Command) -> clap::Command {
+        Self::flagged().fold(command, |command, (setting, flag)| {
+            let mut help = format!("{} [env: {}]", setting.help, setting.env);
+            if let Some(default) = setting.default {
+                help.push_str(&format!(" [default: {default}]"));
+            }
+            command.arg(
+                Arg::new(setting.key)
+                    .long(flag.trim_start_matches("--"))
+                    .value_name(setting.value_name)
+                    .help(help)
+                    .global(GLOBAL)
+                    .action(ArgAction::Set)
+                    .value_parser(clap::value_parser!(String)),
+            )
+        })
+    }
+
+    fn augment_args_for_update(command: clap::Command) -> clap::Command {
+        Self::augment_args(command)
+    }
+}
+
+impl<const GLOBAL: bool> FromArgMatches for SettingFlags<GLOBAL> {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut flags = Self::default();
+        flags.update_from_arg_matches(matches)?;
+        Ok(flags)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        for (setting, _) in Self::flagged() {
+            let value = matches
+                .try_get_one::<String>(setting.key)
+                .map_err(|e| clap::Error::raw(ErrorKind::UnknownArgument, e))?;
+            if let Some(value) = value {
+                *(setting.slot)(&mut self.0) = Some(value.clone());
+            }
+        }
+        Ok(())
     }
 }
 

@@ -7,7 +7,7 @@ use signet_store::audit::{self, Actor, AuditAction, AuditEvent};
 use signet_store::{ids, random, sqlx};
 
 use super::{AuthMethod, ClientKind, Clients};
-use crate::{OAuthError, RESOURCE_SCOPES, redirect_uri};
+use crate::{OAuthError, Scope, redirect_uri};
 
 const DEFAULT_NAME: &str = "Unnamed client";
 
@@ -335,7 +335,7 @@ fn dedup(items: Vec<String>) -> Vec<String> {
 }
 
 pub(crate) fn is_known_scope(scope: &str) -> bool {
-    RESOURCE_SCOPES.contains(&scope) || scope == "offline_access"
+    Scope::parse(scope).is_some()
 }
 
 #[cfg(test)]

@@ -14,10 +14,10 @@ use signet_web::{ConsentPage, OrgChoice, render};
 use url::form_urlencoded;
 
 use super::{field, message, page, read_form, see_other};
-use crate::OAuthError;
 use crate::authorize::{self, AuthorizeRequest, Refusal};
 use crate::grants::{Approval, Remembered};
 use crate::http::OAuthState;
+use crate::{OAuthError, Scope};
 
 fn refusal_response(refusal: Refusal) -> Response {
     match refusal {
@@ -181,12 +181,12 @@ pub(super) async fn authorize_get(
 }
 
 fn scope_in_words(scope: &str) -> &'static str {
-    match scope {
-        "envelopes:read" => {
+    match Scope::parse(scope) {
+        Some(Scope::EnvelopesRead) => {
             "See your envelopes, their status, events, test emails and signed documents"
         }
-        "envelopes:write" => "Create, send, cancel and delete envelopes on your behalf",
-        _ => "Use Signet on your behalf",
+        Some(Scope::EnvelopesWrite) => "Create, send, cancel and delete envelopes on your behalf",
+        Some(Scope::OfflineAccess) | None => "Use Signet on your behalf",
     }
 }
 
