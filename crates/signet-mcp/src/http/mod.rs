@@ -85,12 +85,7 @@ fn refuse(guard: &Guard, refusal: &Refusal) -> Response {
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, value);
     }
-    // Not `signet_http::no_store`: that adds `Pragma`, which these
-    // refusals have never carried.
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    signet_http::no_store(response)
 }
 
 async fn check(State(state): State<McpState>, request: Request, next: Next) -> Response {
