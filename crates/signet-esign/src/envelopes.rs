@@ -160,22 +160,9 @@ impl Esign {
             .await?;
         }
         for (position, recipient) in new.recipients.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO envelope_recipients (id, envelope_id, position, key, type, name, email, delivery_type, \
-                 status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(signet_store::ids::new(signet_store::ids::RECIPIENT)?)
-            .bind(&envelope_id)
-            .bind(position as i64)
-            .bind(&recipient.key)
-            .bind(recipient.kind)
-            .bind(&recipient.name)
-            .bind(&recipient.email)
-            .bind(recipient.delivery_type)
-            .bind(RecipientStatus::Pending)
-            .bind(now.as_secs())
-            .execute(&mut *tx)
-            .await?;
+            let id = signet_store::ids::new(signet_store::ids::RECIPIENT)?;
+            rows::insert_recipient(&mut tx, &id, &envelope_id, position as i64, recipient, now)
+                .await?;
         }
         events::record(
             &mut tx,

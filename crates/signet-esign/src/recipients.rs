@@ -2,12 +2,12 @@
 //! someone else in their place (replace).
 
 use serde_json::{Map, Value, json};
-use signet_store::{random, sqlx};
+use signet_store::random;
 
 use crate::error::EsignError;
 use crate::events::{self, NewEvent};
 use crate::flow::{self, Step};
-use crate::input::{Checker, parse_recipient};
+use crate::input::{Checker, NewRecipient, parse_recipient};
 use crate::model::{EmailKind, Envelope, EnvelopeStatus, EventKind, RecipientStatus};
 use crate::outbox;
 use crate::rows;
@@ -165,21 +165,20 @@ impl Esign {
         if !transitions::recipient(&mut tx, &recipient_id, change, now).await? {
             return Err(already(old.status));
         }
-        sqlx::query(
-            "INSERT INTO envelope_recipients (id, envelope_id, position, key, type, name, email, delivery_type, status, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        // Same key, type and turn: only the person changes.
+        let replacement = NewRecipient {
+            key: old.key.clone(),
+            kind: old.kind,
+            ..replacement
+        };
+        rows::insert_recipient(
+            &mut tx,
+            &new_id,
+            &envelope_id,
+            old.position,
+            &replacement,
+            now,
         )
-        .bind(&new_id)
-        .bind(&envelope_id)
-        .bind(old.position)
-        .bind(&old.key)
-        .bind(old.kind)
-        .bind(&replacement.name)
-        .bind(&replacement.email)
-        .bind(replacement.delivery_type)
-        .bind(RecipientStatus::Pending)
-        .bind(now.as_secs())
-        .execute(&mut *tx)
         .await?;
         events::record(
             &mut tx,

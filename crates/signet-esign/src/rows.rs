@@ -5,6 +5,7 @@ use signet_store::sqlx::{self, AnyConnection};
 use signet_store::{Backend, UnixTime};
 
 use crate::error::EsignError;
+use crate::input::NewRecipient;
 use crate::model::{
     DeliveryType, Document, DocumentKind, Envelope, EnvelopeStatus, Mode, Recipient,
     RecipientStatus, RecipientType, Routing,
@@ -139,6 +140,35 @@ pub(crate) async fn envelope(
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(EsignError::NotFound("envelope"))
+}
+
+/// A new recipient, `pending` until routing releases them (at creation, or
+/// in a replaced recipient's place).
+pub(crate) async fn insert_recipient(
+    conn: &mut AnyConnection,
+    id: &str,
+    envelope_id: &str,
+    position: i64,
+    recipient: &NewRecipient,
+    now: UnixTime,
+) -> Result<(), EsignError> {
+    sqlx::query(
+        "INSERT INTO envelope_recipients (id, envelope_id, position, key, type, name, email, delivery_type, \
+         status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(id)
+    .bind(envelope_id)
+    .bind(position)
+    .bind(&recipient.key)
+    .bind(recipient.kind)
+    .bind(&recipient.name)
+    .bind(&recipient.email)
+    .bind(recipient.delivery_type)
+    .bind(RecipientStatus::Pending)
+    .bind(now.as_secs())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// The envelope a transaction is about to change, locked until it ends, so
