@@ -11,7 +11,7 @@ use lopdf::{Dictionary, Document, Object, ObjectId, StringFormat, dictionary};
 
 use super::audit_trail::{AuditTrail, audit_pages};
 use super::inspect::load;
-use super::layout::{Font, INDENT, Layout, add_font_resources, add_text_page, paragraph};
+use super::layout::{Font, Fonts, INDENT, Layout, add_text_page, paragraph};
 use super::{PdfError, add, new_id};
 pub use crate::model::DocumentKind;
 
@@ -44,7 +44,7 @@ pub fn deliverable(
 ) -> Result<Vec<u8>, PdfError> {
     let mut out = Document::with_version("1.7");
     let pages_root = new_id(&mut out)?;
-    let resources = add_font_resources(&mut out)?;
+    let (mut fonts, resources) = Fonts::reserve(&mut out)?;
     let mut kids: Vec<ObjectId> = Vec::new();
     let mut capacity = 64 * 1024;
 
@@ -60,17 +60,22 @@ pub fn deliverable(
                     "{} (DOCX document, not rendered here) \u{2014} SHA-256 {}",
                     document.name, document.sha256_hex
                 );
-                layout.push(paragraph(Font::Regular, 12.0, 0.0, INDENT, 0.0, &text));
+                layout.push(paragraph(Font::Regular, 11.0, 0.0, INDENT, 0.0, &text));
                 for page in layout.finish() {
-                    kids.push(add_text_page(&mut out, pages_root, resources, &page)?);
+                    kids.push(add_text_page(
+                        &mut out, pages_root, resources, &mut fonts, &page,
+                    )?);
                 }
             }
         }
     }
 
     for page in audit_pages(trail) {
-        kids.push(add_text_page(&mut out, pages_root, resources, &page)?);
+        kids.push(add_text_page(
+            &mut out, pages_root, resources, &mut fonts, &page,
+        )?);
     }
+    fonts.write(&mut out)?;
 
     let count = i64::try_from(kids.len()).map_err(|e| PdfError::Build(e.to_string()))?;
     out.objects.insert(

@@ -23,6 +23,7 @@
 //! write `pdf::inspect`, `pdf::AuditTrail` and so on.
 
 mod audit_trail;
+mod fonts;
 mod inspect;
 mod layout;
 mod merge;

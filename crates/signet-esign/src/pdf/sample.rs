@@ -3,7 +3,7 @@
 
 use lopdf::{Document, Object, dictionary};
 
-use super::layout::{Font, PAGE_HEIGHT, TextLine, add_font_resources, add_text_page, to_win_ansi};
+use super::layout::{Font, Fonts, PAGE_HEIGHT, TextLine, add_text_page};
 use super::{PdfError, add, new_id};
 
 /// A small deterministic PDF with `pages` A4 pages, each showing
@@ -15,7 +15,7 @@ pub fn sample(pages: u32, label: &str) -> Vec<u8> {
 fn build_sample(pages: u32, label: &str) -> Result<Vec<u8>, PdfError> {
     let mut document = Document::with_version("1.7");
     let pages_root = new_id(&mut document)?;
-    let resources = add_font_resources(&mut document)?;
+    let (mut fonts, resources) = Fonts::reserve(&mut document)?;
     let mut kids = Vec::new();
     for number in 1..=pages {
         let line = TextLine {
@@ -23,15 +23,17 @@ fn build_sample(pages: u32, label: &str) -> Result<Vec<u8>, PdfError> {
             size: 24.0,
             x: 72.0,
             y: PAGE_HEIGHT - 120.0,
-            text: to_win_ansi(&format!("{label} page {number}")),
+            text: format!("{label} page {number}"),
         };
         kids.push(Object::Reference(add_text_page(
             &mut document,
             pages_root,
             resources,
+            &mut fonts,
             &[line],
         )?));
     }
+    fonts.write(&mut document)?;
     document.objects.insert(
         pages_root,
         Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => kids, "Count" => pages }),

@@ -1,0 +1,316 @@
+//! The fonts of generated pages: DejaVu Sans and DejaVu Sans Bold, shipped
+//! in the binary (`fonts/`, Bitstream Vera licence, which allows
+//! embedding), so names in Latin, Greek and Cyrillic scripts come out exactly
+//! on the audit trail.
+//!
+//! Each font is embedded as the subset of glyphs the document uses
+//! (`subsetter`): a Type0 font over a CIDFontType2 with identity CIDs (the
+//! subset's glyph ids), its widths, and a ToUnicode map, so a reader's text
+//! extraction (`pdftotext`) gives back the original characters. A
+//! character the font lacks is drawn as U+FFFD, and the log says which.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use lopdf::{Dictionary, Document, Object, ObjectId, Stream, StringFormat, dictionary};
+use subsetter::GlyphRemapper;
+use ttf_parser::{Face, GlyphId};
+
+use super::{PdfError, add, new_id};
+
+static REGULAR_DATA: &[u8] = include_bytes!("../../fonts/DejaVuSans.ttf");
+static BOLD_DATA: &[u8] = include_bytes!("../../fonts/DejaVuSans-Bold.ttf");
+
+static REGULAR: LazyLock<Option<Face<'static>>> =
+    LazyLock::new(|| Face::parse(REGULAR_DATA, 0).ok());
+static BOLD: LazyLock<Option<Face<'static>>> = LazyLock::new(|| Face::parse(BOLD_DATA, 0).ok());
+
+/// The two fonts of generated pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Font {
+    Regular,
+    Bold,
+}
+
+impl Font {
+    const ALL: [Font; 2] = [Font::Regular, Font::Bold];
+
+    fn index(self) -> usize {
+        match self {
+            Font::Regular => 0,
+            Font::Bold => 1,
+        }
+    }
+
+    /// The name of the font in a page's resources.
+    pub(super) fn resource(self) -> &'static str {
+        match self {
+            Font::Regular => "F1",
+            Font::Bold => "F2",
+        }
+    }
+
+    fn postscript_name(self) -> &'static str {
+        match self {
+            Font::Regular => "DejaVuSans",
+            Font::Bold => "DejaVuSans-Bold",
+        }
+    }
+
+    fn data(self) -> &'static [u8] {
+        match self {
+            Font::Regular => REGULAR_DATA,
+            Font::Bold => BOLD_DATA,
+        }
+    }
+
+    fn face(self) -> Option<&'static Face<'static>> {
+        match self {
+            Font::Regular => REGULAR.as_ref(),
+            Font::Bold => BOLD.as_ref(),
+        }
+    }
+
+    /// The glyph that shows `c`, or the replacement character's.
+    fn glyph(self, c: char) -> GlyphId {
+        let Some(face) = self.face() else {
+            return GlyphId(0);
+        };
+        face.glyph_index(c)
+            .or_else(|| face.glyph_index('\u{FFFD}'))
+            .unwrap_or(GlyphId(0))
+    }
+
+    /// How far `c` advances, in 1/1000 em.
+    pub(super) fn advance(self, c: char) -> f32 {
+        let Some(face) = self.face() else {
+            return 600.0;
+        };
+        let units = f32::from(face.units_per_em().max(1));
+        let advance = face.glyph_hor_advance(self.glyph(c)).unwrap_or(0);
+        f32::from(advance) * 1000.0 / units
+    }
+}
+
+/// Makes text fit to show: line breaks and tabs become spaces; control,
+/// bidirectional and invisible format characters are dropped (they would
+/// move or hide what a reader sees).
+pub(super) fn printable(text: &str) -> String {
+    text.chars()
+        .filter_map(|c| match c {
+            '\t' | '\n' | '\r' => Some(' '),
+            c if signet_store::text::is_deceptive(c) => None,
+            c => Some(c),
+        })
+        .collect()
+}
+
+/// The glyphs one document shows, per font, collected while its pages are
+/// written and embedded once at the end.
+#[derive(Debug)]
+pub(super) struct Fonts {
+    ids: [ObjectId; 2],
+    remappers: [GlyphRemapper; 2],
+    /// New glyph id → the text it stands for, for the ToUnicode map.
+    text_of: [BTreeMap<u16, char>; 2],
+}
+
+impl Fonts {
+    /// Reserves the font objects and returns the resource dictionary that
+    /// pages share.
+    pub(super) fn reserve(document: &mut Document) -> Result<(Self, ObjectId), PdfError> {
+        let ids = [new_id(document)?, new_id(document)?];
+        let mut fonts = Dictionary::new();
+        for font in Font::ALL {
+            fonts.set(font.resource(), ids[font.index()]);
+        }
+        let resources = add(document, dictionary! { "Font" => fonts })?;
+        Ok((
+            Self {
+                ids,
+                remappers: [GlyphRemapper::new(), GlyphRemapper::new()],
+                text_of: [BTreeMap::new(), BTreeMap::new()],
+            },
+            resources,
+        ))
+    }
+
+    /// `text` as a hex string of two-byte glyph ids for `Tj`.
+    pub(super) fn encode(&mut self, font: Font, text: &str) -> Vec<u8> {
+        let i = font.index();
+        let mut hex = Vec::with_capacity(2 + 4 * text.len());
+        hex.push(b'<');
+        for c in text.chars() {
+            let glyph = font.glyph(c);
+            // A missing character is drawn, and read back, as U+FFFD.
+            let shown = if font.face().and_then(|f| f.glyph_index(c)).is_some() {
+                c
+            } else {
+                tracing::warn!(
+                    character = %signet_store::text::code_point(c),
+                    "no glyph for a character on a generated page; drawn as U+FFFD"
+                );
+                '\u{FFFD}'
+            };
+            let id = self.remappers[i].remap(glyph.0);
+            self.text_of[i].entry(id).or_insert(shown);
+            hex.extend_from_slice(format!("{id:04X}").as_bytes());
+        }
+        hex.push(b'>');
+        hex
+    }
+
+    /// Writes each font's subset into the objects reserved for it.
+    pub(super) fn write(self, document: &mut Document) -> Result<(), PdfError> {
+        for font in Font::ALL {
+            let i = font.index();
+            let object = type0(document, font, &self.remappers[i], &self.text_of[i])?;
+            document.objects.insert(self.ids[i], object);
+        }
+        Ok(())
+    }
+}
+
+/// A six-letter subset tag from the glyphs used (PDF 32000 §9.6.4).
+fn subset_tag(remapper: &GlyphRemapper) -> String {
+    let mut hash: u32 = 2_166_136_261;
+    for glyph in remapper.remapped_gids() {
+        for byte in glyph.to_be_bytes() {
+            hash = (hash ^ u32::from(byte)).wrapping_mul(16_777_619);
+        }
+    }
+    (0..6)
+        .map(|k| char::from(b'A' + ((hash >> (k * 5)) % 26) as u8))
+        .collect()
+}
+
+fn type0(
+    document: &mut Document,
+    font: Font,
+    remapper: &GlyphRemapper,
+    text_of: &BTreeMap<u16, char>,
+) -> Result<Object, PdfError> {
+    let face = font
+        .face()
+        .ok_or_else(|| PdfError::Build("the embedded font cannot be read".to_owned()))?;
+    let subset = subsetter::subset(font.data(), 0, remapper)
+        .map_err(|e| PdfError::Build(format!("font subset failed: {e}")))?;
+    let scale = 1000.0 / f32::from(face.units_per_em().max(1));
+    let units = |value: i16| Object::Real(f32::from(value) * scale);
+    let name = format!("{}+{}", subset_tag(remapper), font.postscript_name());
+
+    let mut file = Stream::new(dictionary! { "Length1" => subset.len() as i64 }, subset);
+    let _ = file.compress();
+    let file = add(document, file)?;
+    let bbox = face.global_bounding_box();
+    let descriptor = add(
+        document,
+        dictionary! {
+            "Type" => "FontDescriptor",
+            "FontName" => Object::Name(name.clone().into_bytes()),
+            // Symbolic: the glyphs are addressed by id, not by a standard encoding.
+            "Flags" => 4,
+            "FontBBox" => vec![units(bbox.x_min), units(bbox.y_min), units(bbox.x_max), units(bbox.y_max)],
+            "ItalicAngle" => 0,
+            "Ascent" => units(face.ascender()),
+            "Descent" => units(face.descender()),
+            "CapHeight" => units(face.capital_height().unwrap_or(face.ascender())),
+            "StemV" => 80,
+            "FontFile2" => file,
+        },
+    )?;
+    // Widths of the subset's glyphs, by new id: `[first [w1 w2 …]]`.
+    let widths: Vec<Object> = remapper
+        .remapped_gids()
+        .map(|old| {
+            let advance = face.glyph_hor_advance(GlyphId(old)).unwrap_or(0);
+            Object::Real(f32::from(advance) * scale)
+        })
+        .collect();
+    let cid_font = add(
+        document,
+        dictionary! {
+            "Type" => "Font",
+            "Subtype" => "CIDFontType2",
+            "BaseFont" => Object::Name(name.clone().into_bytes()),
+            "CIDSystemInfo" => dictionary! {
+                "Registry" => Object::String(b"Adobe".to_vec(), StringFormat::Literal),
+                "Ordering" => Object::String(b"Identity".to_vec(), StringFormat::Literal),
+                "Supplement" => 0,
+            },
+            "FontDescriptor" => descriptor,
+            "CIDToGIDMap" => "Identity",
+            "W" => vec![0.into(), Object::Array(widths)],
+        },
+    )?;
+    let mut cmap = Stream::new(Dictionary::new(), to_unicode(text_of));
+    let _ = cmap.compress();
+    let cmap = add(document, cmap)?;
+    Ok(Object::Dictionary(dictionary! {
+        "Type" => "Font",
+        "Subtype" => "Type0",
+        "BaseFont" => Object::Name(name.into_bytes()),
+        "Encoding" => "Identity-H",
+        "DescendantFonts" => vec![cid_font.into()],
+        "ToUnicode" => cmap,
+    }))
+}
+
+/// The ToUnicode CMap: each glyph id back to the character it was written for.
+fn to_unicode(text_of: &BTreeMap<u16, char>) -> Vec<u8> {
+    let mut out = String::from(
+        "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n\
+         /CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n\
+         /CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n\
+         1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n",
+    );
+    let entries: Vec<(&u16, &char)> = text_of.iter().collect();
+    // At most 100 mappings per block (PDF 32000 §9.10.3).
+    for block in entries.chunks(100) {
+        out += &format!("{} beginbfchar\n", block.len());
+        for (id, c) in block {
+            let mut units = [0u16; 2];
+            let utf16: String = c
+                .encode_utf16(&mut units)
+                .iter()
+                .map(|u| format!("{u:04X}"))
+                .collect();
+            out += &format!("<{id:04X}> <{utf16}>\n");
+        }
+        out += "endbfchar\n";
+    }
+    out += "endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n";
+    out.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_fonts_cover_latin_greek_and_cyrillic() {
+        for font in Font::ALL {
+            let face = font.face().expect("the font parses");
+            for c in "Zoë Ørsted-Łukasz Дмитрий Шостакович Ελληνικά ß œ €".chars()
+            {
+                assert!(face.glyph_index(c).is_some(), "{font:?} lacks {c}");
+            }
+            assert!(font.advance('W') > font.advance('i'));
+        }
+    }
+
+    #[test]
+    fn printable_text_keeps_letters_and_drops_what_hides() {
+        assert_eq!(printable("a\tb\nc"), "a b c");
+        assert_eq!(printable("e\u{200B}x\u{202E}y"), "exy");
+        assert_eq!(printable("Дмитрий"), "Дмитрий");
+    }
+
+    #[test]
+    fn to_unicode_maps_each_glyph_back() {
+        let map = BTreeMap::from([(1, 'Д'), (2, '😀')]);
+        let cmap = String::from_utf8(to_unicode(&map)).expect("ascii");
+        assert!(cmap.contains("<0001> <0414>"), "{cmap}");
+        assert!(cmap.contains("<0002> <D83DDE00>"), "{cmap}");
+    }
+}
