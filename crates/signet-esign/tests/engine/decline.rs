@@ -26,16 +26,10 @@ signet_store::store_tests!(
 
 /// Declines with `token` and expects a refusal that changes nothing.
 async fn refused(h: &Engine, id: &str, token: &str, check: impl Fn(&Page)) {
-    let before = h.get(id).await;
-    let seen = h.events(id).await.len();
-    let emails = h.emails(id).await;
+    let before = h.snapshot(id).await;
     h.advance(10);
     check(&h.decline(token, "Changed my mind").await);
-    let after = h.get(id).await;
-    assert_eq!(after.status, before.status);
-    assert_eq!(statuses(&after), statuses(&before));
-    assert_eq!(h.new_events(id, seen).await.len(), 0);
-    assert_eq!(h.emails(id).await, emails);
+    h.assert_unchanged(id, &before).await;
 }
 
 async fn processing_has_no_link_to_decline_with(db: TestDb) {

@@ -285,19 +285,14 @@ async fn failed_is_refused(db: TestDb) {
 /// Asks to replace `email` with Dan and expects `cannot-replace`, with
 /// nothing changed.
 async fn refused(h: &Engine, id: &str, email: &str, detail: &str) {
-    let before = h.get(id).await;
-    let seen = h.events(id).await.len();
-    let emails = h.emails(id).await;
+    let before = h.snapshot(id).await;
     h.advance(10);
-    let recipient_id = recipient(&before, email).recipient_id.clone();
+    let recipient_id = recipient(&before.envelope, email).recipient_id.clone();
     assert_refused(
         h.replace(id, &recipient_id, DAN).await,
         "cannot-replace",
         409,
         detail,
     );
-    let after = h.get(id).await;
-    assert_eq!(statuses(&after), statuses(&before));
-    assert_eq!(h.new_events(id, seen).await.len(), 0);
-    assert_eq!(h.emails(id).await, emails);
+    h.assert_unchanged(id, &before).await;
 }

@@ -291,6 +291,13 @@ pub fn recipient<'a>(envelope: &'a Envelope, email: &str) -> &'a Recipient {
 }
 
 /// Recipients as `(email, status)`, in routing order.
+/// An envelope with its event count and emails, before an operation.
+pub struct Snapshot {
+    pub envelope: Envelope,
+    events: usize,
+    emails: Vec<(String, String)>,
+}
+
 pub fn statuses(envelope: &Envelope) -> Vec<(String, String)> {
     envelope
         .recipients
@@ -364,6 +371,24 @@ impl Engine {
             .unwrap();
         assert_eq!(created.status, EnvelopeStatus::Processing);
         created
+    }
+
+    /// What a refused operation must leave as it was.
+    pub async fn snapshot(&self, envelope_id: &str) -> Snapshot {
+        Snapshot {
+            envelope: self.get(envelope_id).await,
+            events: self.events(envelope_id).await.len(),
+            emails: self.emails(envelope_id).await,
+        }
+    }
+
+    /// Asserts nothing changed since `before`: statuses, events, emails.
+    pub async fn assert_unchanged(&self, envelope_id: &str, before: &Snapshot) {
+        let after = self.get(envelope_id).await;
+        assert_eq!(after.status, before.envelope.status);
+        assert_eq!(statuses(&after), statuses(&before.envelope));
+        assert_eq!(self.new_events(envelope_id, before.events).await.len(), 0);
+        assert_eq!(self.emails(envelope_id).await, before.emails);
     }
 
     pub async fn get(&self, envelope_id: &str) -> Envelope {
