@@ -51,6 +51,9 @@ pub enum CeremonyState {
     Open,
     Completed,
     Rejected,
+    /// They had answered, and then the sender canceled the envelope: their
+    /// answer no longer leads anywhere, and the page must not say it will.
+    AnsweredThenCanceled,
     /// The envelope was canceled or failed, or the link was superseded.
     Closed,
 }
@@ -130,6 +133,9 @@ impl Esign {
         let documents = rows::documents(&mut conn, &envelope.id).await?;
         drop(conn);
         let state = match (envelope.status, recipient.status) {
+            (EnvelopeStatus::Canceled, RecipientStatus::Completed | RecipientStatus::Rejected) => {
+                CeremonyState::AnsweredThenCanceled
+            }
             (_, RecipientStatus::Completed) => CeremonyState::Completed,
             (_, RecipientStatus::Rejected) => CeremonyState::Rejected,
             (EnvelopeStatus::InProgress, s) if allowed::SIGN.contains(&s) => CeremonyState::Open,

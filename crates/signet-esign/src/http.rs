@@ -99,6 +99,10 @@ async fn render_page(esign: &Esign, token: &str, error: Option<&str>, typed: &st
         CeremonyState::Rejected => {
             SigningState::Done("You declined this request. The sender has been told.".to_owned())
         }
+        CeremonyState::AnsweredThenCanceled => SigningState::Done(
+            "The sender canceled this request after you answered; nothing more is needed from you."
+                .to_owned(),
+        ),
         CeremonyState::Closed => {
             SigningState::Done("This request is no longer open for signing.".to_owned())
         }

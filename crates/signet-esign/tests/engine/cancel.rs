@@ -123,6 +123,13 @@ async fn in_progress_tells_finished_recipients_but_not_replaced_ones(db: TestDb)
         .map(|(_, to)| to)
         .collect();
     assert_eq!(cancellations, [ANN.email, BOB.email, CARA.email]);
+    // Those who had answered are not told their answer still leads anywhere.
+    for token in [&ann, &bob] {
+        assert_eq!(
+            h.ceremony(token).await,
+            Ok("AnsweredThenCanceled".to_owned())
+        );
+    }
 }
 
 async fn completed_is_refused(db: TestDb) {

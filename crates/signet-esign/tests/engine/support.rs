@@ -637,7 +637,8 @@ impl Engine {
     }
 
     /// Where the signing page says the holder of `token` stands
-    /// (`open_ceremony`): `Ok("Open" | "Completed" | "Rejected" | "Closed")`,
+    /// (`open_ceremony`): `Ok("Open" | "Completed" | "Rejected" |
+    /// "AnsweredThenCanceled" | "Closed")`,
     /// or the refusal (`Err("UnknownLink")`). Opening an open request
     /// records `recipient.viewed` the first time.
     pub async fn ceremony(&self, token: &str) -> Result<String, String> {
