@@ -141,7 +141,6 @@ impl Fonts {
         let mut hex = Vec::with_capacity(2 + 4 * text.len());
         hex.push(b'<');
         for c in text.chars() {
-            let glyph = font.glyph(c);
             // A missing character is drawn, and read back, as U+FFFD.
             let shown = if font.face().and_then(|f| f.glyph_index(c)).is_some() {
                 c
@@ -152,6 +151,7 @@ impl Fonts {
                 );
                 '\u{FFFD}'
             };
+            let glyph = font.glyph(shown);
             let id = self.remappers[i].remap(glyph.0);
             self.text_of[i].entry(id).or_insert(shown);
             hex.extend_from_slice(format!("{id:04X}").as_bytes());
