@@ -74,10 +74,15 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     None
 }
 
+/// Where the `%PDF-` header starts, if within the first [`HEADER_SCAN`] bytes:
+/// what makes bytes a PDF for every reader in this module and `pages.rs`.
+pub(super) fn header_offset(bytes: &[u8]) -> Option<usize> {
+    find(&bytes[..bytes.len().min(HEADER_SCAN)], b"%PDF-")
+}
+
 /// Loads a PDF, refusing non-PDFs and encrypted PDFs.
 pub(super) fn load(bytes: &[u8]) -> Result<Document, PdfError> {
-    let head = &bytes[..bytes.len().min(HEADER_SCAN)];
-    let start = find(head, b"%PDF-").ok_or(PdfError::NotPdf)?;
+    let start = header_offset(bytes).ok_or(PdfError::NotPdf)?;
     // lopdf wants the header at offset 0; with leading junk the xref offsets are
     // off and lopdf rebuilds the cross-reference table by scanning.
     let body = &bytes[start..];

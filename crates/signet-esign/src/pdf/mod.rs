@@ -16,6 +16,9 @@
 //!   document and appends the generated pages.
 //! - `layout.rs`: the small text engine behind generated pages: WinAnsi
 //!   encoding, glyph widths, word wrap, pagination and page content streams.
+//! - `pages.rs`: pages as displayed, read with the hayro rasterizer: their
+//!   [`geometry`] in view points (top-left origin, after CropBox and
+//!   /Rotate), where strings are shown ([`find_text`]) and [`render_png`].
 //! - `audit_trail.rs`: the audit-trail types and how the trail is laid out.
 //! - `sample.rs`: deterministic sample PDFs for tests (`testing` feature).
 //!
@@ -27,6 +30,7 @@ mod fonts;
 mod inspect;
 mod layout;
 mod merge;
+mod pages;
 #[cfg(any(test, feature = "testing"))]
 mod sample;
 #[cfg(test)]
@@ -37,6 +41,7 @@ use lopdf::{Document, Object, ObjectId};
 pub use audit_trail::{AuditDocument, AuditEvent, AuditSigner, AuditTrail};
 pub use inspect::{PdfInfo, inspect, is_docx, page_count, page_text};
 pub use merge::{DocumentKind, SourceDocument, deliverable};
+pub use pages::{PageGeometry, TextHit, find_text, geometry, render_png};
 #[cfg(any(test, feature = "testing"))]
 pub use sample::sample;
 
