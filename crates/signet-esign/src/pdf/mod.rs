@@ -17,7 +17,8 @@
 //! - `layout.rs`: the small text engine behind generated pages: WinAnsi
 //!   encoding, glyph widths, word wrap, pagination and page content streams.
 //! - `audit_trail.rs`: the audit-trail types and how the trail is laid out.
-//! - `sample.rs`: deterministic sample PDFs for tests (`testing` feature).
+//! - `sample.rs`: deterministic sample PDFs and DOCX files for tests
+//!   (`testing` feature).
 //!
 //! Everything the rest of the crate uses is re-exported here, so callers
 //! write `pdf::inspect`, `pdf::AuditTrail` and so on.
@@ -38,7 +39,7 @@ pub use audit_trail::{AuditDocument, AuditEvent, AuditSigner, AuditTrail};
 pub use inspect::{PdfInfo, inspect, is_docx, page_count, page_text};
 pub use merge::{DocumentKind, SourceDocument, deliverable};
 #[cfg(any(test, feature = "testing"))]
-pub use sample::sample;
+pub use sample::{sample, sample_docx};
 
 /// Why a PDF could not be inspected, read or built. The messages are safe to
 /// show to a user.
