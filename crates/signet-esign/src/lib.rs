@@ -6,11 +6,15 @@
 //! bytes included), so any instance of a PostgreSQL deployment can serve
 //! any request.
 //!
+//! Word documents become PDF through [`DocxConverter`] (LibreOffice), when
+//! the server has one.
+//!
 //! Tools call [`Esign`] with a [`Caller`] (the principal's organization,
 //! user and connection); the signing page, uploads and deliverable
 //! downloads are served by [`http::router`].
 
 mod ceremony;
+pub mod convert;
 mod deliverables;
 mod envelopes;
 pub mod error;
@@ -32,6 +36,7 @@ use std::sync::Arc;
 use signet_fetch::Fetcher;
 use signet_store::{SharedClock, Store};
 
+pub use convert::{ConvertError, DocxConverter};
 pub use error::{EsignError, FieldError};
 pub use events::Notifier;
 pub use outbox::Mailer;
@@ -65,6 +70,7 @@ struct Inner {
     mailer: Mailer,
     notifier: Notifier,
     links: links::LinkSigner,
+    docx: DocxConverter,
 }
 
 impl Esign {
@@ -85,8 +91,22 @@ impl Esign {
                 mailer,
                 notifier: Notifier::default(),
                 links,
+                docx: DocxConverter::disabled(),
             }),
         }
+    }
+
+    /// Word documents are converted with `converter` (off by default). Call
+    /// it right after [`Esign::new`]: a handle already cloned keeps what it
+    /// had, with a warning.
+    pub fn with_docx_converter(mut self, converter: DocxConverter) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.docx = converter,
+            None => tracing::warn!(
+                "the DOCX converter was set on an engine handle already shared; it is ignored"
+            ),
+        }
+        self
     }
 
     /// Wakes long-polls; on PostgreSQL also for events other instances commit.
@@ -98,6 +118,12 @@ impl Esign {
     /// being fetched, or before a deliverable was written) is picked up.
     pub async fn resume(&self) -> Result<(), EsignError> {
         flow::resume(self).await
+    }
+
+    /// Turns Word documents into PDF (possibly [`DocxConverter::disabled`]).
+    #[expect(dead_code, reason = "the envelope flow is to convert DOCX documents")]
+    pub(crate) fn docx(&self) -> &DocxConverter {
+        &self.inner.docx
     }
 
     fn store(&self) -> &Store {

@@ -196,8 +196,9 @@ async fn housekeeping(state: Arc<AppState>) {
     }
 }
 
-/// The e-signature engine with its fetcher and mailer (`serve` also has it
-/// listen for events other instances commit, on PostgreSQL).
+/// The e-signature engine with its fetcher, mailer and DOCX converter
+/// (`serve` also has it listen for events other instances commit, on
+/// PostgreSQL).
 pub(crate) fn engine(
     config: &Config,
     store: &Store,
@@ -215,13 +216,24 @@ pub(crate) fn engine(
     });
     let mailer =
         signet_esign::Mailer::new(config.smtp_url.as_deref(), &from).map_err(ServeError::Engine)?;
+    let docx = signet_esign::DocxConverter::from_setting(config.docx_converter.as_deref());
+    match (docx.program(), &config.docx_converter) {
+        (Some(program), _) => {
+            tracing::info!(program = %program.display(), "DOCX documents are converted to PDF");
+        }
+        (None, Some(_)) => tracing::info!("DOCX conversion is turned off (SIGNET_DOCX_CONVERTER)"),
+        (None, None) => tracing::info!(
+            "DOCX conversion is off: no soffice on the PATH (install LibreOffice or set SIGNET_DOCX_CONVERTER)"
+        ),
+    }
     let esign = signet_esign::Esign::new(
         store.clone(),
         clock.clone(),
         issuer.as_str(),
         fetcher,
         mailer,
-    );
+    )
+    .with_docx_converter(docx);
     Ok(esign)
 }
 

@@ -20,7 +20,8 @@
 //!   [`geometry`] in view points (top-left origin, after CropBox and
 //!   /Rotate), where strings are shown ([`find_text`]) and [`render_png`].
 //! - `audit_trail.rs`: the audit-trail types and how the trail is laid out.
-//! - `sample.rs`: deterministic sample PDFs for tests (`testing` feature).
+//! - `sample.rs`: deterministic sample PDFs and DOCX files for tests
+//!   (`testing` feature).
 //!
 //! Everything the rest of the crate uses is re-exported here, so callers
 //! write `pdf::inspect`, `pdf::AuditTrail` and so on.
@@ -43,7 +44,7 @@ pub use inspect::{PdfInfo, inspect, is_docx, page_count, page_text};
 pub use merge::{DocumentKind, SourceDocument, deliverable};
 pub use pages::{PageGeometry, TextHit, find_text, geometry, render_png};
 #[cfg(any(test, feature = "testing"))]
-pub use sample::sample;
+pub use sample::{sample, sample_docx};
 
 /// Why a PDF could not be inspected, read or built. The messages are safe to
 /// show to a user.

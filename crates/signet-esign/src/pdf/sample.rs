@@ -1,7 +1,12 @@
-//! Deterministic sample PDFs, for this crate's tests and (with the `testing`
-//! feature) the end-to-end tests, which serve them as source documents.
+//! Deterministic sample PDFs and Word documents, for this crate's tests and
+//! (with the `testing` feature) the end-to-end tests, which serve them as
+//! source documents.
+
+use std::io::Write;
 
 use lopdf::{Document, Object, dictionary};
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, DateTime, ZipWriter};
 
 use super::layout::{Font, Fonts, PAGE_HEIGHT, TextLine, add_text_page};
 use super::{PdfError, add, new_id};
@@ -48,4 +53,89 @@ fn build_sample(pages: u32, label: &str) -> Result<Vec<u8>, PdfError> {
         .save_to(&mut bytes)
         .map_err(|e| PdfError::Build(e.to_string()))?;
     Ok(bytes)
+}
+
+/// A minimal Word document (DOCX) with one paragraph per string, for tests.
+/// Deterministic: stored (uncompressed) entries dated 1980-01-01.
+pub fn sample_docx(paragraphs: &[&str]) -> Vec<u8> {
+    build_docx(paragraphs).unwrap_or_default()
+}
+
+const CONTENT_TYPES: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>"#;
+
+const PACKAGE_RELATIONSHIPS: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>"#;
+
+fn build_docx(paragraphs: &[&str]) -> zip::result::ZipResult<Vec<u8>> {
+    let mut body = String::new();
+    for paragraph in paragraphs {
+        body.push_str(r#"<w:p><w:r><w:t xml:space="preserve">"#);
+        body.push_str(&xml_escape(paragraph));
+        body.push_str("</w:t></w:r></w:p>");
+    }
+    let document = format!(
+        r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>{body}</w:body></w:document>"#
+    );
+    let options = SimpleFileOptions::default()
+        .compression_method(CompressionMethod::Stored)
+        .last_modified_time(DateTime::DEFAULT);
+    let mut zip = ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, contents) in [
+        ("[Content_Types].xml", CONTENT_TYPES),
+        ("_rels/.rels", PACKAGE_RELATIONSHIPS),
+        ("word/document.xml", document.as_str()),
+    ] {
+        zip.start_file(name, options)?;
+        zip.write_all(contents.as_bytes())?;
+    }
+    Ok(zip.finish()?.into_inner())
+}
+
+fn xml_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&apos;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_docx_is_a_docx_with_the_paragraphs() {
+        let docx = sample_docx(&["Hello [[sig_a]] world", "a < b & \"c\""]);
+        assert!(super::super::is_docx(&docx));
+        assert_eq!(
+            sample_docx(&["Hello [[sig_a]] world", "a < b & \"c\""]),
+            docx
+        );
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(docx)).unwrap();
+        let mut document = String::new();
+        std::io::Read::read_to_string(
+            &mut archive.by_name("word/document.xml").unwrap(),
+            &mut document,
+        )
+        .unwrap();
+        assert!(
+            document.contains(">Hello [[sig_a]] world</w:t>"),
+            "{document}"
+        );
+        assert!(
+            document.contains(">a &lt; b &amp; &quot;c&quot;</w:t>"),
+            "{document}"
+        );
+        assert!(archive.by_name("[Content_Types].xml").is_ok());
+        assert!(archive.by_name("_rels/.rels").is_ok());
+    }
 }

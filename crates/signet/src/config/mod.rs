@@ -157,6 +157,20 @@ mod tests {
         assert_eq!(config.refresh_grace, Duration::from_secs(30));
         assert!(config.allowed_origins.is_empty());
         assert!(config.key_encryption_key.is_none());
+        assert_eq!(config.docx_converter, None, "soffice on the PATH");
+    }
+
+    #[test]
+    fn docx_converter_is_a_program_or_off() {
+        for (value, expected) in [("none", "none"), (" Off ", " Off "), ("sh", "sh")] {
+            let config = Config::resolve(
+                &Layer::default(),
+                None,
+                &env(&[("SIGNET_DOCX_CONVERTER", value)]),
+            )
+            .unwrap();
+            assert_eq!(config.docx_converter.as_deref(), Some(expected));
+        }
     }
 
     #[test]
@@ -278,6 +292,14 @@ mod tests {
                 vec![("SIGNET_KEY_ENCRYPTION_KEY", "hunter2")],
                 "invalid key-encryption key \"***\" (from environment variable SIGNET_KEY_ENCRYPTION_KEY): expected 32 bytes as 64 hex digits or base64 (openssl rand -base64 32)",
             ),
+            (
+                Layer {
+                    docx_converter: Some("/no/such/soffice".into()),
+                    ..Layer::default()
+                },
+                vec![],
+                "invalid DOCX converter \"/no/such/soffice\" (from flag --docx-converter): expected an executable program (a path, or a name on the PATH) such as soffice, or none",
+            ),
         ];
         for (flags, vars, expected) in cases {
             let err = Config::resolve(&flags, None, &env(&vars)).unwrap_err();
@@ -337,7 +359,7 @@ mod tests {
                 assert_eq!(flag, format!("--{}", setting.key.replace('_', "-")));
             }
         }
-        assert_eq!(SETTINGS.len(), 21, "one row per field of Layer");
+        assert_eq!(SETTINGS.len(), 22, "one row per field of Layer");
     }
 
     #[test]

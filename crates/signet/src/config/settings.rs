@@ -310,6 +310,15 @@ settings! {
         parse: values::smtp_url,
         secret,
     }
+    /// The program that turns DOCX into PDF, as given; `None` looks for
+    /// `soffice` on the PATH, and `none` turns conversion off.
+    docx_converter: Option<String> {
+        env: "SIGNET_DOCX_CONVERTER",
+        flag: Flag::serve("--docx-converter", "PROGRAM", "Program that turns DOCX into PDF (LibreOffice's soffice); 'none' turns conversion off, and DOCX documents are then refused"),
+        unset: None,
+        shown_as: "soffice on the PATH",
+        parse: values::docx_converter,
+    }
     /// Dynamically registered clients unused this long, with no live
     /// grant, are removed.
     client_idle_ttl: Duration {

@@ -181,6 +181,26 @@ pub(super) fn smtp_url(url: String, source: Source) -> Result<Option<String>, Co
     Ok(Some(url))
 }
 
+/// A program path or a name on the PATH that is an executable file, or one
+/// of the words that turn conversion off.
+pub(super) fn docx_converter(
+    program: String,
+    source: Source,
+) -> Result<Option<String>, ConfigError> {
+    use signet_esign::DocxConverter;
+    if !DocxConverter::turns_off(&program)
+        && !DocxConverter::from_setting(Some(&program)).available()
+    {
+        return Err(invalid(
+            "DOCX converter",
+            program.clone(),
+            source,
+            "expected an executable program (a path, or a name on the PATH) such as soffice, or none".to_owned(),
+        ));
+    }
+    Ok(Some(program))
+}
+
 pub(super) fn trusted_proxies(
     list: String,
     source: Source,
