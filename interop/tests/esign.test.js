@@ -103,7 +103,7 @@ test('an agent on the TypeScript SDK sends a document for signature and fetches 
   const signed = await fetch(link, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ action: 'sign', signature: 'Grace Hopper' }),
+    body: new URLSearchParams({ action: 'sign', signature: 'Grace Hopper', consent: 'yes' }),
     redirect: 'manual',
   });
   assert.equal(signed.status, 303);

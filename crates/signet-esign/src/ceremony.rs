@@ -2,6 +2,8 @@
 //! declining. The link's secret is the recipient's only credential; only
 //! its hash is stored.
 
+use std::collections::HashMap;
+
 use serde_json::json;
 use signet_store::random;
 use signet_store::sqlx;
@@ -10,12 +12,21 @@ use crate::Esign;
 use crate::error::EsignError;
 use crate::events::{self, NewEvent};
 use crate::flow;
-use crate::model::{DocumentKind, EnvelopeStatus, EventKind, Mode, RecipientStatus, RecipientType};
+use crate::model::{
+    DocumentKind, EnvelopeStatus, EventKind, Mode, PlaceType, RecipientStatus, RecipientType,
+    Requirement,
+};
+use crate::places::{self, PlaceBox};
 use crate::rows::{self, DocumentRow, EnvelopeRow, RecipientRow};
 use crate::transitions::{self, RecipientChange, Witnessed, allowed};
 
 pub const MAX_SIGNATURE: usize = 200;
 pub const MAX_REJECTION_REASON: usize = 2000;
+
+/// What a signer agrees to before signing: recorded word for word, with the
+/// time and address, in the audit trail (`recipient.consented`).
+pub const ESIGN_CONSENT: &str = "I agree to sign electronically. My electronic signature on these documents \
+     is as valid as my handwritten signature, and I may ask the sender for a paper copy.";
 
 /// What the signing page shows.
 #[derive(Debug)]
@@ -26,6 +37,31 @@ pub struct Ceremony {
     pub recipient_type: RecipientType,
     pub state: CeremonyState,
     pub documents: Vec<DocumentView>,
+    /// Every place on the documents: the recipient's own to fill, the
+    /// others' to see.
+    pub places: Vec<PlaceView>,
+    /// No signature place of their own: they sign by typing their name for
+    /// the whole envelope (recorded on the audit trail).
+    pub types_name: bool,
+    /// How they may sign their signature and initials places.
+    pub signature_options: Vec<crate::model::SignatureMethod>,
+}
+
+/// One place as the signing page shows it.
+#[derive(Debug)]
+pub struct PlaceView {
+    pub document_id: String,
+    pub key: String,
+    pub kind: PlaceType,
+    /// How the place is named to the signer ("Signature “sig_a” on page 2").
+    pub label: String,
+    pub required: bool,
+    /// This recipient fills it; otherwise it is someone else's, or Signet's.
+    pub mine: bool,
+    pub boxes: Vec<PlaceBox>,
+    /// What is already there: another recipient's entry, or a value Signet stamps.
+    pub shown: Option<String>,
+    pub options: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -42,6 +78,8 @@ pub struct DocumentView {
     /// `None` while the document is still being fetched.
     pub kind: Option<DocumentKind>,
     pub pages: Option<i64>,
+    /// Each page's displayed size in points.
+    pub page_sizes: Vec<(f64, f64)>,
 }
 
 /// Where this recipient stands, as the page tells them.
@@ -131,6 +169,7 @@ impl Esign {
         let mut conn = self.store().pool().acquire().await?;
         let (envelope, recipient) = self.by_token(&mut conn, token, false).await?;
         let documents = rows::documents(&mut conn, &envelope.id).await?;
+        let places = places::for_envelope(&mut conn, &envelope.id).await?;
         drop(conn);
         let state = match (envelope.status, recipient.status) {
             (EnvelopeStatus::Canceled, RecipientStatus::Completed | RecipientStatus::Rejected) => {
@@ -171,7 +210,32 @@ impl Esign {
             tx.commit().await?;
             self.notifier().notify();
         }
+        let types_name = !places.iter().any(|p| {
+            p.kind.is_signature_like() && p.recipient_key.as_deref() == Some(&recipient.key)
+        });
+        let places = places
+            .iter()
+            .map(|p| {
+                let mine = p.kind.is_filled_by_recipient()
+                    && p.recipient_key.as_deref() == Some(&recipient.key)
+                    && !p.is_filled();
+                PlaceView {
+                    document_id: p.document_id.clone(),
+                    key: p.key.clone(),
+                    kind: p.kind,
+                    label: places::label(p),
+                    required: p.requirement == Requirement::Required,
+                    mine,
+                    boxes: p.boxes(),
+                    shown: shown_value(p, &recipient),
+                    options: p.options(),
+                }
+            })
+            .collect();
         Ok(Ceremony {
+            signature_options: recipient.signature_options(),
+            types_name,
+            places,
             envelope: EnvelopeView {
                 test_mode: envelope.mode == Mode::Test,
                 title: envelope.title,
@@ -184,6 +248,7 @@ impl Esign {
             documents: documents
                 .into_iter()
                 .map(|d: DocumentRow| DocumentView {
+                    page_sizes: d.page_sizes(),
                     id: d.id,
                     name: d.name,
                     kind: d.kind,
@@ -214,7 +279,30 @@ impl Esign {
         }
     }
 
-    /// Signs (or approves) with a typed signature, or declines.
+    /// The PDF a recipient sees of one document (LibreOffice's for a Word
+    /// document), for rendering its pages.
+    pub async fn ceremony_pdf(
+        &self,
+        token: &str,
+        document_id: &str,
+    ) -> Result<Vec<u8>, CeremonyError> {
+        let mut conn = self.store().pool().acquire().await?;
+        let (envelope, _) = self.by_token(&mut conn, token, false).await?;
+        let row: Option<(Option<DocumentKind>, Option<Vec<u8>>, Option<Vec<u8>>)> = sqlx::query_as(
+            "SELECT kind, content, converted FROM envelope_documents WHERE id = $1 AND envelope_id = $2",
+        )
+        .bind(document_id)
+        .bind(&envelope.id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        match row {
+            Some((Some(DocumentKind::Pdf), Some(content), _)) => Ok(content),
+            Some((Some(DocumentKind::Docx), _, Some(converted))) => Ok(converted),
+            _ => Err(CeremonyError::UnknownLink),
+        }
+    }
+
+    /// Signs (or approves) with the places filled and a typed signature, or declines.
     pub async fn act(
         &self,
         token: &str,
@@ -246,25 +334,92 @@ impl Esign {
         };
         let backend = self.store().backend();
         let step = match decision {
-            Decision::Sign { typed_signature } => {
-                let signature = typed_signature.trim();
-                if signature.is_empty() {
-                    return Err(CeremonyError::Invalid(
-                        "Type your full name to sign.".to_owned(),
-                    ));
-                }
-                if signature.chars().count() > MAX_SIGNATURE {
+            Decision::Sign {
+                typed_signature,
+                fields,
+                consented,
+            } => {
+                if !consented {
                     return Err(CeremonyError::Invalid(format!(
-                        "The signature may be at most {MAX_SIGNATURE} characters."
+                        "Agree to {} electronically to continue.",
+                        if recipient.kind == RecipientType::Approver {
+                            "approve"
+                        } else {
+                            "sign"
+                        }
                     )));
                 }
+                let all = places::for_envelope(&mut tx, &envelope.id).await?;
+                let mine: Vec<&places::PlaceRow> = all
+                    .iter()
+                    .filter(|p| p.recipient_key.as_deref() == Some(&recipient.key))
+                    .collect();
+                let mut fill = places::Fill::judge(&mine, fields)
+                    .map_err(|problems| CeremonyError::Invalid(problems.join(" · ")))?;
+                let signature = if mine.iter().any(|p| p.kind.is_signature_like()) {
+                    fill.first_typed_signature(&mine)
+                        .unwrap_or_default()
+                        .to_owned()
+                } else {
+                    let signature = typed_signature.unwrap_or_default().trim();
+                    if signature.is_empty() {
+                        return Err(CeremonyError::Invalid(format!(
+                            "Type your full name to {}.",
+                            if recipient.kind == RecipientType::Approver {
+                                "approve"
+                            } else {
+                                "sign"
+                            }
+                        )));
+                    }
+                    if signature.chars().count() > MAX_SIGNATURE {
+                        return Err(CeremonyError::Invalid(format!(
+                            "The signature may be at most {MAX_SIGNATURE} characters."
+                        )));
+                    }
+                    signature.to_owned()
+                };
+                // What Signet stamps for them is fixed now, as they finish.
+                for place in mine.iter().filter(|p| !p.kind.is_filled_by_recipient()) {
+                    let text = match place.kind {
+                        PlaceType::RecipientName => recipient.name.clone(),
+                        PlaceType::RecipientEmail => recipient.email.clone(),
+                        PlaceType::RecipientCompletedDate => {
+                            places::date_in(&envelope.timezone, now)
+                        }
+                        PlaceType::Text => place.value.clone().unwrap_or_default(),
+                        _ => continue,
+                    };
+                    fill.entries
+                        .push((place.id.clone(), places::Entry::Text(text)));
+                }
                 let change = RecipientChange::Sign {
-                    typed_signature: signature,
+                    typed_signature: &signature,
                     witnessed,
                 };
                 if !transitions::recipient(&mut tx, &recipient.id, change, now).await? {
                     return Err(CeremonyError::Closed("it was just completed".to_owned()));
                 }
+                places::record_fill(&mut tx, &recipient.id, &fill, now).await?;
+                events::record(
+                    &mut tx,
+                    backend,
+                    NewEvent {
+                        org_id: &envelope.org_id,
+                        envelope_id: &envelope.id,
+                        recipient_id: Some(&recipient.id),
+                        kind: EventKind::RecipientConsented,
+                        data: json!({ "key": recipient.key, "statement": ESIGN_CONSENT, "ip_address": evidence.ip_address }),
+                    },
+                    now,
+                )
+                .await?;
+                let filled = places::for_envelope(&mut tx, &envelope.id).await?;
+                let captures = places::captures(
+                    filled
+                        .iter()
+                        .filter(|p| p.filled_by.as_deref() == Some(recipient.id.as_str())),
+                );
                 events::record(
                     &mut tx,
                     backend,
@@ -273,7 +428,14 @@ impl Esign {
                         envelope_id: &envelope.id,
                         recipient_id: Some(&recipient.id),
                         kind: EventKind::RecipientCompleted,
-                        data: json!({ "key": recipient.key, "type": recipient.kind, "typed_signature": signature, "ip_address": evidence.ip_address }),
+                        data: json!({
+                            "key": recipient.key,
+                            "type": recipient.kind,
+                            "typed_signature": signature,
+                            "ip_address": evidence.ip_address,
+                            "places_filled": fill.entries.len(),
+                            "captures": captures,
+                        }),
                     },
                     now,
                 )
@@ -317,6 +479,37 @@ impl Esign {
 
 #[derive(Debug)]
 pub enum Decision<'a> {
-    Sign { typed_signature: &'a str },
-    Reject { reason: Option<&'a str> },
+    Sign {
+        /// The name typed for the whole envelope (when they own no signature place).
+        typed_signature: Option<&'a str>,
+        /// The form's `place.KEY` fields.
+        fields: &'a HashMap<String, String>,
+        /// They ticked the statement [`ESIGN_CONSENT`].
+        consented: bool,
+    },
+    Reject {
+        reason: Option<&'a str>,
+    },
+}
+
+/// What the page shows in a place the recipient does not fill: another
+/// recipient's entry once made, or the value Signet will stamp.
+fn shown_value(place: &places::PlaceRow, viewer: &RecipientRow) -> Option<String> {
+    if place.is_filled() {
+        return Some(match (place.kind, place.filled_text.as_deref()) {
+            (PlaceType::Checkbox, Some("true")) => "\u{2713}".to_owned(),
+            (PlaceType::Checkbox, _) => String::new(),
+            (_, Some(text)) => text.to_owned(),
+            (_, None) => "(drawn signature)".to_owned(),
+        });
+    }
+    let own = place.recipient_key.as_deref() == Some(viewer.key.as_str());
+    match place.kind {
+        PlaceType::Text => place.value.clone(),
+        PlaceType::RecipientName if own => Some(viewer.name.clone()),
+        PlaceType::RecipientEmail if own => Some(viewer.email.clone()),
+        PlaceType::RecipientCompletedDate if own => Some("(date of signing)".to_owned()),
+        PlaceType::EnvelopeCompletedDate => Some("(date of completion)".to_owned()),
+        _ => None,
+    }
 }

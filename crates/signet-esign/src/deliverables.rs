@@ -10,11 +10,15 @@ use signet_store::{UnixTime, ids, sqlx};
 use crate::error::EsignError;
 use crate::events::{self, NewEvent};
 use crate::flow::{Step, sha256_hex};
-use crate::model::{EmailKind, EnvelopeStatus, EventKind, RecipientStatus, RecipientType};
+use crate::model::{
+    EmailKind, EnvelopeStatus, EventKind, PlaceType, RecipientStatus, RecipientType,
+};
 use crate::outbox;
 use crate::pdf::{
-    self, AuditDocument, AuditEvent, AuditSigner, AuditTrail, DocumentKind, SourceDocument,
+    self, AuditDocument, AuditEvent, AuditField, AuditSigner, AuditTrail, DocumentKind, Mark,
+    SourceDocument, Stamp,
 };
+use crate::places::{self, PlaceRow};
 use crate::rows;
 use crate::{Caller, Esign};
 
@@ -31,12 +35,14 @@ pub(crate) fn spawn_generation(esign: Esign, envelope_id: String) {
     });
 }
 
-/// A stored document: name, kind, SHA-256, pages, bytes.
+/// A stored document: id, name, kind, SHA-256, pages, bytes, LibreOffice's PDF.
 type StoredDocument = (
+    String,
     String,
     Option<DocumentKind>,
     Option<String>,
     Option<i64>,
+    Option<Vec<u8>>,
     Option<Vec<u8>>,
 );
 
@@ -53,10 +59,23 @@ fn describe(kind: EventKind, data: &Value) -> String {
             .to_owned()
     };
     match kind {
+        EventKind::RecipientCompleted if field("typed_signature").is_empty() => {
+            format!(
+                "{} signed (drawn) from {}",
+                field("key"),
+                field("ip_address")
+            )
+        }
         EventKind::RecipientCompleted => format!(
             "{} signed as \"{}\" from {}",
             field("key"),
             field("typed_signature"),
+            field("ip_address")
+        ),
+        EventKind::RecipientConsented => format!(
+            "{} agreed to sign electronically (\"{}\") from {}",
+            field("key"),
+            field("statement"),
             field("ip_address")
         ),
         EventKind::RecipientRejected => {
@@ -88,12 +107,13 @@ async fn generate(esign: &Esign, envelope_id: &str) -> Result<(), EsignError> {
         return Ok(());
     }
     let contents: Vec<StoredDocument> = sqlx::query_as(
-        "SELECT name, kind, sha256, pages, content FROM envelope_documents WHERE envelope_id = $1 ORDER BY position",
+        "SELECT id, name, kind, sha256, pages, content, converted FROM envelope_documents WHERE envelope_id = $1 ORDER BY position",
     )
     .bind(envelope_id)
     .fetch_all(&mut *conn)
     .await?;
     let recipients = rows::recipients(&mut conn, envelope_id).await?;
+    let places = places::for_envelope(&mut conn, envelope_id).await?;
     let history = events::after(&mut conn, &envelope.org_id, Some(envelope_id), 0, 10_000).await?;
     drop(conn);
 
@@ -125,36 +145,56 @@ async fn generate(esign: &Esign, envelope_id: &str) -> Result<(), EsignError> {
                     "signed"
                 }
                 .to_owned(),
-                typed_signature: r.typed_signature.clone().unwrap_or_default(),
+                typed_signature: match r.typed_signature.as_deref() {
+                    Some("") | None if r.kind == RecipientType::Signer => {
+                        "drawn on the page".to_owned()
+                    }
+                    other => other.unwrap_or_default().to_owned(),
+                },
                 at: stamp(r.completed_at),
                 ip_address: r.ip_address.clone().unwrap_or_default(),
             })
             .collect(),
         documents: contents
             .iter()
-            .map(|(name, _, sha, pages, _)| AuditDocument {
+            .map(|(_, name, _, sha, pages, _, _)| AuditDocument {
                 name: name.clone(),
                 pages: pages.and_then(|p| u32::try_from(p).ok()),
                 sha256_hex: sha.clone().unwrap_or_default(),
             })
             .collect(),
+        fields: audit_fields(&places, &contents, &recipients),
     };
+    let envelope_date = envelope
+        .completed_at
+        .map(|at| places::date_in(&envelope.timezone, UnixTime::from_secs(at)))
+        .unwrap_or_default();
     // PDF assembly is CPU work: keep it off the request threads.
     let documents = trail.documents.clone();
-    let sources: Vec<(Option<DocumentKind>, Vec<u8>)> = contents
+    let sources: Vec<(Option<DocumentKind>, Option<Vec<u8>>, Vec<Stamp>)> = contents
         .into_iter()
-        .map(|(_, kind, _, _, bytes)| (kind, bytes.unwrap_or_default()))
+        .map(|(id, _, kind, _, _, bytes, converted)| {
+            let stamps = stamps(
+                places.iter().filter(|p| p.document_id == id),
+                &envelope_date,
+            );
+            match kind {
+                Some(DocumentKind::Docx) => (kind, converted, stamps),
+                _ => (kind, bytes, stamps),
+            }
+        })
         .collect();
     let bytes = tokio::task::spawn_blocking(move || {
         let borrowed: Vec<SourceDocument<'_>> = sources
             .iter()
             .zip(&documents)
-            .map(|((kind, bytes), doc)| SourceDocument {
+            .map(|((kind, bytes, stamps), doc)| SourceDocument {
                 name: &doc.name,
-                bytes,
+                pdf: bytes.as_deref(),
                 kind: kind.unwrap_or(DocumentKind::Pdf),
                 sha256_hex: &doc.sha256_hex,
                 pages: doc.pages,
+                stamps,
             })
             .collect();
         pdf::deliverable(&borrowed, &trail)
@@ -235,6 +275,120 @@ async fn generate(esign: &Esign, envelope_id: &str) -> Result<(), EsignError> {
     tx.commit().await?;
     step.after_commit(esign);
     Ok(())
+}
+
+/// What each place of one document shows on the page.
+fn stamps<'a>(rows: impl Iterator<Item = &'a PlaceRow>, envelope_date: &str) -> Vec<Stamp> {
+    let mut out = Vec::new();
+    for place in rows {
+        let mark = match (place.kind, place.filled_text.as_deref(), place.strokes()) {
+            (PlaceType::Signature | PlaceType::Initials, _, Some(strokes)) => {
+                Some(Mark::Drawing(strokes.into_iter().map(|s| s.0).collect()))
+            }
+            (PlaceType::Signature | PlaceType::Initials, Some(text), None) => Some(Mark::Text {
+                text: text.to_owned(),
+                script: true,
+            }),
+            (PlaceType::Checkbox, Some("true"), _) => Some(Mark::Check),
+            (PlaceType::MultilineTextInput, Some(text), _) => {
+                Some(Mark::Paragraph(text.to_owned()))
+            }
+            (PlaceType::EnvelopeCompletedDate, _, _) => Some(Mark::Text {
+                text: envelope_date.to_owned(),
+                script: false,
+            }),
+            (PlaceType::Text, None, _) => place.value.clone().map(|text| Mark::Text {
+                text,
+                script: false,
+            }),
+            (PlaceType::Checkbox, _, _) => None,
+            (_, Some(text), _) => Some(Mark::Text {
+                text: text.to_owned(),
+                script: false,
+            }),
+            _ => None,
+        };
+        for b in place.boxes() {
+            // An empty place over a placeholder still hides it.
+            let mark = match &mark {
+                Some(mark) => mark.clone(),
+                None if b.covers_placeholder => Mark::Text {
+                    text: String::new(),
+                    script: false,
+                },
+                None => continue,
+            };
+            out.push(Stamp {
+                page: b.page,
+                left: b.left,
+                top: b.top,
+                width: b.width,
+                height: b.height,
+                cover: b.covers_placeholder,
+                mark,
+            });
+        }
+    }
+    out
+}
+
+/// The trail's "Fields" section: every place, who filled it, and when.
+fn audit_fields(
+    places: &[PlaceRow],
+    documents: &[StoredDocument],
+    recipients: &[rows::RecipientRow],
+) -> Vec<AuditField> {
+    places
+        .iter()
+        .map(|p| {
+            let document = documents
+                .iter()
+                .find(|d| d.0 == p.document_id)
+                .map(|d| d.1.clone())
+                .unwrap_or_default();
+            let mut pages: Vec<u32> = p.boxes().iter().map(|b| b.page).collect();
+            pages.sort_unstable();
+            pages.dedup();
+            let by = p
+                .filled_by
+                .as_deref()
+                .and_then(|id| recipients.iter().find(|r| r.id == id))
+                .map(|r| format!("{} <{}>", r.name, r.email));
+            let value = match (p.kind, p.filled_text.as_deref(), p.filled_drawing.is_some()) {
+                (_, _, true) => "drawn".to_owned(),
+                (PlaceType::Signature | PlaceType::Initials, Some(text), _) => {
+                    format!("typed: {text}")
+                }
+                (PlaceType::Checkbox, Some("true"), _) => "ticked".to_owned(),
+                (PlaceType::Checkbox, Some(_), _) => "not ticked".to_owned(),
+                (_, Some(text), _) => text.chars().take(200).collect(),
+                (PlaceType::Text, None, _) => p.value.clone().unwrap_or_default(),
+                _ => String::new(),
+            };
+            let stamped_by_signet =
+                matches!(p.kind, PlaceType::Text | PlaceType::EnvelopeCompletedDate)
+                    && by.is_none();
+            AuditField {
+                document,
+                pages: pages
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                key: p.key.clone(),
+                kind: p.kind.to_string(),
+                by: by.unwrap_or_else(|| {
+                    if stamped_by_signet {
+                        "Signet".to_owned()
+                    } else {
+                        "not filled".to_owned()
+                    }
+                }),
+                at: stamp(p.filled_at),
+                value,
+            }
+        })
+        .collect()
 }
 
 impl Esign {

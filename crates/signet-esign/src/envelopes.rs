@@ -16,7 +16,11 @@ use crate::model::{
 use crate::outbox;
 use crate::rows::{self, ENVELOPE_COLUMNS, EnvelopeRow};
 use crate::transitions::{self, EnvelopeChange};
-use crate::{Caller, Esign, flow, uploads};
+use crate::{Caller, Esign, flow, pdf, places, uploads};
+
+/// Why a Word document cannot be used on a server without LibreOffice.
+pub(crate) const DOCX_UNAVAILABLE: &str = "is a Word document, and this server cannot convert Word documents to PDF \
+     (no LibreOffice; see SIGNET_DOCX_CONVERTER): send the document as a PDF";
 
 /// Envelope ids are UUIDs (version 4), as in the hosted product.
 fn new_envelope_id() -> Result<String, EsignError> {
@@ -92,6 +96,9 @@ impl Esign {
             }
         }
         let new = NewEnvelope::parse(args, &|url| self.document_url_problem(url, &upload_checks))?;
+        // Uploaded documents are already here: their places are found now,
+        // so a missing placeholder is a validation error, not a failed envelope.
+        let boxes = self.locate_uploaded(caller, &new, now).await?;
         if new.mode == Mode::Live {
             if !caller.live_mode {
                 return Err(EsignError::LiveModeDisabled);
@@ -120,8 +127,8 @@ impl Esign {
         let mut tx = self.store().begin_write().await?;
         sqlx::query(
             "INSERT INTO envelopes (id, org_id, mode, status, title, message, label, routing, topics, metadata, \
-             created_by, connection_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $13, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+             created_by, connection_id, created_at, updated_at, timezone) \
+             VALUES ($1, $2, $3, $13, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $14)",
         )
         .bind(&envelope_id)
         .bind(&caller.org_id)
@@ -136,6 +143,7 @@ impl Esign {
         .bind(&caller.connection_id)
         .bind(now.as_secs())
         .bind(EnvelopeStatus::Processing)
+        .bind(&new.timezone)
         .execute(&mut *tx)
         .await?;
         for topic in &new.topics {
@@ -145,12 +153,14 @@ impl Esign {
                 .execute(&mut *tx)
                 .await?;
         }
+        let mut document_ids = Vec::with_capacity(new.documents.len());
         for ((position, document), name) in new.documents.iter().enumerate().zip(names) {
+            let document_id = signet_store::ids::new(signet_store::ids::DOCUMENT)?;
             sqlx::query(
                 "INSERT INTO envelope_documents (id, envelope_id, position, name, source_url, upload_id) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
             )
-            .bind(signet_store::ids::new(signet_store::ids::DOCUMENT)?)
+            .bind(&document_id)
             .bind(&envelope_id)
             .bind(position as i64)
             .bind(name)
@@ -158,7 +168,9 @@ impl Esign {
             .bind(uploads::upload_id_of(&self.inner.public_url, &document.url))
             .execute(&mut *tx)
             .await?;
+            document_ids.push(document_id);
         }
+        places::insert(&mut tx, &envelope_id, &document_ids, &new.places, &boxes).await?;
         for (position, recipient) in new.recipients.iter().enumerate() {
             let id = signet_store::ids::new(signet_store::ids::RECIPIENT)?;
             rows::insert_recipient(&mut tx, &id, &envelope_id, position as i64, recipient, now)
@@ -185,6 +197,71 @@ impl Esign {
         self.notifier().notify();
         flow::spawn_processing(self.clone(), envelope_id.clone());
         Ok(created)
+    }
+
+    /// The boxes of the places of uploaded documents (`None` for documents
+    /// fetched later), or every problem found: a missing placeholder, a
+    /// fixed position off the page, a Word document without a converter.
+    async fn locate_uploaded(
+        &self,
+        caller: &Caller,
+        new: &NewEnvelope,
+        now: signet_store::UnixTime,
+    ) -> Result<Vec<Option<Vec<places::PlaceBox>>>, EsignError> {
+        let mut boxes = vec![None; new.places.len()];
+        let mut problems: Vec<FieldError> = Vec::new();
+        for (index, document) in new.documents.iter().enumerate() {
+            let Some(upload_id) = uploads::upload_id_of(&self.inner.public_url, &document.url)
+            else {
+                continue;
+            };
+            let Ok(bytes) = uploads::content(self, &caller.org_id, upload_id, now).await else {
+                continue;
+            };
+            if pdf::is_docx(&bytes) {
+                if !self.docx().available() {
+                    problems.push(FieldError::new(
+                        format!("documents[{index}].url"),
+                        DOCX_UNAVAILABLE,
+                    ));
+                }
+                // Its places are found once LibreOffice has laid it out.
+                continue;
+            }
+            let mine: Vec<usize> = (0..new.places.len())
+                .filter(|&k| new.places[k].document == index)
+                .collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let asked: Vec<places::NewPlace> =
+                mine.iter().map(|&k| new.places[k].clone()).collect();
+            let found = tokio::task::spawn_blocking(move || {
+                let wanted: Vec<places::Wanted<'_>> =
+                    asked.iter().map(places::NewPlace::wanted).collect();
+                places::locate(&bytes, &wanted)
+            })
+            .await
+            .map_err(|e| EsignError::Internal(format!("locating places failed: {e}")))?;
+            match found {
+                Ok(located) => {
+                    for (k, found) in mine.into_iter().zip(located.boxes) {
+                        boxes[k] = Some(found);
+                    }
+                }
+                Err(errors) => problems.extend(errors.into_iter().map(|mut e| {
+                    if e.field == "documents" {
+                        e.field = format!("documents[{index}].url");
+                    }
+                    e
+                })),
+            }
+        }
+        if problems.is_empty() {
+            Ok(boxes)
+        } else {
+            Err(EsignError::Validation(problems))
+        }
     }
 
     pub async fn get_envelope(

@@ -15,7 +15,7 @@ use crate::model::{
 use crate::outbox::{self, Pending};
 use crate::rows::{self, EnvelopeRow, RecipientRow};
 use crate::transitions::{self, EnvelopeChange, RecipientChange};
-use crate::{Esign, pdf, uploads};
+use crate::{Esign, pdf, places, uploads};
 
 pub(crate) fn spawn_processing(esign: Esign, envelope_id: String) {
     tokio::spawn(async move {
@@ -86,13 +86,18 @@ async fn deliver(esign: &Esign, message: &Pending) -> Result<(), EsignError> {
     Ok(())
 }
 
-/// One document, fetched and judged.
+/// One document, fetched and judged, with its places located.
 struct Checked {
     id: String,
     kind: DocumentKind,
     pages: Option<i64>,
     sha256: String,
     bytes: Vec<u8>,
+    /// LibreOffice's PDF of a Word document.
+    converted: Option<Vec<u8>>,
+    page_sizes: Vec<(f64, f64)>,
+    /// Place id → boxes, for the places still to locate.
+    boxes: Vec<(String, Vec<places::PlaceBox>)>,
 }
 
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
@@ -104,6 +109,7 @@ async fn fetch_document(
     esign: &Esign,
     org_id: &str,
     doc: &rows::DocumentRow,
+    places: &[places::PlaceRow],
 ) -> Result<Checked, String> {
     let bytes = match &doc.upload_id {
         Some(upload_id) => uploads::content(esign, org_id, upload_id, esign.now())
@@ -119,18 +125,68 @@ async fn fetch_document(
                 .bytes
         }
     };
-    let (kind, pages) = if pdf::is_docx(&bytes) {
-        (DocumentKind::Docx, None)
+    let (kind, converted) = if pdf::is_docx(&bytes) {
+        if !esign.docx().available() {
+            return Err(crate::envelopes::DOCX_UNAVAILABLE.to_owned());
+        }
+        let converted = esign
+            .docx()
+            .to_pdf(&bytes)
+            .await
+            .map_err(|e| e.to_string())?;
+        (DocumentKind::Docx, Some(converted))
     } else {
-        let info = pdf::inspect(&bytes).map_err(|e| e.to_string())?;
-        (DocumentKind::Pdf, Some(i64::from(info.pages)))
+        (DocumentKind::Pdf, None)
     };
+    let shown = converted.clone().unwrap_or_else(|| bytes.clone());
+    let mine: Vec<places::PlaceRow> = places
+        .iter()
+        .filter(|p| p.document_id == doc.id && p.boxes.is_none())
+        .cloned()
+        .collect();
+    let position = doc.position;
+    // Parsing and searching the pages is CPU work: off the async threads.
+    let (pages, located) = tokio::task::spawn_blocking(move || {
+        let info = pdf::inspect(&shown).map_err(|e| e.to_string())?;
+        let paths: Vec<String> = (0..mine.len())
+            .map(|j| format!("documents[{position}].places[{j}]"))
+            .collect();
+        let fixed: Vec<Vec<places::FixedPosition>> =
+            mine.iter().map(places::PlaceRow::fixed).collect();
+        let wanted: Vec<places::Wanted<'_>> = mine
+            .iter()
+            .zip(&paths)
+            .zip(&fixed)
+            .map(|((p, path), fixed)| places::Wanted {
+                path,
+                key: &p.key,
+                kind: p.kind,
+                size: p.size(),
+                fixed,
+            })
+            .collect();
+        let located = places::locate(&shown, &wanted).map_err(|errors| {
+            errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })?;
+        let ids: Vec<String> = mine.into_iter().map(|p| p.id).collect();
+        Ok::<_, String>((info.pages, (ids, located)))
+    })
+    .await
+    .map_err(|e| format!("the document could not be read: {e}"))??;
+    let (ids, located) = located;
     Ok(Checked {
         id: doc.id.clone(),
         kind,
-        pages,
+        pages: Some(i64::from(pages)),
         sha256: sha256_hex(&bytes),
         bytes,
+        converted,
+        page_sizes: located.page_sizes,
+        boxes: ids.into_iter().zip(located.boxes).collect(),
     })
 }
 
@@ -138,7 +194,7 @@ async fn fetch_document(
 /// it with the reason. Transitions are conditional, so a second instance
 /// resuming the same envelope cannot apply them twice.
 async fn process(esign: &Esign, envelope_id: &str) -> Result<(), EsignError> {
-    let (org_id, documents) = {
+    let (org_id, documents, places) = {
         let mut conn = esign.store().pool().acquire().await?;
         let Some(row) =
             rows::envelope_in_status(&mut conn, envelope_id, EnvelopeStatus::Processing).await?
@@ -148,12 +204,13 @@ async fn process(esign: &Esign, envelope_id: &str) -> Result<(), EsignError> {
         (
             row.org_id.clone(),
             rows::documents(&mut conn, envelope_id).await?,
+            places::for_envelope(&mut conn, envelope_id).await?,
         )
     };
     let mut checked = Vec::new();
     let mut failure = None;
     for doc in &documents {
-        match fetch_document(esign, &org_id, doc).await {
+        match fetch_document(esign, &org_id, doc, &places).await {
             Ok(c) => checked.push(c),
             Err(reason) => {
                 failure = Some(format!(
@@ -194,16 +251,22 @@ async fn process(esign: &Esign, envelope_id: &str) -> Result<(), EsignError> {
     }
     for doc in &checked {
         sqlx::query(
-            "UPDATE envelope_documents SET kind = $1, pages = $2, sha256 = $3, size_bytes = $4, content = $5 WHERE id = $6",
+            "UPDATE envelope_documents SET kind = $1, pages = $2, sha256 = $3, size_bytes = $4, content = $5, \
+             converted = $6, page_sizes = $7 WHERE id = $8",
         )
         .bind(doc.kind)
         .bind(doc.pages)
         .bind(&doc.sha256)
         .bind(doc.bytes.len() as i64)
         .bind(doc.bytes.as_slice())
+        .bind(doc.converted.as_deref())
+        .bind(json!(doc.page_sizes).to_string())
         .bind(&doc.id)
         .execute(&mut *tx)
         .await?;
+        for (place_id, boxes) in &doc.boxes {
+            places::record_boxes(&mut tx, place_id, boxes).await?;
+        }
     }
     events::record(
         &mut tx,

@@ -10,12 +10,21 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::Deserialize;
 use serde_json::json;
-use signet_web::{MessagePage, SigningDocument, SigningPage, SigningState, render};
+use std::collections::HashMap;
 
-use crate::Esign;
-use crate::ceremony::{CeremonyError, CeremonyState, Decision, Evidence};
-use crate::model::{DocumentKind, RecipientType};
+use signet_web::{
+    FieldControl, MessagePage, SigningBox, SigningDocument, SigningField, SigningPage,
+    SigningPageView, SigningState, render,
+};
+
+use crate::ceremony::{
+    Ceremony, CeremonyError, CeremonyState, Decision, DocumentView, ESIGN_CONSENT, Evidence,
+    PlaceView,
+};
+use crate::model::{DocumentKind, PlaceType, RecipientType, SignatureMethod};
+use crate::places::PlaceBox;
 use crate::uploads::{MAX_UPLOAD_BYTES, UploadError};
+use crate::{Esign, pdf};
 
 /// What the pages need: the engine, and whom to believe about the
 /// signer's address (recorded in the audit trail).
@@ -29,6 +38,11 @@ pub fn router(esign: Esign) -> Router {
         .route("/sign/{token}", get(signing_page).post(signing_action))
         .route("/sign/{token}/documents/{document_id}", get(document))
         .route(
+            "/sign/{token}/documents/{document_id}/pages/{page}",
+            get(page_image),
+        )
+        .route("/assets/signing.js", get(signing_script))
+        .route(
             "/uploads/{upload_id}",
             axum::routing::put(put_upload).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES + 1)),
         )
@@ -36,12 +50,24 @@ pub fn router(esign: Esign) -> Router {
         .with_state(Pages { esign })
 }
 
-/// Secret-bearing pages are never cached, and never framed.
+/// Secret-bearing pages are never cached, never framed, and never tell
+/// another site their address (the link is the signer's credential).
 fn private(response: Response) -> Response {
     let mut response = signet_http::no_store(response);
-    response
-        .headers_mut()
-        .insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    let headers = response.headers_mut();
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        // Inline style attributes only: they place the fields over the page.
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; \
+             img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
     response
 }
 
@@ -79,7 +105,123 @@ fn ceremony_failure(error: &CeremonyError) -> Response {
     }
 }
 
-async fn render_page(esign: &Esign, token: &str, error: Option<&str>, typed: &str) -> Response {
+/// What the signer had entered, when the form comes back with an error.
+#[derive(Debug, Default)]
+struct Entered {
+    fields: HashMap<String, String>,
+}
+
+impl Entered {
+    fn get(&self, name: &str) -> &str {
+        self.fields
+            .get(name)
+            .map(String::as_str)
+            .unwrap_or_default()
+    }
+}
+
+/// A box as CSS percentages of its page.
+fn box_style(b: &PlaceBox, (width, height): (f64, f64)) -> String {
+    let pct = |v: f64, of: f64| {
+        if of > 0.0 {
+            (v / of * 100.0).clamp(0.0, 100.0)
+        } else {
+            0.0
+        }
+    };
+    format!(
+        "left:{:.3}%;top:{:.3}%;width:{:.3}%;height:{:.3}%",
+        pct(b.left, width),
+        pct(b.top, height),
+        pct(b.width, width),
+        pct(b.height, height)
+    )
+}
+
+fn control(place: &PlaceView, methods: &[SignatureMethod]) -> FieldControl {
+    match place.kind {
+        PlaceType::Signature | PlaceType::Initials => FieldControl::Mark {
+            typed: methods.contains(&SignatureMethod::Typed),
+            drawn: methods.contains(&SignatureMethod::Drawn),
+        },
+        PlaceType::MultilineTextInput => FieldControl::Multiline,
+        PlaceType::Checkbox => FieldControl::Checkbox,
+        PlaceType::Dropdown => FieldControl::Dropdown,
+        _ => FieldControl::Text,
+    }
+}
+
+fn page_views(
+    token: &str,
+    ceremony: &Ceremony,
+    document: &DocumentView,
+    entered: &Entered,
+) -> Vec<SigningPageView> {
+    let places: Vec<&PlaceView> = ceremony
+        .places
+        .iter()
+        .filter(|p| p.document_id == document.id)
+        .collect();
+    document
+        .page_sizes
+        .iter()
+        .enumerate()
+        .map(|(index, &size)| {
+            let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
+            let on_page = |p: &&&PlaceView| p.boxes.iter().any(|b| b.page == number);
+            let boxes = places
+                .iter()
+                .filter(on_page)
+                .flat_map(|p| {
+                    p.boxes
+                        .iter()
+                        .filter(|b| b.page == number)
+                        .map(move |b| SigningBox {
+                            style: box_style(b, size),
+                            label: p.label.clone(),
+                            target: p.mine.then(|| format!("place-{}", p.key)),
+                            shown: p.shown.clone(),
+                            signature_like: p.kind.is_signature_like(),
+                        })
+                })
+                .collect();
+            let fields = places
+                .iter()
+                .filter(|p| p.mine && p.boxes.iter().map(|b| b.page).min() == Some(number))
+                .map(|p| {
+                    let name = format!("place.{}", p.key);
+                    SigningField {
+                        id: format!("place-{}", p.key),
+                        label: p.label.clone(),
+                        required: p.required,
+                        control: control(p, &ceremony.signature_options),
+                        options: p.options.clone(),
+                        value: entered.get(&name).to_owned(),
+                        drawn: entered.get(&format!("{name}.mode")) == "drawn",
+                        drawing: entered.get(&format!("{name}.drawing")).to_owned(),
+                        name,
+                    }
+                })
+                .collect();
+            SigningPageView {
+                number,
+                image_href: format!("/sign/{token}/documents/{}/pages/{number}", document.id),
+                width: size.0.round().max(1.0) as u32,
+                height: size.1.round().max(1.0) as u32,
+                alt: format!("Page {number} of {}", document.name),
+                boxes,
+                fields,
+            }
+        })
+        .collect()
+}
+
+async fn render_page(
+    esign: &Esign,
+    token: &str,
+    error: Option<&str>,
+    entered: &Entered,
+) -> Response {
     let ceremony = match esign.open_ceremony(token).await {
         Ok(c) => c,
         Err(e) => return ceremony_failure(&e),
@@ -107,6 +249,7 @@ async fn render_page(esign: &Esign, token: &str, error: Option<&str>, typed: &st
             SigningState::Done("This request is no longer open for signing.".to_owned())
         }
     };
+    let open = ceremony.state == CeremonyState::Open;
     let documents = ceremony
         .documents
         .iter()
@@ -115,6 +258,11 @@ async fn render_page(esign: &Esign, token: &str, error: Option<&str>, typed: &st
             pages: d.pages,
             view_href: format!("/sign/{token}/documents/{}", d.id),
             download_href: format!("/sign/{token}/documents/{}?download=1", d.id),
+            page_views: if open {
+                page_views(token, &ceremony, d, entered)
+            } else {
+                Vec::new()
+            },
         })
         .collect();
     let status = if error.is_some() {
@@ -136,7 +284,10 @@ async fn render_page(esign: &Esign, token: &str, error: Option<&str>, typed: &st
                 verb,
                 verb_title,
                 error,
-                typed,
+                types_name: ceremony.types_name,
+                typed: entered.get("signature"),
+                consent: ESIGN_CONSENT,
+                consented: entered.get("consent") == "yes",
             })),
         )
             .into_response(),
@@ -144,14 +295,7 @@ async fn render_page(esign: &Esign, token: &str, error: Option<&str>, typed: &st
 }
 
 async fn signing_page(State(pages): State<Pages>, Path(token): Path<String>) -> Response {
-    render_page(&pages.esign, &token, None, "").await
-}
-
-#[derive(Deserialize)]
-struct ActionForm {
-    action: Option<String>,
-    signature: Option<String>,
-    reason: Option<String>,
+    render_page(&pages.esign, &token, None, &Entered::default()).await
 }
 
 async fn signing_action(
@@ -159,21 +303,29 @@ async fn signing_action(
     Path(token): Path<String>,
     client: signet_http::ClientAddr,
     headers: HeaderMap,
-    form: Result<axum::Form<ActionForm>, axum::extract::rejection::FormRejection>,
+    form: Result<axum::Form<Vec<(String, String)>>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let Ok(axum::Form(form)) = form else {
+    let Ok(axum::Form(pairs)) = form else {
         return message(
             StatusCode::BAD_REQUEST,
             "Check your entry",
             "The form could not be read. Please try again.",
         );
     };
-    let decision = match form.action.as_deref() {
+    // The first value of each name counts, as for a typed form.
+    let mut fields: HashMap<String, String> = HashMap::with_capacity(pairs.len());
+    for (name, value) in pairs {
+        fields.entry(name).or_insert(value);
+    }
+    let entered = Entered { fields };
+    let decision = match entered.fields.get("action").map(String::as_str) {
         Some("sign") | None => Decision::Sign {
-            typed_signature: form.signature.as_deref().unwrap_or_default(),
+            typed_signature: entered.fields.get("signature").map(String::as_str),
+            fields: &entered.fields,
+            consented: entered.get("consent") == "yes",
         },
         Some("reject") => Decision::Reject {
-            reason: form.reason.as_deref(),
+            reason: entered.fields.get("reason").map(String::as_str),
         },
         Some(_) => {
             return message(
@@ -194,16 +346,62 @@ async fn signing_action(
         // Post/redirect/get: a reload does not resubmit.
         Ok(()) => private(Redirect::to(&format!("/sign/{token}")).into_response()),
         Err(CeremonyError::Invalid(text)) => {
-            render_page(
-                &esign,
-                &token,
-                Some(&text),
-                form.signature.as_deref().unwrap_or_default(),
-            )
-            .await
+            render_page(&esign, &token, Some(&text), &entered).await
         }
         Err(other) => ceremony_failure(&other),
     }
+}
+
+/// Pixels per point of page images: sharp on phones without being heavy.
+const PAGE_SCALE: f32 = 1.5;
+
+/// One page of a document as a PNG, for the signing page.
+async fn page_image(
+    State(Pages { esign }): State<Pages>,
+    Path((token, document_id, page)): Path<(String, String, String)>,
+) -> Response {
+    let Ok(page) = page.parse::<u32>() else {
+        return message(StatusCode::NOT_FOUND, "Not found", "There is no such page.");
+    };
+    let bytes = match esign.ceremony_pdf(&token, &document_id).await {
+        Ok(bytes) => bytes,
+        Err(e) => return ceremony_failure(&e),
+    };
+    let rendered =
+        tokio::task::spawn_blocking(move || pdf::render_png(&bytes, page, PAGE_SCALE)).await;
+    match rendered {
+        Ok(Ok(png)) => {
+            let mut response = png.into_response();
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
+            private(response)
+        }
+        Ok(Err(_)) => message(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "This page cannot be shown.",
+        ),
+        Err(_) => message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Please try again",
+            "Signet could not complete this request. Please try again in a moment.",
+        ),
+    }
+}
+
+async fn signing_script() -> Response {
+    let mut response = signet_web::SIGNING_SCRIPT.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    response
 }
 
 #[derive(Deserialize)]

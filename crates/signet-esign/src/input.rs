@@ -4,7 +4,8 @@
 use serde_json::{Map, Value};
 
 use crate::error::{EsignError, FieldError};
-use crate::model::{DeliveryType, Mode, RecipientType, Routing};
+use crate::model::{DeliveryType, Mode, RecipientType, Routing, SignatureMethod};
+use crate::places::{self, NewPlace};
 
 pub const MAX_TITLE: usize = 200;
 pub const MAX_MESSAGE: usize = 5000;
@@ -32,6 +33,10 @@ pub struct NewEnvelope {
     pub metadata: Map<String, Value>,
     pub documents: Vec<NewDocument>,
     pub recipients: Vec<NewRecipient>,
+    /// Every document's places, in request order (each knows its document).
+    pub(crate) places: Vec<NewPlace>,
+    /// IANA time zone the dates stamped on the page are shown in.
+    pub timezone: String,
 }
 
 #[derive(Clone, Debug)]
@@ -47,6 +52,7 @@ pub struct NewRecipient {
     pub name: String,
     pub email: String,
     pub delivery_type: DeliveryType,
+    pub signature_options: Vec<SignatureMethod>,
 }
 
 /// Collects every problem of one request.
@@ -174,7 +180,7 @@ fn is_topic(topic: &str) -> bool {
         && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
-fn is_key(key: &str) -> bool {
+pub(crate) fn is_key(key: &str) -> bool {
     !key.is_empty()
         && key.len() <= MAX_KEY
         && key
@@ -282,7 +288,21 @@ impl NewEnvelope {
             Some(_) => c.fail("metadata", "must be an object of string values"),
         }
 
+        let timezone = match c.text(args, "timezone", "timezone", 64) {
+            None => "UTC".to_owned(),
+            Some(name) => match jiff::tz::TimeZone::get(&name) {
+                Ok(_) => name,
+                Err(_) => {
+                    c.fail(
+                        "timezone",
+                        "must be an IANA time zone name, such as \"Europe/Paris\" or \"UTC\"",
+                    );
+                    "UTC".to_owned()
+                }
+            },
+        };
         let mut documents = Vec::new();
+        let mut places = Vec::new();
         match c.array(args, "documents") {
             None if !c.errors.iter().any(|e| e.field == "documents") => {
                 c.fail("documents", "is required: 1 to 10 documents")
@@ -308,6 +328,7 @@ impl NewEnvelope {
                         c.fail(format!("{path}.url"), message);
                     }
                     let name = c.line(object, "name", &format!("{path}.name"), MAX_NAME, false);
+                    places.extend(places::parse_document_places(&mut c, object, i));
                     if let Some(url) = url {
                         documents.push(NewDocument { url, name });
                     }
@@ -344,7 +365,10 @@ impl NewEnvelope {
             }
         }
 
+        places::check_owners(&mut c, &places, &recipients);
         c.finish(Self {
+            places,
+            timezone,
             mode,
             title,
             message,
@@ -402,7 +426,30 @@ pub fn parse_recipient(
             DeliveryType::Email
         }),
     };
+    let mut signature_options = Vec::new();
+    match object.get("signature_options") {
+        None | Some(Value::Null) => signature_options = SignatureMethod::ALL.to_vec(),
+        Some(Value::Array(items)) if !items.is_empty() => {
+            for (i, item) in items.iter().enumerate() {
+                match item.as_str().and_then(SignatureMethod::parse) {
+                    Some(method) if !signature_options.contains(&method) => {
+                        signature_options.push(method)
+                    }
+                    Some(_) => c.fail(format!("{}[{i}]", at("signature_options")), "is repeated"),
+                    None => c.fail(
+                        format!("{}[{i}]", at("signature_options")),
+                        "must be \"typed\" or \"drawn\"",
+                    ),
+                }
+            }
+        }
+        Some(_) => c.fail(
+            at("signature_options"),
+            "must be a non-empty array of \"typed\" and \"drawn\"",
+        ),
+    }
     Some(NewRecipient {
+        signature_options,
         key: key?,
         kind,
         name: name?,

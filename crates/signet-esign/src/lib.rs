@@ -26,6 +26,7 @@ mod links;
 pub mod model;
 pub mod outbox;
 pub mod pdf;
+pub mod places;
 mod recipients;
 mod rows;
 mod transitions;
@@ -36,6 +37,7 @@ use std::sync::Arc;
 use signet_fetch::Fetcher;
 use signet_store::{SharedClock, Store};
 
+pub use ceremony::ESIGN_CONSENT;
 pub use convert::{ConvertError, DocxConverter};
 pub use error::{EsignError, FieldError};
 pub use events::Notifier;
@@ -121,7 +123,6 @@ impl Esign {
     }
 
     /// Turns Word documents into PDF (possibly [`DocxConverter::disabled`]).
-    #[expect(dead_code, reason = "the envelope flow is to convert DOCX documents")]
     pub(crate) fn docx(&self) -> &DocxConverter {
         &self.inner.docx
     }

@@ -65,6 +65,7 @@ text_enum!(
         RecipientReleased => "recipient.released",
         RecipientSent => "recipient.sent",
         RecipientViewed => "recipient.viewed",
+        RecipientConsented => "recipient.consented",
         RecipientCompleted => "recipient.completed",
         RecipientRejected => "recipient.rejected",
         RecipientResent => "recipient.resent",
@@ -92,6 +93,75 @@ text_enum!(
     }
 );
 
+text_enum!(
+    /// What a place on the page is: filled by its recipient (signature,
+    /// initials, inputs, checkbox, dropdown) or stamped by Signet (the rest).
+    pub PlaceType {
+        Signature => "signature",
+        Initials => "initials",
+        TextInput => "text_input",
+        MultilineTextInput => "multiline_text_input",
+        Checkbox => "checkbox",
+        Dropdown => "dropdown",
+        Text => "text",
+        RecipientName => "recipient_name",
+        RecipientEmail => "recipient_email",
+        RecipientCompletedDate => "recipient_completed_date",
+        EnvelopeCompletedDate => "envelope_completed_date",
+    }
+);
+text_enum!(
+    /// How a signer may make their signature and initials.
+    pub SignatureMethod { Typed => "typed", Drawn => "drawn" }
+);
+text_enum!(
+    /// Whether the recipient must fill a place before finishing.
+    pub Requirement { Required => "required", Optional => "optional" }
+);
+
+impl PlaceType {
+    /// Filled in by the recipient on the signing page.
+    pub fn is_filled_by_recipient(self) -> bool {
+        matches!(
+            self,
+            Self::Signature
+                | Self::Initials
+                | Self::TextInput
+                | Self::MultilineTextInput
+                | Self::Checkbox
+                | Self::Dropdown
+        )
+    }
+
+    /// A mark of the person (signature or initials): typed or drawn, and only for signers.
+    pub fn is_signature_like(self) -> bool {
+        matches!(self, Self::Signature | Self::Initials)
+    }
+
+    /// Stamped for a recipient, so it needs one (`text` and the envelope's
+    /// completion date stand on their own).
+    pub fn needs_recipient(self) -> bool {
+        !matches!(self, Self::Text | Self::EnvelopeCompletedDate)
+    }
+
+    /// Width and height in points when the request gives none.
+    pub fn default_size(self) -> (f64, f64) {
+        match self {
+            Self::Signature => (160.0, 44.0),
+            Self::Initials => (64.0, 36.0),
+            Self::Checkbox => (14.0, 14.0),
+            Self::MultilineTextInput => (220.0, 64.0),
+            Self::Dropdown => (140.0, 20.0),
+            Self::TextInput
+            | Self::Text
+            | Self::RecipientName
+            | Self::RecipientEmail
+            | Self::RecipientCompletedDate
+            | Self::EnvelopeCompletedDate => (160.0, 20.0),
+        }
+    }
+}
+
 impl EnvelopeStatus {
     pub fn is_final(self) -> bool {
         matches!(self, Self::Completed | Self::Canceled | Self::Failed)
@@ -114,8 +184,13 @@ pub struct Envelope {
     pub failure_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cancel_reason: Option<String>,
+    /// The time zone dates on the page are shown in.
+    pub timezone: String,
     pub documents: Vec<Document>,
     pub recipients: Vec<Recipient>,
+    /// Values of places with `capture_as`, by that name, once their
+    /// recipient has finished.
+    pub captures: Map<String, Value>,
     pub created_at: UnixTime,
     pub updated_at: UnixTime,
     pub completed_at: Option<UnixTime>,
@@ -132,6 +207,8 @@ pub struct Document {
     pub pages: Option<i64>,
     pub size_bytes: Option<i64>,
     pub sha256: Option<String>,
+    /// The fields on its pages, with their boxes once the document was read.
+    pub places: Vec<crate::places::Place>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -143,6 +220,8 @@ pub struct Recipient {
     pub name: String,
     pub email: String,
     pub delivery_type: DeliveryType,
+    /// How they may sign their signature and initials places.
+    pub signature_options: Vec<SignatureMethod>,
     pub status: RecipientStatus,
     pub order: i64,
     pub released_at: Option<UnixTime>,

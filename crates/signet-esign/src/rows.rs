@@ -8,8 +8,9 @@ use crate::error::EsignError;
 use crate::input::NewRecipient;
 use crate::model::{
     DeliveryType, Document, DocumentKind, Envelope, EnvelopeStatus, Mode, Recipient,
-    RecipientStatus, RecipientType, Routing,
+    RecipientStatus, RecipientType, Routing, SignatureMethod,
 };
+use crate::places::{self, PlaceRow};
 
 fn time(secs: Option<i64>) -> Option<UnixTime> {
     secs.map(UnixTime::from_secs)
@@ -33,10 +34,11 @@ pub(crate) struct EnvelopeRow {
     pub updated_at: i64,
     pub completed_at: Option<i64>,
     pub canceled_at: Option<i64>,
+    pub timezone: String,
 }
 
 pub(crate) const ENVELOPE_COLUMNS: &str = "id, org_id, mode, status, title, message, label, routing, topics, metadata, \
-     failure_reason, cancel_reason, created_at, updated_at, completed_at, canceled_at";
+     failure_reason, cancel_reason, created_at, updated_at, completed_at, canceled_at, timezone";
 
 impl EnvelopeRow {
     pub fn topics(&self) -> Vec<String> {
@@ -66,15 +68,31 @@ pub(crate) struct RecipientRow {
     pub ip_address: Option<String>,
     pub resend_count: i64,
     pub last_sent_at: Option<i64>,
+    pub signature_options: String,
 }
 
 pub(crate) const RECIPIENT_COLUMNS: &str = "id, position, key, type, name, email, delivery_type, status, \
      released_at, sent_at, viewed_at, completed_at, rejected_at, rejection_reason, replaced_by, \
-     typed_signature, ip_address, resend_count, last_sent_at";
+     typed_signature, ip_address, resend_count, last_sent_at, signature_options";
 
 impl RecipientRow {
+    /// How they may sign (both ways if the stored list is unreadable).
+    pub fn signature_options(&self) -> Vec<SignatureMethod> {
+        serde_json::from_str::<Vec<String>>(&self.signature_options)
+            .ok()
+            .map(|names| {
+                names
+                    .iter()
+                    .filter_map(|n| SignatureMethod::parse(n))
+                    .collect::<Vec<_>>()
+            })
+            .filter(|methods| !methods.is_empty())
+            .unwrap_or_else(|| SignatureMethod::ALL.to_vec())
+    }
+
     fn view(&self) -> Recipient {
         Recipient {
+            signature_options: self.signature_options(),
             recipient_id: self.id.clone(),
             key: self.key.clone(),
             kind: self.kind,
@@ -106,14 +124,28 @@ pub(crate) struct DocumentRow {
     pub size_bytes: Option<i64>,
     pub sha256: Option<String>,
     pub pages: Option<i64>,
+    pub page_sizes: Option<String>,
 }
 
 pub(crate) const DOCUMENT_COLUMNS: &str =
-    "id, position, name, source_url, upload_id, kind, size_bytes, sha256, pages";
+    "id, position, name, source_url, upload_id, kind, size_bytes, sha256, pages, page_sizes";
 
 impl DocumentRow {
-    fn view(&self) -> Document {
+    /// Each page's displayed size in points, once the document was read.
+    pub fn page_sizes(&self) -> Vec<(f64, f64)> {
+        self.page_sizes
+            .as_deref()
+            .and_then(|s| serde_json::from_str(s).ok())
+            .unwrap_or_default()
+    }
+
+    fn view(&self, places: &[PlaceRow]) -> Document {
         Document {
+            places: places
+                .iter()
+                .filter(|p| p.document_id == self.id)
+                .map(PlaceRow::view)
+                .collect(),
             document_id: self.id.clone(),
             name: self.name.clone(),
             source_url: self.source_url.clone(),
@@ -154,7 +186,7 @@ pub(crate) async fn insert_recipient(
 ) -> Result<(), EsignError> {
     sqlx::query(
         "INSERT INTO envelope_recipients (id, envelope_id, position, key, type, name, email, delivery_type, \
-         status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+         status, created_at, signature_options) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(id)
     .bind(envelope_id)
@@ -166,6 +198,7 @@ pub(crate) async fn insert_recipient(
     .bind(recipient.delivery_type)
     .bind(RecipientStatus::Pending)
     .bind(now.as_secs())
+    .bind(serde_json::json!(recipient.signature_options).to_string())
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -246,7 +279,20 @@ pub(crate) async fn full(
 ) -> Result<Envelope, EsignError> {
     let documents = documents(conn, &row.id).await?;
     let recipients = recipients(conn, &row.id).await?;
+    let places = places::for_envelope(conn, &row.id).await?;
+    let finished: Vec<&str> = recipients
+        .iter()
+        .filter(|r| r.status == RecipientStatus::Completed)
+        .map(|r| r.id.as_str())
+        .collect();
+    let captures = places::captures(places.iter().filter(|p| {
+        p.filled_by
+            .as_deref()
+            .is_some_and(|by| finished.contains(&by))
+    }));
     Ok(Envelope {
+        captures,
+        timezone: row.timezone.clone(),
         envelope_id: row.id.clone(),
         mode: row.mode,
         status: row.status,
@@ -258,7 +304,7 @@ pub(crate) async fn full(
         label: row.label,
         failure_reason: row.failure_reason,
         cancel_reason: row.cancel_reason,
-        documents: documents.iter().map(DocumentRow::view).collect(),
+        documents: documents.iter().map(|d| d.view(&places)).collect(),
         recipients: recipients.iter().map(RecipientRow::view).collect(),
         created_at: UnixTime::from_secs(row.created_at),
         updated_at: UnixTime::from_secs(row.updated_at),

@@ -29,6 +29,8 @@ pub struct CreateEnvelope {
     pub documents: Vec<DocumentInput>,
     /// 1 to 10 recipients, asked in this order when routing is sequential.
     pub recipients: Vec<RecipientInput>,
+    /// IANA time zone (e.g. `Europe/Paris`) of the dates stamped on the documents; default `UTC`.
+    pub timezone: Option<String>,
 }
 
 #[derive(JsonSchema)]
@@ -52,6 +54,90 @@ pub struct DocumentInput {
     pub url: String,
     /// The name shown to recipients; defaults to the URL's file name.
     pub name: Option<String>,
+    /// Fields on this document's pages (at most 100). Each place goes where its placeholder `[[key]]` is written in the document's text (every occurrence; at least one must exist), unless `fixed_positions` place it. Recipients fill their places on the signing page; Signet stamps every place onto the signed PDF. Without places, each signer types their name once for the envelope and it appears on the audit trail.
+    pub places: Option<Vec<PlaceInput>>,
+    /// Exact spots for places instead of placeholders: `{ place_key, page, top, left }`, in points (1/72 inch) from the page's top-left corner; page 1 is the first.
+    pub fixed_positions: Option<Vec<FixedPositionInput>>,
+}
+
+#[derive(JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+pub struct PlaceInput {
+    /// Unique in the envelope (letters, digits, `_`, `-`); write `[[key]]` in the document where the place goes.
+    pub key: String,
+    /// What the place is.
+    #[serde(rename = "type")]
+    pub kind: PlaceType,
+    /// The `key` of the recipient who fills it (or whose name, email or date it shows). Only signers own `signature` and `initials`. Optional for `text` and `envelope_completed_date`.
+    pub recipient_key: Option<String>,
+    /// `required` (default) or `optional`: a required place must be filled before the recipient can finish.
+    pub requirement: Option<Requirement>,
+    /// A name to report the value under in `get_envelope`'s `captures` and the `recipient.completed` event, once the recipient finishes.
+    pub capture_as: Option<String>,
+    /// For `text_input`: a regular expression the whole value must match, e.g. `[0-9]{5}`.
+    pub format: Option<String>,
+    /// For `dropdown`: 1 to 50 choices.
+    pub options: Option<Vec<String>>,
+    /// For `text`: the static text to show.
+    pub value: Option<String>,
+    /// Width in points (defaults: signature 160, initials 64, checkbox 14, multiline 220, others 160). Over a placeholder the place is at least as wide as the placeholder and covers it.
+    pub width: Option<f64>,
+    /// Height in points (defaults: signature 44, initials 36, checkbox 14, multiline 64, others 20).
+    pub height: Option<f64>,
+}
+
+#[derive(JsonSchema)]
+#[schemars(crate = "rmcp::schemars", rename_all = "snake_case")]
+pub enum PlaceType {
+    /// The recipient signs: typed or drawn, as their `signature_options` allow.
+    Signature,
+    /// The recipient's initials: typed or drawn.
+    Initials,
+    /// One line the recipient types (see `format`).
+    TextInput,
+    /// Several lines the recipient types.
+    MultilineTextInput,
+    /// A box the recipient may tick (required: must tick).
+    Checkbox,
+    /// A choice among `options`.
+    Dropdown,
+    /// Static text (`value`), stamped as is.
+    Text,
+    /// The recipient's name, stamped when they finish.
+    RecipientName,
+    /// The recipient's email, stamped when they finish.
+    RecipientEmail,
+    /// The date the recipient finished, in the envelope's `timezone`.
+    RecipientCompletedDate,
+    /// The date the envelope completed, in its `timezone`.
+    EnvelopeCompletedDate,
+}
+
+#[derive(JsonSchema)]
+#[schemars(crate = "rmcp::schemars", rename_all = "snake_case")]
+pub enum Requirement {
+    Required,
+    Optional,
+}
+
+#[derive(JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+pub struct FixedPositionInput {
+    /// The `key` of a place of this document.
+    pub place_key: String,
+    /// 1-based page number.
+    pub page: u32,
+    /// Points from the top edge of the page to the top of the place.
+    pub top: f64,
+    /// Points from the left edge of the page to the left of the place.
+    pub left: f64,
+}
+
+#[derive(JsonSchema)]
+#[schemars(crate = "rmcp::schemars", rename_all = "snake_case")]
+pub enum SignatureOption {
+    Typed,
+    Drawn,
 }
 
 #[derive(JsonSchema)]
@@ -73,6 +159,8 @@ pub struct RecipientInput {
     pub email: String,
     /// `email` (the default and only delivery).
     pub delivery_type: Option<String>,
+    /// How this signer may make their signature and initials: `typed`, `drawn`, or both (the default).
+    pub signature_options: Option<Vec<SignatureOption>>,
 }
 
 #[derive(JsonSchema)]

@@ -19,6 +19,7 @@ pub const EVENT: &str = "evt";
 pub const UPLOAD: &str = "upl";
 pub const DELIVERABLE: &str = "del";
 pub const EMAIL: &str = "eml";
+pub const PLACE: &str = "plc";
 
 fn base32_lower() -> &'static Encoding {
     static ENCODING: OnceLock<Encoding> = OnceLock::new();

@@ -7,6 +7,9 @@ use askama::Template;
 
 /// The stylesheet, served at `/assets/signet.css`.
 pub const STYLESHEET: &str = include_str!("../assets/signet.css");
+/// The signing page's drawing pad, served at `/assets/signing.js`. The
+/// page works without it (signatures are then typed).
+pub const SIGNING_SCRIPT: &str = include_str!("../assets/signing.js");
 
 #[derive(Debug, Template)]
 #[template(path = "login.html")]
@@ -103,13 +106,95 @@ pub struct DisconnectPage<'a> {
     pub csrf: &'a str,
 }
 
-/// A document listed on the signing page.
+/// A document on the signing page, with its pages once they can be shown.
 #[derive(Debug)]
 pub struct SigningDocument {
     pub name: String,
     pub pages: Option<i64>,
     pub view_href: String,
     pub download_href: String,
+    pub page_views: Vec<SigningPageView>,
+}
+
+/// One page: its image, the places on it, and the recipient's own fields
+/// whose first place is on it (the controls follow the page they belong to).
+#[derive(Debug)]
+pub struct SigningPageView {
+    pub number: u32,
+    pub image_href: String,
+    /// The page's width and height in points, for the image's aspect ratio.
+    pub width: u32,
+    pub height: u32,
+    pub alt: String,
+    pub boxes: Vec<SigningBox>,
+    pub fields: Vec<SigningField>,
+}
+
+/// A place drawn over a page image, in percentages of the page.
+#[derive(Debug)]
+pub struct SigningBox {
+    pub style: String,
+    pub label: String,
+    /// The id of the recipient's control for it; `None` for someone else's place.
+    pub target: Option<String>,
+    /// What the place already shows.
+    pub shown: Option<String>,
+    pub signature_like: bool,
+}
+
+/// How a field is filled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldControl {
+    /// Signature or initials: typed, drawn, or either.
+    Mark {
+        typed: bool,
+        drawn: bool,
+    },
+    Text,
+    Multiline,
+    Checkbox,
+    Dropdown,
+}
+
+/// One of the recipient's fields, with what they entered so far.
+#[derive(Debug)]
+pub struct SigningField {
+    /// The control's id (`place-KEY`), which the boxes link to.
+    pub id: String,
+    /// The form name (`place.KEY`).
+    pub name: String,
+    pub label: String,
+    pub required: bool,
+    pub control: FieldControl,
+    pub options: Vec<String>,
+    pub value: String,
+    /// Drawn rather than typed, when the form comes back.
+    pub drawn: bool,
+    pub drawing: String,
+}
+
+impl SigningField {
+    pub fn is_mark(&self) -> bool {
+        matches!(self.control, FieldControl::Mark { .. })
+    }
+
+    pub fn can_type(&self) -> bool {
+        matches!(self.control, FieldControl::Mark { typed: true, .. })
+    }
+
+    pub fn can_draw(&self) -> bool {
+        matches!(self.control, FieldControl::Mark { drawn: true, .. })
+    }
+
+    pub fn both_ways(&self) -> bool {
+        matches!(
+            self.control,
+            FieldControl::Mark {
+                typed: true,
+                drawn: true
+            }
+        )
+    }
 }
 
 /// Whether the signing page offers the form or says how things stand.
@@ -133,8 +218,13 @@ pub struct SigningPage<'a> {
     pub verb: &'a str,
     pub verb_title: &'a str,
     pub error: Option<&'a str>,
+    /// They own no signature place: they type their name for the envelope.
+    pub types_name: bool,
     /// What was typed, kept when the form comes back with an error.
     pub typed: &'a str,
+    /// The statement they agree to before signing.
+    pub consent: &'a str,
+    pub consented: bool,
 }
 
 /// Renders a template; a rendering failure (which askama's compile-time

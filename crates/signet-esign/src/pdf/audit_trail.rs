@@ -27,6 +27,23 @@ pub struct AuditTrail {
     pub signers: Vec<AuditSigner>,
     /// Every document of the envelope.
     pub documents: Vec<AuditDocument>,
+    /// Every place on the documents: who filled it, and when.
+    pub fields: Vec<AuditField>,
+}
+
+/// One place of the trail's "Fields" section.
+#[derive(Debug, Clone, Default)]
+pub struct AuditField {
+    pub document: String,
+    /// The pages it is on, as "2" or "1, 3".
+    pub pages: String,
+    pub key: String,
+    pub kind: String,
+    /// Who filled it (name and email), or "Signet" for what Signet stamps.
+    pub by: String,
+    pub at: String,
+    /// What it shows, briefly ("typed: Ada Lovelace", "drawn", "ticked").
+    pub value: String,
 }
 
 /// One line of the audit trail's event list.
@@ -114,6 +131,24 @@ pub(super) fn audit_pages(trail: &AuditTrail) -> Vec<Vec<TextLine>> {
             text.push_str(" \u{00B7} ");
             text.push_str(&event.detail);
         }
+        let gap = if index == 0 { 2.0 } else { 1.0 };
+        layout.push(paragraph(Font::Regular, BODY_SIZE, 0.0, INDENT, gap, &text));
+    }
+
+    if !trail.fields.is_empty() {
+        layout.push(paragraph(Font::Bold, 13.0, 0.0, 0.0, 14.0, "Fields"));
+    }
+    for (index, field) in trail.fields.iter().enumerate() {
+        let text = format!(
+            "{} \u{00B7} page {} \u{00B7} {} ({}) \u{00B7} {} \u{00B7} {} \u{00B7} {}",
+            or_dash(&field.document),
+            or_dash(&field.pages),
+            or_dash(&field.key),
+            or_dash(&field.kind),
+            or_dash(&field.by),
+            or_dash(&field.at),
+            or_dash(&field.value),
+        );
         let gap = if index == 0 { 2.0 } else { 1.0 };
         layout.push(paragraph(Font::Regular, BODY_SIZE, 0.0, INDENT, gap, &text));
     }
@@ -254,7 +289,8 @@ mod tests {
         let source = sample(1, "Only");
         let sources = [SourceDocument {
             name: "doc0.pdf",
-            bytes: &source,
+            pdf: Some(&source),
+            stamps: &[],
             kind: DocumentKind::Pdf,
             sha256_hex: &hashes[0],
             pages: Some(1),

@@ -1,7 +1,8 @@
-//! The fonts of generated pages: DejaVu Sans and DejaVu Sans Bold, shipped
-//! in the binary (`fonts/`, Bitstream Vera licence, which allows
-//! embedding), so names in Latin, Greek and Cyrillic scripts come out exactly
-//! on the audit trail.
+//! The fonts of generated pages and stamped fields: DejaVu Sans and DejaVu
+//! Sans Bold (Bitstream Vera licence) and, for typed signatures, the
+//! handwriting face Playpen Sans (SIL Open Font Licence), all shipped in the
+//! binary (`fonts/`; both licences allow embedding), so names in Latin,
+//! Greek and Cyrillic scripts come out exactly.
 //!
 //! Each font is embedded as the subset of glyphs the document uses
 //! (`subsetter`): a Type0 font over a CIDFontType2 with identity CIDs (the
@@ -20,25 +21,30 @@ use super::{PdfError, add, new_id};
 
 static REGULAR_DATA: &[u8] = include_bytes!("../../fonts/DejaVuSans.ttf");
 static BOLD_DATA: &[u8] = include_bytes!("../../fonts/DejaVuSans-Bold.ttf");
+static SCRIPT_DATA: &[u8] = include_bytes!("../../fonts/PlaypenSans-Regular.ttf");
 
 static REGULAR: LazyLock<Option<Face<'static>>> =
     LazyLock::new(|| Face::parse(REGULAR_DATA, 0).ok());
 static BOLD: LazyLock<Option<Face<'static>>> = LazyLock::new(|| Face::parse(BOLD_DATA, 0).ok());
+static SCRIPT: LazyLock<Option<Face<'static>>> = LazyLock::new(|| Face::parse(SCRIPT_DATA, 0).ok());
 
-/// The two fonts of generated pages.
+/// The fonts Signet draws with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Font {
     Regular,
     Bold,
+    /// Handwriting, for typed signatures and initials.
+    Script,
 }
 
 impl Font {
-    const ALL: [Font; 2] = [Font::Regular, Font::Bold];
+    pub(super) const ALL: [Font; 3] = [Font::Regular, Font::Bold, Font::Script];
 
     fn index(self) -> usize {
         match self {
             Font::Regular => 0,
             Font::Bold => 1,
+            Font::Script => 2,
         }
     }
 
@@ -47,6 +53,17 @@ impl Font {
         match self {
             Font::Regular => "F1",
             Font::Bold => "F2",
+            Font::Script => "F3",
+        }
+    }
+
+    /// Its name among the resources of a source page that fields are stamped
+    /// on, chosen not to collide with the document's own.
+    pub(super) fn stamp_resource(self) -> &'static str {
+        match self {
+            Font::Regular => "SignetF1",
+            Font::Bold => "SignetF2",
+            Font::Script => "SignetF3",
         }
     }
 
@@ -54,6 +71,7 @@ impl Font {
         match self {
             Font::Regular => "DejaVuSans",
             Font::Bold => "DejaVuSans-Bold",
+            Font::Script => "PlaypenSans-Regular",
         }
     }
 
@@ -61,6 +79,7 @@ impl Font {
         match self {
             Font::Regular => REGULAR_DATA,
             Font::Bold => BOLD_DATA,
+            Font::Script => SCRIPT_DATA,
         }
     }
 
@@ -68,6 +87,7 @@ impl Font {
         match self {
             Font::Regular => REGULAR.as_ref(),
             Font::Bold => BOLD.as_ref(),
+            Font::Script => SCRIPT.as_ref(),
         }
     }
 
@@ -79,6 +99,19 @@ impl Font {
         face.glyph_index(c)
             .or_else(|| face.glyph_index('\u{FFFD}'))
             .unwrap_or(GlyphId(0))
+    }
+
+    /// Ascender and descender (negative), in 1/1000 em, as the font
+    /// descriptor gives them to readers.
+    pub(super) fn vertical_metrics(self) -> (f32, f32) {
+        let Some(face) = self.face() else {
+            return (800.0, -200.0);
+        };
+        let units = f32::from(face.units_per_em().max(1));
+        (
+            f32::from(face.ascender()) * 1000.0 / units,
+            f32::from(face.descender()) * 1000.0 / units,
+        )
     }
 
     /// How far `c` advances, in 1/1000 em.
@@ -109,17 +142,17 @@ pub(super) fn printable(text: &str) -> String {
 /// written and embedded once at the end.
 #[derive(Debug)]
 pub(super) struct Fonts {
-    ids: [ObjectId; 2],
-    remappers: [GlyphRemapper; 2],
+    ids: [ObjectId; 3],
+    remappers: [GlyphRemapper; 3],
     /// New glyph id → the text it stands for, for the ToUnicode map.
-    text_of: [BTreeMap<u16, char>; 2],
+    text_of: [BTreeMap<u16, char>; 3],
 }
 
 impl Fonts {
     /// Reserves the font objects and returns the resource dictionary that
     /// pages share.
     pub(super) fn reserve(document: &mut Document) -> Result<(Self, ObjectId), PdfError> {
-        let ids = [new_id(document)?, new_id(document)?];
+        let ids = [new_id(document)?, new_id(document)?, new_id(document)?];
         let mut fonts = Dictionary::new();
         for font in Font::ALL {
             fonts.set(font.resource(), ids[font.index()]);
@@ -128,8 +161,12 @@ impl Fonts {
         Ok((
             Self {
                 ids,
-                remappers: [GlyphRemapper::new(), GlyphRemapper::new()],
-                text_of: [BTreeMap::new(), BTreeMap::new()],
+                remappers: [
+                    GlyphRemapper::new(),
+                    GlyphRemapper::new(),
+                    GlyphRemapper::new(),
+                ],
+                text_of: [BTreeMap::new(), BTreeMap::new(), BTreeMap::new()],
             },
             resources,
         ))
@@ -158,6 +195,11 @@ impl Fonts {
         }
         hex.push(b'>');
         hex
+    }
+
+    /// The object of `font`, for the resources of a stamped page.
+    pub(super) fn id(&self, font: Font) -> ObjectId {
+        self.ids[font.index()]
     }
 
     /// Writes each font's subset into the objects reserved for it.

@@ -75,7 +75,7 @@ pub(super) fn paragraph(
 
 /// Greedy word wrap by the font's glyph widths; over-long words are broken.
 /// Always returns at least one (possibly empty) line.
-fn wrap(font: Font, text: &str, size: f32, width: f32) -> Vec<String> {
+pub(super) fn wrap(font: Font, text: &str, size: f32, width: f32) -> Vec<String> {
     let max = width * 1000.0 / size;
     let space = font.advance(' ');
     let mut lines = Vec::new();

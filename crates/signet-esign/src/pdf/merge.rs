@@ -12,6 +12,7 @@ use lopdf::{Dictionary, Document, Object, ObjectId, StringFormat, dictionary};
 use super::audit_trail::{AuditTrail, audit_pages};
 use super::inspect::load;
 use super::layout::{Font, Fonts, INDENT, Layout, add_text_page, paragraph};
+use super::stamp::{Stamp, stamp_page};
 use super::{PdfError, add, new_id};
 pub use crate::model::DocumentKind;
 
@@ -23,14 +24,18 @@ const DEFAULT_MEDIA_BOX: [i64; 4] = [0, 0, 612, 792];
 pub struct SourceDocument<'a> {
     /// Display name (usually the file name).
     pub name: &'a str,
-    /// The original bytes.
-    pub bytes: &'a [u8],
+    /// The pages to include: the PDF itself, or LibreOffice's PDF of a Word
+    /// document; `None` for a Word document never converted, which a
+    /// placeholder page stands for.
+    pub pdf: Option<&'a [u8]>,
     /// PDF or DOCX.
     pub kind: DocumentKind,
-    /// SHA-256 of `bytes`, lowercase hex.
+    /// SHA-256 of the original file, lowercase hex.
     pub sha256_hex: &'a str,
-    /// Page count if known (PDFs).
+    /// Page count if known.
     pub pages: Option<u32>,
+    /// The filled places to draw onto its pages.
+    pub stamps: &'a [Stamp],
 }
 
 /// Builds the deliverable: every PDF's pages in order, a placeholder page per
@@ -49,12 +54,19 @@ pub fn deliverable(
     let mut capacity = 64 * 1024;
 
     for document in documents {
-        match document.kind {
-            DocumentKind::Pdf => {
-                capacity += document.bytes.len();
-                append_pdf(&mut out, pages_root, &mut kids, document.bytes)?;
+        match document.pdf {
+            Some(bytes) => {
+                capacity += bytes.len();
+                append_pdf(
+                    &mut out,
+                    pages_root,
+                    &mut kids,
+                    bytes,
+                    document.stamps,
+                    &mut fonts,
+                )?;
             }
-            DocumentKind::Docx => {
+            None => {
                 let mut layout = Layout::new();
                 let text = format!(
                     "{} (DOCX document, not rendered here) \u{2014} SHA-256 {}",
@@ -117,7 +129,14 @@ fn append_pdf(
     pages_root: ObjectId,
     kids: &mut Vec<ObjectId>,
     bytes: &[u8],
+    stamps: &[Stamp],
+    fonts: &mut Fonts,
 ) -> Result<(), PdfError> {
+    let geometry = if stamps.is_empty() {
+        Vec::new()
+    } else {
+        super::geometry(bytes)?
+    };
     let source = load(bytes)?;
     let page_ids: Vec<ObjectId> = source.page_iter().collect();
     if page_ids.is_empty() {
@@ -150,9 +169,14 @@ fn append_pdf(
     }
 
     let mut placed = HashSet::with_capacity(page_ids.len());
-    for (old, mut page) in page_ids.into_iter().zip(pages) {
+    for (index, (old, mut page)) in page_ids.into_iter().zip(pages).enumerate() {
         remap_dictionary(&mut page, &renumbered);
         page.set("Parent", pages_root);
+        let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        let on_page: Vec<&Stamp> = stamps.iter().filter(|s| s.page == number).collect();
+        if let Some(geometry) = geometry.get(index) {
+            stamp_page(out, &mut page, geometry, &on_page, fonts)?;
+        }
         // A page object listed twice in the source tree becomes two objects,
         // since a page has exactly one parent.
         let id = match renumbered.get(&old) {
@@ -327,7 +351,8 @@ mod tests {
         let hash = hash(4);
         let sources = [SourceDocument {
             name: "inherited.pdf",
-            bytes: &source,
+            pdf: Some(&source),
+            stamps: &[],
             kind: DocumentKind::Pdf,
             sha256_hex: &hash,
             pages: Some(2),
@@ -369,7 +394,8 @@ mod tests {
         let trail = trail(1, vec![signer("A", "a@example.com", "A")], &[]);
         let garbage = SourceDocument {
             name: "bad.pdf",
-            bytes: b"not a pdf",
+            pdf: Some(b"not a pdf"),
+            stamps: &[],
             kind: DocumentKind::Pdf,
             sha256_hex: &hash,
             pages: None,
@@ -380,7 +406,7 @@ mod tests {
         ));
         let encrypted = encrypt("user");
         let locked = SourceDocument {
-            bytes: &encrypted,
+            pdf: Some(&encrypted),
             ..garbage
         };
         assert!(matches!(

@@ -34,17 +34,19 @@ mod merge;
 mod pages;
 #[cfg(any(test, feature = "testing"))]
 mod sample;
+mod stamp;
 #[cfg(test)]
 mod test_support;
 
 use lopdf::{Document, Object, ObjectId};
 
-pub use audit_trail::{AuditDocument, AuditEvent, AuditSigner, AuditTrail};
+pub use audit_trail::{AuditDocument, AuditEvent, AuditField, AuditSigner, AuditTrail};
 pub use inspect::{PdfInfo, inspect, is_docx, page_count, page_text};
 pub use merge::{DocumentKind, SourceDocument, deliverable};
 pub use pages::{PageGeometry, TextHit, find_text, geometry, render_png};
 #[cfg(any(test, feature = "testing"))]
-pub use sample::{sample, sample_docx};
+pub use sample::{sample, sample_docx, sample_text};
+pub use stamp::{Mark, Stamp};
 
 /// Why a PDF could not be inspected, read or built. The messages are safe to
 /// show to a user.

@@ -17,27 +17,59 @@ pub fn sample(pages: u32, label: &str) -> Vec<u8> {
     build_sample(pages, label).unwrap_or_default()
 }
 
+/// A deterministic A4 PDF with the given lines on each page, 12 pt, from
+/// 72 points below the top edge, 24 points apart, 72 points from the left:
+/// line `i` of a page has its baseline `72 + 24 i` points below the top.
+pub fn sample_text(pages: &[&[&str]]) -> Vec<u8> {
+    let lines: Vec<Vec<TextLine>> = pages
+        .iter()
+        .map(|lines| {
+            lines
+                .iter()
+                .enumerate()
+                .map(|(i, text)| TextLine {
+                    font: Font::Regular,
+                    size: 12.0,
+                    x: 72.0,
+                    y: PAGE_HEIGHT - 72.0 - 24.0 * i as f32,
+                    text: (*text).to_owned(),
+                })
+                .collect()
+        })
+        .collect();
+    build(&lines).unwrap_or_default()
+}
+
 fn build_sample(pages: u32, label: &str) -> Result<Vec<u8>, PdfError> {
+    let lines: Vec<Vec<TextLine>> = (1..=pages)
+        .map(|number| {
+            vec![TextLine {
+                font: Font::Regular,
+                size: 24.0,
+                x: 72.0,
+                y: PAGE_HEIGHT - 120.0,
+                text: format!("{label} page {number}"),
+            }]
+        })
+        .collect();
+    build(&lines)
+}
+
+fn build(pages: &[Vec<TextLine>]) -> Result<Vec<u8>, PdfError> {
     let mut document = Document::with_version("1.7");
     let pages_root = new_id(&mut document)?;
     let (mut fonts, resources) = Fonts::reserve(&mut document)?;
     let mut kids = Vec::new();
-    for number in 1..=pages {
-        let line = TextLine {
-            font: Font::Regular,
-            size: 24.0,
-            x: 72.0,
-            y: PAGE_HEIGHT - 120.0,
-            text: format!("{label} page {number}"),
-        };
+    for lines in pages {
         kids.push(Object::Reference(add_text_page(
             &mut document,
             pages_root,
             resources,
             &mut fonts,
-            &[line],
+            lines,
         )?));
     }
+    let pages = kids.len() as i64;
     fonts.write(&mut document)?;
     document.objects.insert(
         pages_root,

@@ -33,6 +33,7 @@ pub(super) fn trail(
     documents: &[(&str, Option<u32>, &str)],
 ) -> AuditTrail {
     AuditTrail {
+        fields: Vec::new(),
         title: "Employment contract (2025) \\ final".to_owned(),
         envelope_id: "env_0123456789".to_owned(),
         completed_at: "2025-01-02T04:00:00Z".to_owned(),
@@ -67,26 +68,28 @@ pub(super) fn fake_docx() -> Vec<u8> {
 pub(super) fn build(events: usize, names: [(&str, &str, &str); 2]) -> (Vec<u8>, AuditTrail) {
     let first = sample(2, "First");
     let second = sample(3, "Second");
-    let docx = fake_docx();
     let hashes = [hash(1), hash(2), hash(3)];
     let sources = [
         SourceDocument {
             name: "first.pdf",
-            bytes: &first,
+            pdf: Some(&first),
+            stamps: &[],
             kind: DocumentKind::Pdf,
             sha256_hex: &hashes[0],
             pages: Some(2),
         },
         SourceDocument {
             name: "second.pdf",
-            bytes: &second,
+            pdf: Some(&second),
+            stamps: &[],
             kind: DocumentKind::Pdf,
             sha256_hex: &hashes[1],
             pages: Some(3),
         },
         SourceDocument {
             name: "terms.docx",
-            bytes: &docx,
+            pdf: None,
+            stamps: &[],
             kind: DocumentKind::Docx,
             sha256_hex: &hashes[2],
             pages: None,

@@ -118,7 +118,10 @@ async fn in_progress_sent_decline_keeps_a_parallel_envelope_from_completing(db: 
     );
     assert_eq!(
         who(&h.new_events(&id, seen).await, &after),
-        pairs(&[("recipient.completed", BOB.email)])
+        pairs(&[
+            ("recipient.consented", BOB.email),
+            ("recipient.completed", BOB.email)
+        ])
     );
     assert_refused(
         h.esign.get_deliverables(&h.caller, &id).await,

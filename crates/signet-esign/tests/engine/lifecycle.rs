@@ -200,7 +200,9 @@ async fn resume_generates_a_deliverable_left_by_a_stopped_instance(db: TestDb) {
         let request = axum::http::Request::post(format!("/sign/{token}"))
             .header("content-type", "application/x-www-form-urlencoded")
             .extension(signet_http::ClientAddr(SIGNER_IP.parse().unwrap()))
-            .body(axum::body::Body::from("action=sign&signature=Ann+Lee"))
+            .body(axum::body::Body::from(
+                "action=sign&signature=Ann+Lee&consent=yes",
+            ))
             .unwrap();
         signet_esign::http::router(first)
             .oneshot(request)

@@ -109,7 +109,11 @@ async fn postgres_resend_racing_the_last_signature_leaves_it_standing() {
             submit(
                 pages,
                 &token,
-                &[("action", "sign"), ("signature", "Ann Lee")],
+                &[
+                    ("action", "sign"),
+                    ("signature", "Ann Lee"),
+                    ("consent", "yes"),
+                ],
             )
             .await
         });
@@ -161,7 +165,11 @@ async fn postgres_replace_racing_the_last_signature_leaves_it_standing() {
             submit(
                 pages,
                 &token,
-                &[("action", "sign"), ("signature", "Ann Lee")],
+                &[
+                    ("action", "sign"),
+                    ("signature", "Ann Lee"),
+                    ("consent", "yes"),
+                ],
             )
             .await
         });
@@ -220,7 +228,11 @@ async fn postgres_signature_racing_a_cancellation_is_refused() {
             submit(
                 pages,
                 &sign_token,
-                &[("action", "sign"), ("signature", "Ann Lee")],
+                &[
+                    ("action", "sign"),
+                    ("signature", "Ann Lee"),
+                    ("consent", "yes"),
+                ],
             )
             .await
         });

@@ -94,6 +94,7 @@ async fn in_progress_sent_signs_and_the_next_is_asked(db: TestDb) {
     assert_eq!(
         who(&events, &signed),
         pairs(&[
+            ("recipient.consented", ANN.email),
             ("recipient.completed", ANN.email),
             ("recipient.released", BOB.email),
             ("recipient.sent", BOB.email),
@@ -101,7 +102,11 @@ async fn in_progress_sent_signs_and_the_next_is_asked(db: TestDb) {
     );
     assert_eq!(
         events[0]["data"],
-        json!({ "key": "ann", "type": "signer", "typed_signature": "Ann Lee", "ip_address": SIGNER_IP })
+        json!({ "key": "ann", "statement": signet_esign::ESIGN_CONSENT, "ip_address": SIGNER_IP })
+    );
+    assert_eq!(
+        events[1]["data"],
+        json!({ "key": "ann", "type": "signer", "typed_signature": "Ann Lee", "ip_address": SIGNER_IP, "places_filled": 0, "captures": {} })
     );
     assert_eq!(
         h.emails(&id).await,
@@ -146,6 +151,7 @@ async fn in_progress_sent_last_signature_completes_the_envelope(db: TestDb) {
     assert_eq!(
         who(&events[seen..], &completed),
         pairs(&[
+            ("recipient.consented", ANN.email),
             ("recipient.completed", ANN.email),
             ("envelope.completed", ""),
             ("deliverable.generated", ""),

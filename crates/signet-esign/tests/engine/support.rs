@@ -651,8 +651,15 @@ impl Engine {
 
     /// Signs through the signing page, as the signer's browser does.
     pub async fn sign(&self, token: &str, signature: &str) -> Page {
-        self.act(token, &[("action", "sign"), ("signature", signature)])
-            .await
+        self.act(
+            token,
+            &[
+                ("action", "sign"),
+                ("signature", signature),
+                ("consent", "yes"),
+            ],
+        )
+        .await
     }
 
     /// Declines through the signing page.

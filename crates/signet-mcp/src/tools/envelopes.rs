@@ -33,7 +33,7 @@ tools! {
 
     #[scope(Scope::EnvelopesRead)]
     #[tool(
-        description = "An envelope with its documents (kind, pages, SHA-256) and recipients (status, times).",
+        description = "An envelope with its documents (kind, pages, SHA-256, and their places: page, box in points from the page's top-left, filled or not), recipients (status, times) and `captures` (values of places with `capture_as`, once their recipient has finished).",
         input_schema = schema!(schemas::EnvelopeId),
         annotations(title = "Get an envelope", read_only_hint = true, open_world_hint = false)
     )]

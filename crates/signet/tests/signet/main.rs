@@ -13,4 +13,5 @@ mod foundation;
 mod hardening;
 mod janitor;
 mod mcp;
+mod places;
 mod support;

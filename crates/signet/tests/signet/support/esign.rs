@@ -186,7 +186,11 @@ pub async fn sign(server: &Server, link: &str, signature: &str) -> reqwest::Resp
     press(
         server,
         link,
-        &[("action", "sign"), ("signature", signature)],
+        &[
+            ("action", "sign"),
+            ("signature", signature),
+            ("consent", "yes"),
+        ],
     )
     .await
 }
