@@ -246,10 +246,12 @@ async fn the_agent_story_from_envelope_to_deliverable(db: TestDb) {
             "recipient.released",
             "recipient.sent",
             "recipient.viewed",
+            "recipient.consented",
             "recipient.completed",
             "recipient.released",
             "recipient.sent",
             "recipient.viewed",
+            "recipient.consented",
             "recipient.completed",
             "envelope.completed",
             "deliverable.generated",
@@ -594,7 +596,7 @@ async fn create_envelope_reports_every_problem_at_once(db: TestDb) {
         json!([])
     );
 
-    // A DOCX is accepted as it is.
+    // A DOCX is accepted (converted to PDF where LibreOffice is installed).
     let mut args = envelope_args(&f.docs, "sequential", two_signers());
     args["documents"] = json!([{ "url": format!("{}/terms.docx", f.docs.base) }]);
     let id = f.created_in_progress(args).await;

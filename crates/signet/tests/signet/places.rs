@@ -9,13 +9,33 @@ use serde_json::{Value, json};
 use signet_esign::pdf::sample_text;
 use signet_store::testing::TestDb;
 
-use crate::support::{Fixture, fixture, path_of, press};
+use crate::support::{Fixture, fixture, fixture_with, path_of, press};
 
 signet_store::store_tests!(
     placeholders_are_filled_by_each_signer_and_stamped_where_they_were,
     every_place_problem_is_a_precise_validation_error,
     the_signing_page_enforces_required_places_and_formats,
+    a_word_document_is_converted_and_its_placeholders_work,
+    without_a_converter_a_word_document_is_refused,
 );
+
+const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+
+/// Whether LibreOffice is here; under CI it must be.
+fn libreoffice() -> bool {
+    let found = Command::new("soffice")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found || std::env::var_os("CI").is_none(),
+        "LibreOffice (soffice) is needed in CI"
+    );
+    if !found {
+        eprintln!("soffice is not installed: the DOCX conversion test is skipped");
+    }
+    found
+}
 
 const ALICE: &str = "Zoë Ørsted-Łukasz";
 const BOB: &str = "Дмитрий Шостакович";
@@ -612,4 +632,155 @@ async fn the_signing_page_enforces_required_places_and_formats(db: TestDb) {
         );
         assert!(text.contains("75001"));
     }
+}
+
+async fn a_word_document_is_converted_and_its_placeholders_work(db: TestDb) {
+    if !libreoffice() {
+        return;
+    }
+    let f = fixture(db, None).await;
+    let docx = signet_esign::pdf::sample_docx(&["Offer letter", "Accepted by: [[sig_a]]"]);
+    let url = upload(&f, "Offer.docx", DOCX, docx).await;
+    let created = f
+        .agent
+        .ok(
+            "create_envelope",
+            json!({
+                "title": "Offer",
+                "documents": [{ "url": url, "places": [{ "key": "sig_a", "type": "signature", "recipient_key": "alice" }] }],
+                "recipients": [{ "key": "alice", "name": ALICE, "email": "alice@example.com" }],
+            }),
+        )
+        .await;
+    let id = created["envelope_id"].as_str().unwrap().to_owned();
+    f.agent.wait_for(&id, "envelope.started").await;
+    let envelope = f
+        .agent
+        .ok("get_envelope", json!({ "envelope_id": id }))
+        .await;
+    assert_eq!(envelope["documents"][0]["kind"], "docx");
+    assert_eq!(
+        envelope["documents"][0]["pages"], 1,
+        "LibreOffice's layout has one page"
+    );
+    assert_eq!(
+        place(&envelope, "sig_a")["boxes"][0]["page"],
+        1,
+        "{envelope}"
+    );
+
+    let alice = f.agent.link_for(&id, "alice@example.com").await;
+    let html = f.server.get(&path_of(&alice)).await.text().await.unwrap();
+    let image = html
+        .split("src=\"")
+        .find(|s| s.contains("/pages/1"))
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let png = f.server.get(&image).await;
+    assert_eq!(
+        png.headers()["content-type"],
+        "image/png",
+        "the converted page renders"
+    );
+    let signed = press(
+        &f.server,
+        &alice,
+        &[
+            ("action", "sign"),
+            ("place.sig_a", ALICE),
+            ("consent", "yes"),
+        ],
+    )
+    .await;
+    assert_eq!(signed.status(), 303, "{}", signed.text().await.unwrap());
+    f.agent.wait_for(&id, "deliverable.generated").await;
+    let envelope = f
+        .agent
+        .ok("get_envelope", json!({ "envelope_id": id }))
+        .await;
+    let deliverables = f
+        .agent
+        .ok("get_deliverables", json!({ "envelope_id": id }))
+        .await;
+    let download = deliverables["deliverables"][0]["download_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let pdf = f
+        .server
+        .get(&path_of(&download))
+        .await
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+    let Some(bbox) = pdftotext(&pdf, &["-bbox"]) else {
+        return;
+    };
+    let found = words(&bbox);
+    assert!(
+        found.iter().any(|w| w.page == 1 && w.text == "Accepted"),
+        "the document's own text is in the signed PDF"
+    );
+    assert_eq!(inside(&found, place(&envelope, "sig_a")), ALICE);
+}
+
+async fn without_a_converter_a_word_document_is_refused(db: TestDb) {
+    let f = fixture_with(db, None, |flags| {
+        flags.docx_converter = Some("none".to_owned())
+    })
+    .await;
+    let docx = signet_esign::pdf::sample_docx(&["Offer letter"]);
+    let url = upload(&f, "Offer.docx", DOCX, docx).await;
+    let problem = f
+        .agent
+        .problem(
+            "create_envelope",
+            json!({
+                "title": "Offer",
+                "documents": [{ "url": url }],
+                "recipients": [{ "key": "alice", "name": "Alice", "email": "alice@example.com" }],
+            }),
+            "validation-error",
+        )
+        .await;
+    assert_eq!(
+        problem["errors"][0]["field"], "documents[0].url",
+        "{problem}"
+    );
+    assert!(
+        problem["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot convert Word documents"),
+        "{problem}"
+    );
+    // Fetched by URL, the same document fails the envelope with the same reason.
+    let fetched = f
+        .agent
+        .ok(
+            "create_envelope",
+            json!({
+                "title": "Offer",
+                "documents": [{ "url": format!("{}/offer.docx", f.docs.base) }],
+                "recipients": [{ "key": "alice", "name": "Alice", "email": "alice@example.com" }],
+            }),
+        )
+        .await;
+    let id = fetched["envelope_id"].as_str().unwrap().to_owned();
+    f.agent.wait_for(&id, "envelope.failed").await;
+    let envelope = f
+        .agent
+        .ok("get_envelope", json!({ "envelope_id": id }))
+        .await;
+    assert!(
+        envelope["failure_reason"]
+            .as_str()
+            .unwrap()
+            .contains("cannot convert Word documents"),
+        "{envelope}"
+    );
 }

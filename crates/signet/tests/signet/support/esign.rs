@@ -29,13 +29,30 @@ pub struct Fixture {
 }
 
 pub async fn fixture(db: TestDb, smtp: Option<&str>) -> Fixture {
+    fixture_with(db, smtp, |_| {}).await
+}
+
+/// [`fixture`], with more settings.
+pub async fn fixture_with(
+    db: TestDb,
+    smtp: Option<&str>,
+    more: impl FnOnce(&mut signet::config::Layer),
+) -> Fixture {
     let docs = doc_host().await;
     let allow = docs.authority.clone();
     let smtp = smtp.map(str::to_owned);
     let env = smtp
         .map(|url| vec![("SIGNET_SMTP_URL", url)])
         .unwrap_or_default();
-    let server = start_with(db, move |flags| flags.fetch_allow_hosts = Some(allow), env).await;
+    let server = start_with(
+        db,
+        move |flags| {
+            flags.fetch_allow_hosts = Some(allow);
+            more(flags);
+        },
+        env,
+    )
+    .await;
     let (acme, beta) = seed(&server).await;
     let client_id = public_client(&server).await;
     let browser = server.browser();

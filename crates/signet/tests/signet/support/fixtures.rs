@@ -36,12 +36,6 @@ pub struct DocHost {
     pub hits: Arc<AtomicUsize>,
 }
 
-fn docx_bytes() -> Vec<u8> {
-    let mut bytes = b"PK\x03\x04\x14\x00\x00\x00\x08\x00".to_vec();
-    bytes.extend_from_slice(b"[Content_Types].xml....word/document.xml....");
-    bytes
-}
-
 pub async fn doc_host() -> DocHost {
     let gate = Arc::new(Semaphore::new(0));
     let hits = Arc::new(AtomicUsize::new(0));
@@ -55,7 +49,14 @@ pub async fn doc_host() -> DocHost {
             "/annex.pdf",
             get(|| async { signet_esign::pdf::sample(1, "Annex") }),
         )
-        .route("/terms.docx", get(|| async { docx_bytes() }))
+        .route(
+            "/terms.docx",
+            get(|| async { signet_esign::pdf::sample_docx(&["Terms and conditions"]) }),
+        )
+        .route(
+            "/offer.docx",
+            get(|| async { signet_esign::pdf::sample_docx(&["Offer letter"]) }),
+        )
         .route("/notes.txt", get(|| async { "just some text" }))
         .route(
             "/held.pdf",
