@@ -288,7 +288,9 @@ impl Esign {
     ) -> Result<Vec<u8>, CeremonyError> {
         let mut conn = self.store().pool().acquire().await?;
         let (envelope, _) = self.by_token(&mut conn, token, false).await?;
-        let row: Option<(Option<DocumentKind>, Option<Vec<u8>>, Option<Vec<u8>>)> = sqlx::query_as(
+        /// Kind, original bytes, LibreOffice's PDF.
+        type Stored = (Option<DocumentKind>, Option<Vec<u8>>, Option<Vec<u8>>);
+        let row: Option<Stored> = sqlx::query_as(
             "SELECT kind, content, converted FROM envelope_documents WHERE id = $1 AND envelope_id = $2",
         )
         .bind(document_id)

@@ -171,7 +171,9 @@ async fn generate(esign: &Esign, envelope_id: &str) -> Result<(), EsignError> {
         .unwrap_or_default();
     // PDF assembly is CPU work: keep it off the request threads.
     let documents = trail.documents.clone();
-    let sources: Vec<(Option<DocumentKind>, Option<Vec<u8>>, Vec<Stamp>)> = contents
+    /// Kind, the PDF to include, what to stamp on it.
+    type Source = (Option<DocumentKind>, Option<Vec<u8>>, Vec<Stamp>);
+    let sources: Vec<Source> = contents
         .into_iter()
         .map(|(id, _, kind, _, _, bytes, converted)| {
             let stamps = stamps(
