@@ -11,12 +11,13 @@
 //! character the font lacks is drawn as U+FFFD, and the log says which.
 
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use lopdf::{Dictionary, Document, Object, ObjectId, Stream, StringFormat, dictionary};
 use subsetter::GlyphRemapper;
 use ttf_parser::{Face, GlyphId};
 
+use super::fallback::SystemFace;
 use super::{PdfError, add, new_id};
 
 static REGULAR_DATA: &[u8] = include_bytes!("../../fonts/DejaVuSans.ttf");
@@ -55,6 +56,15 @@ impl Font {
             Font::Bold => "F2",
             Font::Script => "F3",
         }
+    }
+
+    /// Its resource name in a content stream of kind `names`.
+    pub(super) fn name(self, names: Names) -> String {
+        match names {
+            Names::Page => self.resource(),
+            Names::Stamp => self.stamp_resource(),
+        }
+        .to_owned()
     }
 
     /// Its name among the resources of a source page that fields are stamped
@@ -114,11 +124,17 @@ impl Font {
         )
     }
 
-    /// How far `c` advances, in 1/1000 em.
+    /// How far `c` advances, in 1/1000 em (in the system font that shows
+    /// it, when this one lacks it).
     pub(super) fn advance(self, c: char) -> f32 {
         let Some(face) = self.face() else {
             return 600.0;
         };
+        if face.glyph_index(c).is_none()
+            && let Some((_, _, advance)) = super::fallback::covering(c)
+        {
+            return advance;
+        }
         let units = f32::from(face.units_per_em().max(1));
         let advance = face.glyph_hor_advance(self.glyph(c)).unwrap_or(0);
         f32::from(advance) * 1000.0 / units
@@ -146,7 +162,33 @@ pub(super) struct Fonts {
     remappers: [GlyphRemapper; 3],
     /// New glyph id → the text it stands for, for the ToUnicode map.
     text_of: [BTreeMap<u16, char>; 3],
+    /// The resources generated pages share (fallback fonts join it at the end).
+    resources: ObjectId,
+    /// System fonts for characters the shipped ones lack, in order of first use.
+    extras: Vec<Extra>,
 }
+
+/// A system font one document uses.
+#[derive(Debug)]
+struct Extra {
+    /// Its index in the process-wide registry (`fallback.rs`).
+    registry: usize,
+    face: Arc<SystemFace>,
+    id: ObjectId,
+    remapper: GlyphRemapper,
+    text_of: BTreeMap<u16, char>,
+}
+
+/// Which resource names a content stream uses: generated pages' own, or
+/// those added to a source page that fields are stamped on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Names {
+    Page,
+    Stamp,
+}
+
+/// A run of text in one font: its resource name and hex glyph string.
+type Run = (String, Vec<u8>);
 
 impl Fonts {
     /// Reserves the font objects and returns the resource dictionary that
@@ -167,13 +209,122 @@ impl Fonts {
                     GlyphRemapper::new(),
                 ],
                 text_of: [BTreeMap::new(), BTreeMap::new(), BTreeMap::new()],
+                resources,
+                extras: Vec::new(),
             },
             resources,
         ))
     }
 
+    /// Shows `text` at `size`: `Tf … Tj` per run of characters one font
+    /// shows, so a name mixing scripts switches fonts where it must.
+    pub(super) fn show(
+        &mut self,
+        document: &mut Document,
+        font: Font,
+        size: f32,
+        text: &str,
+        names: Names,
+    ) -> Result<Vec<u8>, PdfError> {
+        let mut out = Vec::with_capacity(4 * text.len() + 32);
+        for (name, hex) in self.runs(document, font, text, names)? {
+            out.extend_from_slice(format!("/{name} {} Tf ", number(size)).as_bytes());
+            out.extend_from_slice(&hex);
+            out.extend_from_slice(b" Tj ");
+        }
+        Ok(out)
+    }
+
+    fn runs(
+        &mut self,
+        document: &mut Document,
+        font: Font,
+        text: &str,
+        names: Names,
+    ) -> Result<Vec<Run>, PdfError> {
+        let own = |c: char| font.face().and_then(|f| f.glyph_index(c)).is_some();
+        let mut runs: Vec<Run> = Vec::new();
+        let mut current: Option<(Option<usize>, String)> = None;
+        for c in text.chars() {
+            let which = if own(c) {
+                None
+            } else {
+                match super::fallback::covering(c) {
+                    Some((face, registry, _)) => Some(self.extra(document, face, registry)?),
+                    None => None,
+                }
+            };
+            match &mut current {
+                Some((w, chunk)) if *w == which => chunk.push(c),
+                _ => {
+                    if let Some(done) = current.take() {
+                        runs.push(self.run(font, done, names));
+                    }
+                    current = Some((which, c.to_string()));
+                }
+            }
+        }
+        if let Some(done) = current {
+            runs.push(self.run(font, done, names));
+        }
+        Ok(runs)
+    }
+
+    fn run(&mut self, font: Font, (which, chunk): (Option<usize>, String), names: Names) -> Run {
+        match which {
+            None => (font.name(names), self.encode(font, &chunk)),
+            Some(extra) => (extra_name(extra, names), self.encode_extra(extra, &chunk)),
+        }
+    }
+
+    /// The document's slot for a system face, made on first use.
+    fn extra(
+        &mut self,
+        document: &mut Document,
+        face: Arc<SystemFace>,
+        registry: usize,
+    ) -> Result<usize, PdfError> {
+        if let Some(i) = self.extras.iter().position(|e| e.registry == registry) {
+            return Ok(i);
+        }
+        self.extras.push(Extra {
+            registry,
+            face,
+            id: new_id(document)?,
+            remapper: GlyphRemapper::new(),
+            text_of: BTreeMap::new(),
+        });
+        Ok(self.extras.len() - 1)
+    }
+
+    fn encode_extra(&mut self, index: usize, text: &str) -> Vec<u8> {
+        let mut hex = vec![b'<'];
+        if let Some(extra) = self.extras.get_mut(index)
+            && let Some(face) = extra.face.face()
+        {
+            for c in text.chars() {
+                let glyph = face.glyph_index(c).unwrap_or(GlyphId(0));
+                let id = extra.remapper.remap(glyph.0);
+                extra.text_of.entry(id).or_insert(c);
+                hex.extend_from_slice(format!("{id:04X}").as_bytes());
+            }
+        }
+        hex.push(b'>');
+        hex
+    }
+
+    /// Resource names and objects of the system fonts used so far, for a
+    /// stamped page's resources.
+    pub(super) fn stamp_extras(&self) -> Vec<(String, ObjectId)> {
+        self.extras
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (extra_name(i, Names::Stamp), e.id))
+            .collect()
+    }
+
     /// `text` as a hex string of two-byte glyph ids for `Tj`.
-    pub(super) fn encode(&mut self, font: Font, text: &str) -> Vec<u8> {
+    fn encode(&mut self, font: Font, text: &str) -> Vec<u8> {
         let i = font.index();
         let mut hex = Vec::with_capacity(2 + 4 * text.len());
         hex.push(b'<');
@@ -184,7 +335,7 @@ impl Fonts {
             } else {
                 tracing::warn!(
                     character = %signet_store::text::code_point(c),
-                    "no glyph for a character on a generated page; drawn as U+FFFD"
+                    "no font here shows a character of a generated page or field; drawn as U+FFFD"
                 );
                 '\u{FFFD}'
             };
@@ -206,8 +357,36 @@ impl Fonts {
     pub(super) fn write(self, document: &mut Document) -> Result<(), PdfError> {
         for font in Font::ALL {
             let i = font.index();
-            let object = type0(document, font, &self.remappers[i], &self.text_of[i])?;
+            let face = font
+                .face()
+                .ok_or_else(|| PdfError::Build("the embedded font cannot be read".to_owned()))?;
+            let source = Source {
+                data: font.data(),
+                index: 0,
+                face,
+                postscript_name: font.postscript_name(),
+            };
+            let object = type0(document, &source, &self.remappers[i], &self.text_of[i])?;
             document.objects.insert(self.ids[i], object);
+        }
+        for (i, extra) in self.extras.iter().enumerate() {
+            let Some(face) = extra.face.face() else {
+                continue;
+            };
+            let source = Source {
+                data: &extra.face.data,
+                index: extra.face.index,
+                face: &face,
+                postscript_name: &extra.face.name,
+            };
+            let object = type0(document, &source, &extra.remapper, &extra.text_of)?;
+            document.objects.insert(extra.id, object);
+            // Generated pages share one resource dictionary: it learns the font too.
+            if let Some(Object::Dictionary(resources)) = document.objects.get_mut(&self.resources)
+                && let Ok(Object::Dictionary(fonts)) = resources.get_mut(b"Font")
+            {
+                fonts.set(extra_name(i, Names::Page), extra.id);
+            }
         }
         Ok(())
     }
@@ -226,20 +405,40 @@ fn subset_tag(remapper: &GlyphRemapper) -> String {
         .collect()
 }
 
+/// A font file to embed a subset of.
+struct Source<'a> {
+    data: &'a [u8],
+    index: u32,
+    face: &'a Face<'a>,
+    postscript_name: &'a str,
+}
+
+/// The resource name of the `index`th system font.
+fn extra_name(index: usize, names: Names) -> String {
+    match names {
+        Names::Page => format!("F{}", index + 4),
+        Names::Stamp => format!("SignetF{}", index + 4),
+    }
+}
+
+/// A compact number for a content stream: at most two decimals.
+fn number(value: f32) -> String {
+    let text = format!("{value:.2}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
 fn type0(
     document: &mut Document,
-    font: Font,
+    source: &Source<'_>,
     remapper: &GlyphRemapper,
     text_of: &BTreeMap<u16, char>,
 ) -> Result<Object, PdfError> {
-    let face = font
-        .face()
-        .ok_or_else(|| PdfError::Build("the embedded font cannot be read".to_owned()))?;
-    let subset = subsetter::subset(font.data(), 0, remapper)
+    let face = source.face;
+    let subset = subsetter::subset(source.data, source.index, remapper)
         .map_err(|e| PdfError::Build(format!("font subset failed: {e}")))?;
     let scale = 1000.0 / f32::from(face.units_per_em().max(1));
     let units = |value: i16| Object::Real(f32::from(value) * scale);
-    let name = format!("{}+{}", subset_tag(remapper), font.postscript_name());
+    let name = format!("{}+{}", subset_tag(remapper), source.postscript_name);
 
     let mut file = Stream::new(dictionary! { "Length1" => subset.len() as i64 }, subset);
     let _ = file.compress();

@@ -6,7 +6,7 @@
 use lopdf::{Dictionary, Document, Object, ObjectId, Stream, dictionary};
 
 use super::fonts::printable;
-pub(super) use super::fonts::{Font, Fonts};
+pub(super) use super::fonts::{Font, Fonts, Names};
 use super::{PdfError, add};
 
 /// A4 width in points.
@@ -183,7 +183,7 @@ pub(super) fn add_text_page(
     fonts: &mut Fonts,
     lines: &[TextLine],
 ) -> Result<ObjectId, PdfError> {
-    let mut stream = Stream::new(Dictionary::new(), page_content(fonts, lines));
+    let mut stream = Stream::new(Dictionary::new(), page_content(document, fonts, lines)?);
     // Keeps the content uncompressed if compression fails or does not help.
     let _ = stream.compress();
     let contents = add(document, stream)?;
@@ -201,23 +201,24 @@ pub(super) fn add_text_page(
 
 /// A content stream with one text object per line, so text extraction yields
 /// one line per line.
-fn page_content(fonts: &mut Fonts, lines: &[TextLine]) -> Vec<u8> {
+fn page_content(
+    document: &mut Document,
+    fonts: &mut Fonts,
+    lines: &[TextLine],
+) -> Result<Vec<u8>, PdfError> {
     let mut out = Vec::with_capacity(lines.iter().map(|line| 4 * line.text.len() + 48).sum());
     for line in lines.iter().filter(|line| !line.text.is_empty()) {
-        out.extend_from_slice(
-            format!(
-                "BT /{} {} Tf {} {} Td ",
-                line.font.resource(),
-                number(line.size),
-                number(line.x),
-                number(line.y)
-            )
-            .as_bytes(),
-        );
-        out.extend_from_slice(&fonts.encode(line.font, &line.text));
-        out.extend_from_slice(b" Tj ET\n");
+        out.extend_from_slice(format!("BT {} {} Td ", number(line.x), number(line.y)).as_bytes());
+        out.extend_from_slice(&fonts.show(
+            document,
+            line.font,
+            line.size,
+            &line.text,
+            Names::Page,
+        )?);
+        out.extend_from_slice(b"ET\n");
     }
-    out
+    Ok(out)
 }
 
 /// A compact number for a content stream: at most two decimals, no trailing zeros.
@@ -243,8 +244,8 @@ mod tests {
         };
         // .notdef is glyph 0, so the first glyph used is 1.
         assert_eq!(
-            page_content(&mut fonts, &[line]),
-            b"BT /F2 10 Tf 56 700.5 Td <00010002000300040001> Tj ET\n"
+            page_content(&mut document, &mut fonts, &[line]).unwrap(),
+            b"BT 56 700.5 Td /F2 10 Tf <00010002000300040001> Tj ET\n"
         );
     }
 

@@ -27,6 +27,7 @@
 //! write `pdf::inspect`, `pdf::AuditTrail` and so on.
 
 mod audit_trail;
+mod fallback;
 mod fonts;
 mod inspect;
 mod layout;

@@ -11,7 +11,7 @@
 
 use lopdf::{Dictionary, Document, Object, Stream};
 
-use super::layout::{Font, Fonts};
+use super::layout::{Font, Fonts, Names};
 use super::{PageGeometry, PdfError, add};
 
 /// What a filled place shows.
@@ -65,7 +65,7 @@ pub(super) fn stamp_page(
         format!("{} {} {} {} {} {} cm\n", n(a), n(b), n(c), n(d), n(e), n(f)).as_bytes(),
     );
     for stamp in stamps {
-        draw(&mut content, stamp, fonts);
+        draw(&mut content, out, stamp, fonts)?;
     }
     content.extend_from_slice(b"Q\n");
 
@@ -121,12 +121,20 @@ fn add_fonts(out: &mut Document, page: &mut Dictionary, fonts: &Fonts) -> Result
     for font in Font::ALL {
         font_dict.set(font.stamp_resource(), fonts.id(font));
     }
+    for (name, id) in fonts.stamp_extras() {
+        font_dict.set(name, id);
+    }
     resources.set("Font", font_dict);
     page.set("Resources", resources);
     Ok(())
 }
 
-fn draw(out: &mut Vec<u8>, stamp: &Stamp, fonts: &mut Fonts) {
+fn draw(
+    out: &mut Vec<u8>,
+    document: &mut Document,
+    stamp: &Stamp,
+    fonts: &mut Fonts,
+) -> Result<(), PdfError> {
     let (x, y, w, h) = (stamp.left, stamp.top, stamp.width, stamp.height);
     if stamp.cover {
         out.extend_from_slice(format!("1 g {} {} {} {} re f\n", n(x), n(y), n(w), n(h)).as_bytes());
@@ -150,7 +158,7 @@ fn draw(out: &mut Vec<u8>, stamp: &Stamp, fonts: &mut Fonts) {
                 .min(if units > 0.0 { (w - 4.0) / units } else { h })
                 .clamp(2.0, 48.0);
             let baseline = y + (h - line * size) / 2.0 + ascent * size;
-            text_line(out, fonts, font, size, x + 2.0, baseline, &text);
+            text_line(out, document, fonts, font, size, (x + 2.0, baseline), &text)?;
         }
         Mark::Paragraph(text) => {
             let size = (h / 3.5).clamp(4.0, 10.0);
@@ -166,21 +174,22 @@ fn draw(out: &mut Vec<u8>, stamp: &Stamp, fonts: &mut Fonts) {
                 if baseline > y + h {
                     break;
                 }
-                text_line(out, fonts, Font::Regular, size, x + 2.0, baseline, line);
+                text_line(
+                    out,
+                    document,
+                    fonts,
+                    Font::Regular,
+                    size,
+                    (x + 2.0, baseline),
+                    line,
+                )?;
             }
         }
         Mark::Check => {
             let side = w.min(h);
             let size = side * 0.9;
-            text_line(
-                out,
-                fonts,
-                Font::Bold,
-                size,
-                x + (side - size * 0.8) / 2.0,
-                y + (h + size * 0.7) / 2.0,
-                "\u{2713}",
-            );
+            let at = (x + (side - size * 0.8) / 2.0, y + (h + size * 0.7) / 2.0);
+            text_line(out, document, fonts, Font::Bold, size, at, "\u{2713}")?;
         }
         Mark::Drawing(strokes) => {
             // The pad's proportions, fitted and centred in the box.
@@ -208,30 +217,23 @@ fn draw(out: &mut Vec<u8>, stamp: &Stamp, fonts: &mut Fonts) {
             }
         }
     }
+    Ok(())
 }
 
 /// One line at `(x, baseline)` in view points, upright.
 fn text_line(
     out: &mut Vec<u8>,
+    document: &mut Document,
     fonts: &mut Fonts,
     font: Font,
     size: f64,
-    x: f64,
-    baseline: f64,
+    (x, baseline): (f64, f64),
     text: &str,
-) {
-    out.extend_from_slice(
-        format!(
-            "BT {INK} rg /{} {} Tf 1 0 0 -1 {} {} Tm ",
-            font.stamp_resource(),
-            n(size),
-            n(x),
-            n(baseline)
-        )
-        .as_bytes(),
-    );
-    out.extend_from_slice(&fonts.encode(font, text));
-    out.extend_from_slice(b" Tj ET\n");
+) -> Result<(), PdfError> {
+    out.extend_from_slice(format!("BT {INK} rg 1 0 0 -1 {} {} Tm ", n(x), n(baseline)).as_bytes());
+    out.extend_from_slice(&fonts.show(document, font, size as f32, text, Names::Stamp)?);
+    out.extend_from_slice(b"ET\n");
+    Ok(())
 }
 
 /// A compact number for a content stream.
