@@ -1,24 +1,27 @@
-//! PDF inspection, DOCX detection and the signed deliverable.
+//! PDF inspection, page images and text search, and the signed deliverable.
 //!
-//! The deliverable is one PDF: the pages of every source PDF in order (a DOCX,
-//! which we cannot render, is represented by a placeholder page), followed by
-//! audit-trail pages. Generated pages use the standard Helvetica fonts with
-//! WinAnsiEncoding, so no font is embedded; text outside WinAnsi is mapped to
-//! a close WinAnsi character where possible and replaced by `?` otherwise.
+//! The deliverable is one PDF: the pages of every document in order (a Word
+//! document as LibreOffice laid it out), with the filled places stamped on
+//! them, followed by audit-trail pages. Generated pages and stamps use the
+//! fonts shipped in the binary (and a system font for scripts they lack),
+//! embedded as subsets with a ToUnicode map, so text reads back exactly.
 //!
-//! Parsing untrusted bytes never panics: lopdf is called behind
+//! Parsing untrusted bytes never panics: lopdf and hayro are called behind
 //! [`std::panic::catch_unwind`] as a last line of defence.
 //!
 //! What lives where:
 //! - `inspect.rs`: loading untrusted bytes safely ([`inspect()`],
 //!   [`page_count`], [`page_text`]) and [`is_docx`].
-//! - `merge.rs`: [`deliverable`], which copies the source PDFs' pages into one
-//!   document and appends the generated pages.
-//! - `layout.rs`: the small text engine behind generated pages: WinAnsi
-//!   encoding, glyph widths, word wrap, pagination and page content streams.
 //! - `pages.rs`: pages as displayed, read with the hayro rasterizer: their
 //!   [`geometry`] in view points (top-left origin, after CropBox and
 //!   /Rotate), where strings are shown ([`find_text`]) and [`render_png`].
+//! - `merge.rs`: [`deliverable`], which copies the source PDFs' pages into one
+//!   document and appends the generated pages.
+//! - `stamp.rs`: the filled places drawn onto their pages ([`Stamp`], [`Mark`]).
+//! - `layout.rs`: the small text engine behind generated pages: glyph widths,
+//!   word wrap, pagination and page content streams.
+//! - `fonts.rs` and `fallback.rs`: the shipped fonts, system fonts for other
+//!   scripts, and how both are embedded.
 //! - `audit_trail.rs`: the audit-trail types and how the trail is laid out.
 //! - `sample.rs`: deterministic sample PDFs and DOCX files for tests
 //!   (`testing` feature).
