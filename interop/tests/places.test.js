@@ -51,7 +51,7 @@ function contractPdf() {
     '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 5 0 R >> >> /Contents 7 0 R >>',
     '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>',
     page(['Consulting agreement', 'Consultant: [[name_b]]', 'Date: [[date_b]]']),
-    page(['Signed for the client:', '[[sig_a]]', 'Signed by the consultant:', '[[sig_b]]']),
+    page(['Signed for the client:', '', '[[sig_a]]', 'Signed by the consultant:', '', '[[sig_b]]']),
   ];
   let body = '%PDF-1.4\n';
   const offsets = objects.map((object, i) => {

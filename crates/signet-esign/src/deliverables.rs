@@ -314,7 +314,7 @@ fn stamps<'a>(rows: impl Iterator<Item = &'a PlaceRow>, envelope_date: &str) -> 
             // An empty place over a placeholder still hides it.
             let mark = match &mark {
                 Some(mark) => mark.clone(),
-                None if b.covers_placeholder => Mark::Text {
+                None if b.placeholder.is_some() => Mark::Text {
                     text: String::new(),
                     script: false,
                 },
@@ -326,7 +326,7 @@ fn stamps<'a>(rows: impl Iterator<Item = &'a PlaceRow>, envelope_date: &str) -> 
                 top: b.top,
                 width: b.width,
                 height: b.height,
-                cover: b.covers_placeholder,
+                cover: b.placeholder.map(|a| [a.left, a.top, a.width, a.height]),
                 mark,
             });
         }

@@ -1,7 +1,7 @@
 //! Stamping filled places onto source pages: typed signatures in the
 //! handwriting face, drawn ones as vector strokes, text, names, dates and
-//! check marks, each inside its box; a place found over a placeholder is
-//! first painted white so the placeholder no longer shows.
+//! check marks, each inside its box; the placeholder a place was found at
+//! is first painted white so it no longer shows.
 //!
 //! The page's own content is wrapped in `q … Q`, so whatever state it
 //! leaves behind cannot move what is stamped after it. Stamps are drawn in
@@ -36,8 +36,9 @@ pub struct Stamp {
     pub top: f64,
     pub width: f64,
     pub height: f64,
-    /// Paint the box white first (it covers a placeholder).
-    pub cover: bool,
+    /// A rectangle to paint white first, `[left, top, width, height]`: the
+    /// placeholder the place was found at.
+    pub cover: Option<[f64; 4]>,
     pub mark: Mark,
 }
 
@@ -136,8 +137,19 @@ fn draw(
     fonts: &mut Fonts,
 ) -> Result<(), PdfError> {
     let (x, y, w, h) = (stamp.left, stamp.top, stamp.width, stamp.height);
-    if stamp.cover {
-        out.extend_from_slice(format!("1 g {} {} {} {} re f\n", n(x), n(y), n(w), n(h)).as_bytes());
+    if let Some([cx, cy, cw, ch]) = stamp.cover {
+        // A hair larger, so anti-aliased edges of the placeholder do not show.
+        let grow = 0.5;
+        out.extend_from_slice(
+            format!(
+                "1 g {} {} {} {} re f\n",
+                n(cx - grow),
+                n(cy - grow),
+                n(cw + 2.0 * grow),
+                n(ch + 2.0 * grow)
+            )
+            .as_bytes(),
+        );
     }
     match &stamp.mark {
         Mark::Text { text, script } => {

@@ -5,7 +5,7 @@
 use crate::error::FieldError;
 use crate::pdf::{self, PageGeometry};
 
-use super::{FixedPosition, PlaceBox, PlaceType, placeholder};
+use super::{Area, FixedPosition, PlaceBox, PlaceType, placeholder};
 
 /// Room left around a placeholder so the field hides it entirely.
 const MARGIN: f64 = 1.0;
@@ -65,7 +65,12 @@ pub(crate) fn locate(bytes: &[u8], wanted: &[Wanted<'_>]) -> Result<Located, Vec
                     top: (bottom - h).max(0.0),
                     width: w.min(page.width - left).max(1.0),
                     height: h,
-                    covers_placeholder: true,
+                    placeholder: Some(Area {
+                        left: hit.left,
+                        top: hit.top,
+                        width: hit.width,
+                        height: hit.height,
+                    }),
                 });
             }
             if found.is_empty() {
@@ -116,7 +121,7 @@ pub(crate) fn locate(bytes: &[u8], wanted: &[Wanted<'_>]) -> Result<Located, Vec
                     top: position.top,
                     width,
                     height,
-                    covers_placeholder: false,
+                    placeholder: None,
                 });
             }
         }

@@ -51,9 +51,20 @@ pub struct PlaceBox {
     pub top: f64,
     pub width: f64,
     pub height: f64,
-    /// Found over a placeholder, which the stamped field hides.
-    #[serde(default)]
-    pub covers_placeholder: bool,
+    /// The placeholder this box was found at, which the stamped field hides
+    /// (only it: the field may reach over the document's own content, as a
+    /// pen signature does, and must not erase it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placeholder: Option<Area>,
+}
+
+/// A rectangle on a page, in points from its top-left corner.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Area {
+    pub left: f64,
+    pub top: f64,
+    pub width: f64,
+    pub height: f64,
 }
 
 /// A fixed position as the request gave it.
