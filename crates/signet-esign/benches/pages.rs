@@ -84,7 +84,7 @@ fn main() {
     let dpi = (72.0 * SCALE).to_string();
     if Command::new("pdftoppm").arg("-v").output().is_ok() {
         report(
-            &format!("baseline: pdftoppm -png, same pages and resolution"),
+            "baseline: pdftoppm -png, same pages and resolution",
             time(ROUNDS, || {
                 let status = Command::new("pdftoppm")
                     .args(["-png", "-r", &dpi])
