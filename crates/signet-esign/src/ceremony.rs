@@ -279,15 +279,25 @@ impl Esign {
         }
     }
 
-    /// The PDF a recipient sees of one document (LibreOffice's for a Word
-    /// document), for rendering its pages.
-    pub async fn ceremony_pdf(
+    /// Page `page` of one document as the recipient sees it (LibreOffice's
+    /// layout for a Word document), as a PNG at `scale` pixels per point;
+    /// `None` for a page the document does not have.
+    pub async fn page_image(
         &self,
         token: &str,
         document_id: &str,
-    ) -> Result<Vec<u8>, CeremonyError> {
+        page: u32,
+        scale: f32,
+    ) -> Result<Option<axum::body::Bytes>, CeremonyError> {
         let mut conn = self.store().pool().acquire().await?;
         let (envelope, _) = self.by_token(&mut conn, token, false).await?;
+        // The envelope comes from the link, so a cached page of another
+        // envelope's document can never be served.
+        let key = (envelope.id.clone(), document_id.to_owned(), page);
+        let images = &self.inner.page_images;
+        if let Some(png) = images.get(&key) {
+            return Ok(Some(png));
+        }
         /// Kind, original bytes, LibreOffice's PDF.
         type Stored = (Option<DocumentKind>, Option<Vec<u8>>, Option<Vec<u8>>);
         let row: Option<Stored> = sqlx::query_as(
@@ -297,10 +307,31 @@ impl Esign {
         .bind(&envelope.id)
         .fetch_optional(&mut *conn)
         .await?;
-        match row {
-            Some((Some(DocumentKind::Pdf), Some(content), _)) => Ok(content),
-            Some((Some(DocumentKind::Docx), _, Some(converted))) => Ok(converted),
-            _ => Err(CeremonyError::UnknownLink),
+        drop(conn);
+        let bytes = match row {
+            Some((Some(DocumentKind::Pdf), Some(content), _)) => content,
+            Some((Some(DocumentKind::Docx), _, Some(converted))) => converted,
+            _ => return Err(CeremonyError::UnknownLink),
+        };
+        let _slot = images.slot().await;
+        // Another request may have rendered it while this one waited.
+        if let Some(png) = images.get(&key) {
+            return Ok(Some(png));
+        }
+        let rendered =
+            tokio::task::spawn_blocking(move || crate::pdf::render_png(&bytes, page, scale))
+                .await
+                .map_err(|e| EsignError::Internal(format!("rendering a page failed: {e}")))?;
+        match rendered {
+            Ok(png) => {
+                let png = axum::body::Bytes::from(png);
+                images.put(key, png.clone());
+                Ok(Some(png))
+            }
+            Err(error) => {
+                tracing::warn!(%error, document_id, page, "a page could not be shown");
+                Ok(None)
+            }
         }
     }
 

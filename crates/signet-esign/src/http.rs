@@ -17,6 +17,7 @@ use signet_web::{
     SigningPageView, SigningState, render,
 };
 
+use crate::Esign;
 use crate::ceremony::{
     Ceremony, CeremonyError, CeremonyState, Decision, DocumentView, ESIGN_CONSENT, Evidence,
     PlaceView,
@@ -24,7 +25,6 @@ use crate::ceremony::{
 use crate::model::{DocumentKind, PlaceType, RecipientType, SignatureMethod};
 use crate::places::PlaceBox;
 use crate::uploads::{MAX_UPLOAD_BYTES, UploadError};
-use crate::{Esign, pdf};
 
 /// What the pages need: the engine, and whom to believe about the
 /// signer's address (recorded in the audit trail).
@@ -363,30 +363,23 @@ async fn page_image(
     let Ok(page) = page.parse::<u32>() else {
         return message(StatusCode::NOT_FOUND, "Not found", "There is no such page.");
     };
-    let bytes = match esign.ceremony_pdf(&token, &document_id).await {
-        Ok(bytes) => bytes,
-        Err(e) => return ceremony_failure(&e),
-    };
-    let rendered =
-        tokio::task::spawn_blocking(move || pdf::render_png(&bytes, page, PAGE_SCALE)).await;
-    match rendered {
-        Ok(Ok(png)) => {
+    match esign
+        .page_image(&token, &document_id, page, PAGE_SCALE)
+        .await
+    {
+        Ok(Some(png)) => {
             let mut response = png.into_response();
             response
                 .headers_mut()
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
             private(response)
         }
-        Ok(Err(_)) => message(
+        Ok(None) => message(
             StatusCode::NOT_FOUND,
             "Not found",
             "This page cannot be shown.",
         ),
-        Err(_) => message(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Please try again",
-            "Signet could not complete this request. Please try again in a moment.",
-        ),
+        Err(e) => ceremony_failure(&e),
     }
 }
 

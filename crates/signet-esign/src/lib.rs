@@ -25,6 +25,7 @@ pub mod input;
 mod links;
 pub mod model;
 pub mod outbox;
+mod page_images;
 pub mod pdf;
 pub mod places;
 mod recipients;
@@ -73,6 +74,7 @@ struct Inner {
     notifier: Notifier,
     links: links::LinkSigner,
     docx: DocxConverter,
+    page_images: page_images::PageImages,
 }
 
 impl Esign {
@@ -94,6 +96,7 @@ impl Esign {
                 notifier: Notifier::default(),
                 links,
                 docx: DocxConverter::disabled(),
+                page_images: page_images::PageImages::default(),
             }),
         }
     }

@@ -246,4 +246,6 @@ pub struct ReplaceRecipient {
     pub email: String,
     /// `email` (the default and only delivery).
     pub delivery_type: Option<String>,
+    /// How the new person may make their signature and initials: `typed`, `drawn`, or both (the default).
+    pub signature_options: Option<Vec<SignatureOption>>,
 }
