@@ -4,10 +4,7 @@
 // list_events for the deliverable, and download it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
-import { Browser, CALLBACK, MemoryProvider, startSignet } from './support.js';
+import { connectAgent, pdfOf, startSignet } from './support.js';
 
 let signet;
 before(async () => {
@@ -17,46 +14,18 @@ after(async () => {
   await signet?.stop();
 });
 
-/** A one-page PDF, with a correct cross-reference table. */
+/** A one-page PDF. */
 function onePagePdf() {
-  const objects = [
+  return pdfOf([
     '<< /Type /Catalog /Pages 2 0 R >>',
     '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
     '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>',
-  ];
-  let body = '%PDF-1.4\n';
-  const offsets = objects.map((object, i) => {
-    const offset = body.length;
-    body += `${i + 1} 0 obj\n${object}\nendobj\n`;
-    return offset;
-  });
-  const xref = body.length;
-  body += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`;
-  body += offsets.map((o) => `${String(o).padStart(10, '0')} 00000 n \n`).join('');
-  body += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
-  return Buffer.from(body, 'latin1');
+  ]);
 }
 
-async function connect() {
-  const mcpUrl = new URL('/mcp', signet.base);
-  const provider = new MemoryProvider({
-    client_name: 'TS SDK agent',
-    redirect_uris: [CALLBACK],
-    grant_types: ['authorization_code', 'refresh_token'],
-    response_types: ['code'],
-    token_endpoint_auth_method: 'none',
-  });
-  const client = new Client({ name: 'signet-interop-agent', version: '1.0.0' });
-  await assert.rejects(client.connect(new StreamableHTTPClientTransport(mcpUrl, { authProvider: provider })), UnauthorizedError);
-  const callback = new URL(await new Browser(signet.base).consent(provider.authorizationUrl, signet));
-  const transport = new StreamableHTTPClientTransport(mcpUrl, { authProvider: provider });
-  await transport.finishAuth(callback.searchParams.get('code'));
-  await client.connect(transport);
-  return client;
-}
 
 test('an agent on the TypeScript SDK sends a document for signature and fetches the signed PDF', async () => {
-  const client = await connect();
+  const client = await connectAgent(signet, 'TS SDK agent');
   const call = async (name, args) => {
     const result = await client.callTool({ name, arguments: args });
     assert.equal(result.isError, false, `${name}: ${JSON.stringify(result.structuredContent)}`);

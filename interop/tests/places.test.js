@@ -12,10 +12,7 @@ import { mkdirSync, mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
-import { Browser, CALLBACK, MemoryProvider, startSignet } from './support.js';
+import { connectAgent, pdfOf, startSignet } from './support.js';
 
 const ARTIFACTS = resolve(import.meta.dirname, '../artifacts');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -53,36 +50,9 @@ function contractPdf() {
     page(['Consulting agreement', 'Consultant: [[name_b]]', 'Date: [[date_b]]']),
     page(['Signed for the client:', '', '[[sig_a]]', 'Signed by the consultant:', '', '[[sig_b]]']),
   ];
-  let body = '%PDF-1.4\n';
-  const offsets = objects.map((object, i) => {
-    const offset = body.length;
-    body += `${i + 1} 0 obj\n${object}\nendobj\n`;
-    return offset;
-  });
-  const xref = body.length;
-  body += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`;
-  body += offsets.map((o) => `${String(o).padStart(10, '0')} 00000 n \n`).join('');
-  body += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
-  return Buffer.from(body, 'latin1');
+  return pdfOf(objects);
 }
 
-async function connect() {
-  const mcpUrl = new URL('/mcp', signet.base);
-  const provider = new MemoryProvider({
-    client_name: 'Places agent',
-    redirect_uris: [CALLBACK],
-    grant_types: ['authorization_code', 'refresh_token'],
-    response_types: ['code'],
-    token_endpoint_auth_method: 'none',
-  });
-  const client = new Client({ name: 'signet-places-agent', version: '1.0.0' });
-  await assert.rejects(client.connect(new StreamableHTTPClientTransport(mcpUrl, { authProvider: provider })), UnauthorizedError);
-  const callback = new URL(await new Browser(signet.base).consent(provider.authorizationUrl, signet));
-  const transport = new StreamableHTTPClientTransport(mcpUrl, { authProvider: provider });
-  await transport.finishAuth(callback.searchParams.get('code'));
-  await client.connect(transport);
-  return client;
-}
 
 /** Presses Tab until the focused element matches, as a keyboard user would. */
 async function tabTo(page, selector) {
@@ -135,7 +105,7 @@ function inkIn(pdfPath, box) {
 }
 
 test('an agent places fields from the schema alone, two people sign in a browser, and the PDF shows each where it belongs', async () => {
-  const client = await connect();
+  const client = await connectAgent(signet, 'Places agent');
   const call = async (name, args) => {
     const result = await client.callTool({ name, arguments: args });
     assert.equal(result.isError, false, `${name}: ${JSON.stringify(result.structuredContent)}`);

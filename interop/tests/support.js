@@ -1,6 +1,7 @@
 // A real Signet for the interop tests: the release binary (SIGNET_BIN, else
 // ../target/release/signet) on a free loopback port with a fresh database,
-// and a tiny cookie-keeping browser that fills Signet's forms as a person.
+// a tiny cookie-keeping browser that fills Signet's forms as a person, and
+// an agent on the TypeScript SDK connected through the whole flow.
 import { spawn, execFile, execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, existsSync } from 'node:fs';
@@ -8,6 +9,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
+import assert from 'node:assert/strict';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 
 const run = promisify(execFile);
 
@@ -202,4 +207,41 @@ export class MemoryProvider {
   codeVerifier() {
     return this._verifier;
   }
+}
+
+/** A PDF of the given objects (object 1 is the catalog), with a correct cross-reference table. */
+export function pdfOf(objects) {
+  let body = '%PDF-1.4\n';
+  const offsets = objects.map((object, i) => {
+    const offset = body.length;
+    body += `${i + 1} 0 obj\n${object}\nendobj\n`;
+    return offset;
+  });
+  const xref = body.length;
+  body += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`;
+  body += offsets.map((o) => `${String(o).padStart(10, '0')} 00000 n \n`).join('');
+  body += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  return Buffer.from(body, 'latin1');
+}
+
+/**
+ * An agent on the TypeScript SDK's client, connected to `signet` through the
+ * whole authorization flow (registration, Ada's sign-in and consent).
+ */
+export async function connectAgent(signet, clientName) {
+  const mcpUrl = new URL('/mcp', signet.base);
+  const provider = new MemoryProvider({
+    client_name: clientName,
+    redirect_uris: [CALLBACK],
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'none',
+  });
+  const client = new Client({ name: 'signet-interop-agent', version: '1.0.0' });
+  await assert.rejects(client.connect(new StreamableHTTPClientTransport(mcpUrl, { authProvider: provider })), UnauthorizedError);
+  const callback = new URL(await new Browser(signet.base).consent(provider.authorizationUrl, signet));
+  const transport = new StreamableHTTPClientTransport(mcpUrl, { authProvider: provider });
+  await transport.finishAuth(callback.searchParams.get('code'));
+  await client.connect(transport);
+  return client;
 }

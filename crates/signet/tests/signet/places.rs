@@ -196,6 +196,20 @@ fn inside(words: &[Word], place: &Value) -> String {
         .join(" ")
 }
 
+/// The envelope's signed PDF, downloaded as an agent would.
+async fn signed_pdf(f: &Fixture, envelope_id: &str) -> Vec<u8> {
+    let deliverables = f
+        .agent
+        .ok("get_deliverables", json!({ "envelope_id": envelope_id }))
+        .await;
+    let download = deliverables["deliverables"][0]["download_url"]
+        .as_str()
+        .unwrap();
+    let response = f.server.get(&path_of(download)).await;
+    assert_eq!(response.headers()["content-type"], "application/pdf");
+    response.bytes().await.unwrap().to_vec()
+}
+
 fn place<'a>(envelope: &'a Value, key: &str) -> &'a Value {
     envelope["documents"]
         .as_array()
@@ -348,22 +362,7 @@ async fn placeholders_are_filled_by_each_signer_and_stamped_where_they_were(db: 
     assert_eq!(place(&envelope, "sig_a")["method"], "typed");
     assert_eq!(place(&envelope, "name_b")["value"], BOB);
 
-    let deliverables = f
-        .agent
-        .ok("get_deliverables", json!({ "envelope_id": id }))
-        .await;
-    let download = deliverables["deliverables"][0]["download_url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let pdf = f
-        .server
-        .get(&path_of(&download))
-        .await
-        .bytes()
-        .await
-        .unwrap()
-        .to_vec();
+    let pdf = signed_pdf(&f, &id).await;
 
     let Some(bbox) = pdftotext(&pdf, &["-bbox"]) else {
         return;
@@ -609,22 +608,7 @@ async fn the_signing_page_enforces_required_places_and_formats(db: TestDb) {
         .await;
     assert_eq!(place(&envelope, "sig_a")["method"], "drawn");
     assert_eq!(envelope["captures"], json!({ "zip": "75001" }));
-    let deliverables = f
-        .agent
-        .ok("get_deliverables", json!({ "envelope_id": id }))
-        .await;
-    let download = deliverables["deliverables"][0]["download_url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let pdf = f
-        .server
-        .get(&path_of(&download))
-        .await
-        .bytes()
-        .await
-        .unwrap()
-        .to_vec();
+    let pdf = signed_pdf(&f, &id).await;
     if let Some(text) = pdftotext(&pdf, &["-layout"]) {
         assert!(
             text.contains("sig_a (signature)") && text.contains("drawn"),
@@ -701,22 +685,7 @@ async fn a_word_document_is_converted_and_its_placeholders_work(db: TestDb) {
         .agent
         .ok("get_envelope", json!({ "envelope_id": id }))
         .await;
-    let deliverables = f
-        .agent
-        .ok("get_deliverables", json!({ "envelope_id": id }))
-        .await;
-    let download = deliverables["deliverables"][0]["download_url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let pdf = f
-        .server
-        .get(&path_of(&download))
-        .await
-        .bytes()
-        .await
-        .unwrap()
-        .to_vec();
+    let pdf = signed_pdf(&f, &id).await;
     let Some(bbox) = pdftotext(&pdf, &["-bbox"]) else {
         return;
     };
