@@ -38,6 +38,7 @@ mod merge;
 mod pages;
 #[cfg(any(test, feature = "testing"))]
 mod sample;
+mod seal;
 mod stamp;
 #[cfg(test)]
 mod test_support;
