@@ -51,6 +51,7 @@ pub use merge::{DocumentKind, SourceDocument, deliverable};
 pub use pages::{PageGeometry, TextHit, find_text, geometry, render_png};
 #[cfg(any(test, feature = "testing"))]
 pub use sample::{sample, sample_docx, sample_text};
+pub use seal::{SealError, SealKey, seal};
 pub use stamp::{Mark, Stamp};
 
 /// Why a PDF could not be inspected, read or built. The messages are safe to

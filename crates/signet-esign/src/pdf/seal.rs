@@ -24,8 +24,8 @@ use const_oid::db::rfc5912::{ECDSA_WITH_SHA_256, ID_SHA_256};
 use der::asn1::{Any, BitString, OctetString, SetOfVec, UtcTime};
 use der::{Decode, Encode, Sequence};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned, SubjectPublicKeyInfoRef};
-use x509_cert::builder::{Builder, CertificateBuilder, profile::BuilderProfile};
 use x509_cert::attr::Attribute;
+use x509_cert::builder::{Builder, CertificateBuilder, profile::BuilderProfile};
 use x509_cert::certificate::{Certificate, TbsCertificate};
 use x509_cert::ext::Extension;
 use x509_cert::ext::pkix::name::GeneralName;
@@ -121,7 +121,8 @@ impl SealKey {
         let name: Name = format!("CN={},O=Signet seal", escape_rdn(subject))
             .parse()
             .map_err(|e: der::Error| SealError::Key(e.to_string()))?;
-        let mut serial = signet_store::random::bytes::<16>().map_err(|e| SealError::Key(e.to_string()))?;
+        let mut serial =
+            signet_store::random::bytes::<16>().map_err(|e| SealError::Key(e.to_string()))?;
         serial[0] &= 0x7f;
         let serial = SerialNumber::new(&serial)?;
         let not_before = Duration::from_secs(now_unix);
@@ -143,6 +144,35 @@ impl SealKey {
             .assemble(BitString::from_bytes(&signature)?, &signer)
             .map_err(|e| SealError::Build(e.to_string()))?;
         Ok((Self { key, certificate }, pkcs8.as_ref().to_vec()))
+    }
+
+    /// A stored seal: the PKCS#8 key and the certificate (DER), which must
+    /// belong together.
+    pub fn from_parts(pkcs8: &[u8], certificate_der: &[u8]) -> Result<Self, SealError> {
+        let key = EcdsaKeyPair::from_private_key_der(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8)
+            .map_err(|e| SealError::Key(e.to_string()))?;
+        let certificate = Certificate::from_der(certificate_der)?;
+        let public = aws_lc_rs::encoding::AsDer::<aws_lc_rs::encoding::PublicKeyX509Der>::as_der(
+            key.public_key(),
+        )
+        .map_err(|e| SealError::Key(e.to_string()))?;
+        if certificate
+            .tbs_certificate()
+            .subject_public_key_info()
+            .to_der()?
+            != public.as_ref()
+        {
+            return Err(SealError::Key(
+                "the certificate is not the key's".to_owned(),
+            ));
+        }
+        Ok(Self { key, certificate })
+    }
+
+    /// SHA-256 of the certificate, lowercase hex: what `signet seal show`
+    /// prints and readers compare.
+    pub fn fingerprint(&self) -> Result<String, SealError> {
+        Ok(data_encoding::HEXLOWER.encode(&sha256(&self.certificate.to_der()?)))
     }
 
     /// The certificate, DER.
@@ -171,7 +201,10 @@ impl SealKey {
         };
         let signed_attrs = SetOfVec::try_from(vec![
             attribute(ID_CONTENT_TYPE, Any::encode_from(&ID_DATA)?)?,
-            attribute(ID_MESSAGE_DIGEST, Any::encode_from(&OctetString::new(digest)?)?)?,
+            attribute(
+                ID_MESSAGE_DIGEST,
+                Any::encode_from(&OctetString::new(digest)?)?,
+            )?,
             attribute(
                 ID_AA_SIGNING_CERTIFICATE_V_2,
                 Any::encode_from(&signing_certificate)?,
@@ -254,7 +287,9 @@ impl BuilderProfile for SealProfile {
                 const_oid::db::rfc5280::ID_CE_KEY_USAGE,
                 true,
                 &KeyUsage(
-                    KeyUsages::DigitalSignature | KeyUsages::NonRepudiation | KeyUsages::KeyCertSign,
+                    KeyUsages::DigitalSignature
+                        | KeyUsages::NonRepudiation
+                        | KeyUsages::KeyCertSign,
                 ),
             )?,
             extension(
@@ -383,7 +418,9 @@ pub fn seal(pdf: &[u8], key: &SealKey, signed_at: &str) -> Result<Vec<u8>, SealE
         .ok_or_else(|| SealError::Build("the signature has no /Contents".to_owned()))?;
     let close = open + 1 + 2 * RESERVED;
     if bytes.get(close) != Some(&b'>') {
-        return Err(SealError::Build("the /Contents placeholder moved".to_owned()));
+        return Err(SealError::Build(
+            "the /Contents placeholder moved".to_owned(),
+        ));
     }
     let end = close + 1;
     let range_start = find(&bytes, b"/ByteRange[", object)
@@ -406,7 +443,9 @@ pub fn seal(pdf: &[u8], key: &SealKey, signed_at: &str) -> Result<Vec<u8>, SealE
     digest.update(&bytes[end..]);
     let cms = key.cms(digest.finish().as_ref())?;
     if cms.len() > RESERVED {
-        return Err(SealError::Build("the signature is larger than the room kept for it".to_owned()));
+        return Err(SealError::Build(
+            "the signature is larger than the room kept for it".to_owned(),
+        ));
     }
     let hex = data_encoding::HEXUPPER.encode(&cms);
     bytes[open + 1..open + 1 + hex.len()].copy_from_slice(hex.as_bytes());
@@ -450,9 +489,15 @@ mod tests {
             return;
         };
         eprintln!("{report}");
-        assert!(report.contains("Signature Type: ETSI.CAdES.detached"), "{report}");
+        assert!(
+            report.contains("Signature Type: ETSI.CAdES.detached"),
+            "{report}"
+        );
         assert!(report.contains("Total document signed"), "{report}");
-        assert!(report.contains("Signature Validation: Signature is Valid."), "{report}");
+        assert!(
+            report.contains("Signature Validation: Signature is Valid."),
+            "{report}"
+        );
 
         // One changed byte of the page content breaks it.
         let mut tampered = sealed.clone();
