@@ -18,6 +18,8 @@
 //! - `merge.rs`: [`deliverable`], which copies the source PDFs' pages into one
 //!   document and appends the generated pages.
 //! - `stamp.rs`: the filled places drawn onto their pages ([`Stamp`], [`Mark`]).
+//! - `seal.rs`: the PAdES seal over the finished deliverable ([`seal()`],
+//!   [`SealKey`]).
 //! - `layout.rs`: the small text engine behind generated pages: glyph widths,
 //!   word wrap, pagination and page content streams.
 //! - `fonts.rs` and `fallback.rs`: the shipped fonts, system fonts for other
