@@ -186,6 +186,15 @@ async fn generate(esign: &Esign, envelope_id: &str) -> Result<(), EsignError> {
             }
         })
         .collect();
+    let seal = esign.inner.seal.clone();
+    let signed_at = format!(
+        "D:{}Z",
+        UnixTime::from_secs(esign.now().as_secs())
+            .rfc3339()
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect::<String>()
+    );
     let bytes = tokio::task::spawn_blocking(move || {
         let borrowed: Vec<SourceDocument<'_>> = sources
             .iter()
@@ -199,11 +208,16 @@ async fn generate(esign: &Esign, envelope_id: &str) -> Result<(), EsignError> {
                 stamps,
             })
             .collect();
-        pdf::deliverable(&borrowed, &trail)
+        let bytes = pdf::deliverable(&borrowed, &trail)
+            .map_err(|e| format!("deliverable could not be built: {e}"))?;
+        match seal {
+            Some(key) => pdf::seal(&bytes, &key, &signed_at).map_err(|e| e.to_string()),
+            None => Ok(bytes),
+        }
     })
     .await
     .map_err(|e| EsignError::Internal(format!("deliverable task failed: {e}")))?
-    .map_err(|e| EsignError::Internal(format!("deliverable could not be built: {e}")))?;
+    .map_err(EsignError::Internal)?;
     let pages = pdf::page_count(&bytes).unwrap_or(0);
 
     let now = esign.now();

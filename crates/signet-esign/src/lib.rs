@@ -30,6 +30,7 @@ pub mod pdf;
 pub mod places;
 mod recipients;
 mod rows;
+pub mod seal_keys;
 mod transitions;
 mod uploads;
 
@@ -75,6 +76,8 @@ struct Inner {
     links: links::LinkSigner,
     docx: DocxConverter,
     page_images: page_images::PageImages,
+    /// The instance's seal; deliverables are sealed with it when set.
+    seal: Option<Arc<pdf::SealKey>>,
 }
 
 impl Esign {
@@ -97,6 +100,7 @@ impl Esign {
                 links,
                 docx: DocxConverter::disabled(),
                 page_images: page_images::PageImages::default(),
+                seal: None,
             }),
         }
     }
@@ -109,6 +113,18 @@ impl Esign {
             Some(inner) => inner.docx = converter,
             None => tracing::warn!(
                 "the DOCX converter was set on an engine handle already shared; it is ignored"
+            ),
+        }
+        self
+    }
+
+    /// Deliverables are sealed with `key` (PAdES). Call it right after
+    /// [`Esign::new`], like [`Esign::with_docx_converter`].
+    pub fn with_seal_key(mut self, key: pdf::SealKey) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.seal = Some(Arc::new(key)),
+            None => tracing::warn!(
+                "the seal key was set on an engine handle already shared; it is ignored"
             ),
         }
         self

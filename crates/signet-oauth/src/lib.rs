@@ -17,7 +17,6 @@ mod error;
 pub mod grants;
 pub mod http;
 mod issuer;
-mod kek;
 mod keys;
 pub mod metadata;
 pub mod oauth_error;
@@ -30,7 +29,7 @@ pub mod usage;
 
 pub use error::KeyError;
 pub use issuer::{Issuer, IssuerError};
-pub use kek::KeyEncryptionKey;
 pub use keys::{KeyRing, KeyStatus, SigningKeyInfo};
 pub use oauth_error::OAuthError;
 pub use scope::Scope;
+pub use signet_store::kek::KeyEncryptionKey;

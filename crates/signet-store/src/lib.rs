@@ -13,6 +13,7 @@ mod clock;
 mod db;
 mod error;
 pub mod ids;
+pub mod kek;
 pub mod net;
 pub mod random;
 mod secrets;

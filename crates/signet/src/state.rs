@@ -89,7 +89,16 @@ impl AppState {
             identity.clone(),
             clock.clone(),
         );
-        let esign = crate::serve::engine(&config, &store, &clock, &issuer, fetcher)?;
+        let seal = signet_esign::seal_keys::ensure(
+            &store,
+            config.key_encryption_key.as_ref(),
+            issuer.as_str(),
+            clock.now(),
+        )
+        .await
+        .map_err(|e| ServeError::Engine(e.to_string()))?;
+        let esign =
+            crate::serve::engine(&config, &store, &clock, &issuer, fetcher)?.with_seal_key(seal);
         let registration_limit = AddressLimit::new(
             config.registration_burst,
             config.registration_per_hour,

@@ -207,7 +207,21 @@ async fn signed_pdf(f: &Fixture, envelope_id: &str) -> Vec<u8> {
         .unwrap();
     let response = f.server.get(&path_of(download)).await;
     assert_eq!(response.headers()["content-type"], "application/pdf");
-    response.bytes().await.unwrap().to_vec()
+    let pdf = response.bytes().await.unwrap().to_vec();
+    // Sealed by the instance: poppler's pdfsig, an independent checker, agrees.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("signed.pdf");
+    std::fs::write(&path, &pdf).unwrap();
+    if let Ok(output) = Command::new("pdfsig").arg("-nocert").arg(&path).output() {
+        let report = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            report.contains("Signature Type: ETSI.CAdES.detached"),
+            "{report}"
+        );
+        assert!(report.contains("Total document signed"), "{report}");
+        assert!(report.contains("Signature is Valid."), "{report}");
+    }
+    pdf
 }
 
 fn place<'a>(envelope: &'a Value, key: &str) -> &'a Value {

@@ -1,4 +1,5 @@
-//! Sealing of signing keys at rest with an operator-held key-encryption key.
+//! Sealing of keys at rest (token signing keys, the seal key) with an
+//! operator-held key-encryption key.
 
 use std::fmt;
 
@@ -42,8 +43,8 @@ impl KeyEncryptionKey {
 
     /// `nonce ‖ ciphertext ‖ tag`, with `context` (the key id) bound as
     /// associated data so a sealed key cannot be swapped onto another row.
-    pub(crate) fn seal(&self, plaintext: &[u8], context: &str) -> Result<Vec<u8>, String> {
-        let nonce_bytes = signet_store::random::bytes::<NONCE_LEN>().map_err(|e| e.to_string())?;
+    pub fn seal(&self, plaintext: &[u8], context: &str) -> Result<Vec<u8>, String> {
+        let nonce_bytes = crate::random::bytes::<NONCE_LEN>().map_err(|e| e.to_string())?;
         let mut sealed = plaintext.to_vec();
         self.aead()
             .and_then(|key| {
@@ -61,7 +62,7 @@ impl KeyEncryptionKey {
 
     /// The inverse of [`seal`](Self::seal); `None` if the key or the context
     /// is wrong or the data was altered.
-    pub(crate) fn open(&self, sealed: &[u8], context: &str) -> Option<Vec<u8>> {
+    pub fn open(&self, sealed: &[u8], context: &str) -> Option<Vec<u8>> {
         let (nonce, ciphertext) = sealed.split_at_checked(NONCE_LEN)?;
         let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
         let mut buffer = ciphertext.to_vec();
