@@ -434,16 +434,14 @@ impl Esign {
                     return Err(CeremonyError::Closed("it was just completed".to_owned()));
                 }
                 places::record_fill(&mut tx, &recipient.id, &fill, now).await?;
-                events::record(
+                let data = json!({ "key": recipient.key, "statement": ESIGN_CONSENT, "ip_address": evidence.ip_address });
+                recipient_event(
                     &mut tx,
                     backend,
-                    NewEvent {
-                        org_id: &envelope.org_id,
-                        envelope_id: &envelope.id,
-                        recipient_id: Some(&recipient.id),
-                        kind: EventKind::RecipientConsented,
-                        data: json!({ "key": recipient.key, "statement": ESIGN_CONSENT, "ip_address": evidence.ip_address }),
-                    },
+                    &envelope,
+                    &recipient,
+                    EventKind::RecipientConsented,
+                    data,
                     now,
                 )
                 .await?;
@@ -453,23 +451,21 @@ impl Esign {
                         .iter()
                         .filter(|p| p.filled_by.as_deref() == Some(recipient.id.as_str())),
                 );
-                events::record(
+                let data = json!({
+                    "key": recipient.key,
+                    "type": recipient.kind,
+                    "typed_signature": signature,
+                    "ip_address": evidence.ip_address,
+                    "places_filled": fill.entries.len(),
+                    "captures": captures,
+                });
+                recipient_event(
                     &mut tx,
                     backend,
-                    NewEvent {
-                        org_id: &envelope.org_id,
-                        envelope_id: &envelope.id,
-                        recipient_id: Some(&recipient.id),
-                        kind: EventKind::RecipientCompleted,
-                        data: json!({
-                            "key": recipient.key,
-                            "type": recipient.kind,
-                            "typed_signature": signature,
-                            "ip_address": evidence.ip_address,
-                            "places_filled": fill.entries.len(),
-                            "captures": captures,
-                        }),
-                    },
+                    &envelope,
+                    &recipient,
+                    EventKind::RecipientCompleted,
+                    data,
                     now,
                 )
                 .await?;
@@ -486,16 +482,14 @@ impl Esign {
                 if !transitions::recipient(&mut tx, &recipient.id, change, now).await? {
                     return Err(CeremonyError::Closed("it was just completed".to_owned()));
                 }
-                events::record(
+                let data = json!({ "key": recipient.key, "reason": reason, "ip_address": evidence.ip_address });
+                recipient_event(
                     &mut tx,
                     backend,
-                    NewEvent {
-                        org_id: &envelope.org_id,
-                        envelope_id: &envelope.id,
-                        recipient_id: Some(&recipient.id),
-                        kind: EventKind::RecipientRejected,
-                        data: json!({ "key": recipient.key, "reason": reason, "ip_address": evidence.ip_address }),
-                    },
+                    &envelope,
+                    &recipient,
+                    EventKind::RecipientRejected,
+                    data,
                     now,
                 )
                 .await?;
@@ -523,6 +517,26 @@ pub enum Decision<'a> {
     Reject {
         reason: Option<&'a str>,
     },
+}
+
+/// Records an event of the signing ceremony: about this recipient, of this envelope.
+async fn recipient_event(
+    tx: &mut sqlx::AnyConnection,
+    backend: signet_store::Backend,
+    envelope: &EnvelopeRow,
+    recipient: &RecipientRow,
+    kind: EventKind,
+    data: serde_json::Value,
+    now: signet_store::UnixTime,
+) -> Result<(), EsignError> {
+    let event = NewEvent {
+        org_id: &envelope.org_id,
+        envelope_id: &envelope.id,
+        recipient_id: Some(&recipient.id),
+        kind,
+        data,
+    };
+    events::record(tx, backend, event, now).await
 }
 
 /// What the page shows in a place the recipient does not fill: another
