@@ -1,31 +1,47 @@
-//! The deliverable: on completion, one PDF of the documents followed by an
-//! audit trail (events, signers with their typed signatures and addresses,
-//! document hashes), stored once and downloaded through signed links.
+//! The deliverable: on completion, one PDF of the documents (stamped with
+//! their places) followed, for `standard`, by the certificate of
+//! completion, sealed (PAdES, with a signature timestamp when a TSA is
+//! configured), stored once and downloaded through signed links. A failed
+//! attempt (a TSA outage) is recorded as `deliverable.failed` and retried
+//! with back-off by [`Esign::retry_deliverables`], on whichever instance
+//! claims it first.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use signet_store::{UnixTime, ids, sqlx};
 
+use crate::certificate::{self, Facts};
 use crate::error::EsignError;
 use crate::events::{self, NewEvent};
 use crate::flow::{Step, sha256_hex};
 use crate::model::{
-    EmailKind, EnvelopeStatus, EventKind, PlaceType, RecipientStatus, RecipientType,
+    DeliverableType, EmailKind, EnvelopeStatus, EventKind, PlaceType, RecipientStatus,
 };
 use crate::outbox;
-use crate::pdf::{
-    self, AuditDocument, AuditEvent, AuditField, AuditSigner, AuditTrail, DocumentKind, Mark,
-    SourceDocument, Stamp,
-};
+use crate::pdf::{self, DocumentKind, Mark, SourceDocument, Stamp};
 use crate::places::{self, PlaceRow};
 use crate::rows;
+use crate::sealing;
 use crate::{Caller, Esign};
 
 /// How long a `get_deliverables` download URL works.
 pub const DOWNLOAD_TTL: Duration = Duration::from_secs(3600);
 /// How long the link in the completion email works.
 pub const EMAILED_DOWNLOAD_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+/// A generation lost without a trace (the instance stopped mid-way) is
+/// picked up this long after completion.
+const LOST_AFTER: i64 = 600;
+/// How long a claimed retry is another instance's before it may take it over.
+const CLAIM_LEASE: i64 = 600;
+/// Back-off between attempts: 30 s doubling, at most an hour. Attempts go
+/// on for as long as it takes: the deliverable is never made without the
+/// trusted time the operator asked for.
+const FIRST_RETRY: i64 = 30;
+const LAST_RETRY: i64 = 3600;
+/// Envelopes one retry run takes on.
+const RETRY_BATCH: i64 = 8;
 
 pub(crate) fn spawn_generation(esign: Esign, envelope_id: String) {
     tokio::spawn(async move {
@@ -36,7 +52,7 @@ pub(crate) fn spawn_generation(esign: Esign, envelope_id: String) {
 }
 
 /// A stored document: id, name, kind, SHA-256, pages, bytes, LibreOffice's PDF.
-type StoredDocument = (
+pub(crate) type StoredDocument = (
     String,
     String,
     Option<DocumentKind>,
@@ -46,57 +62,55 @@ type StoredDocument = (
     Option<Vec<u8>>,
 );
 
-fn stamp(secs: Option<i64>) -> String {
-    secs.map(|s| UnixTime::from_secs(s).rfc3339())
-        .unwrap_or_default()
+/// A built, sealed deliverable, ready to store.
+struct Built {
+    envelope: rows::EnvelopeRow,
+    kind: DeliverableType,
+    recipients: Vec<rows::RecipientRow>,
+    bytes: Vec<u8>,
+    pages: u32,
+    seal: Option<sealing::Sealed>,
 }
 
-fn describe(kind: EventKind, data: &Value) -> String {
-    let field = |name: &str| {
-        data.get(name)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    match kind {
-        EventKind::RecipientCompleted if field("typed_signature").is_empty() => {
-            format!(
-                "{} signed (drawn) from {}",
-                field("key"),
-                field("ip_address")
-            )
+/// Makes and stores the deliverable of a completed envelope that has none;
+/// a failure is recorded and scheduled for a retry.
+async fn generate(esign: &Esign, envelope_id: &str) -> Result<(), EsignError> {
+    match build(esign, envelope_id).await {
+        Ok(Some(built)) => store(esign, envelope_id, built).await,
+        Ok(None) => Ok(()),
+        Err(BuildError::Store(error)) => Err(error),
+        Err(BuildError::Failed(reason)) => {
+            tracing::warn!(envelope_id, %reason, "the deliverable could not be made; it will be retried");
+            failed(esign, envelope_id, &reason).await
         }
-        EventKind::RecipientCompleted => format!(
-            "{} signed as \"{}\" from {}",
-            field("key"),
-            field("typed_signature"),
-            field("ip_address")
-        ),
-        EventKind::RecipientConsented => format!(
-            "{} agreed to sign electronically (\"{}\") from {}",
-            field("key"),
-            field("statement"),
-            field("ip_address")
-        ),
-        EventKind::RecipientRejected => {
-            format!("{} declined from {}", field("key"), field("ip_address"))
-        }
-        EventKind::RecipientSent => format!("request sent to {}", field("to")),
-        EventKind::RecipientReleased => format!("{} released", field("key")),
-        EventKind::RecipientReplaced => {
-            format!("{} replaced by {}", field("key"), field("email"))
-        }
-        EventKind::EnvelopeCanceled | EventKind::EnvelopeFailed => field("reason"),
-        _ => String::new(),
     }
 }
 
-async fn generate(esign: &Esign, envelope_id: &str) -> Result<(), EsignError> {
+enum BuildError {
+    /// The database: nothing is recorded; a later run picks it up.
+    Store(EsignError),
+    /// Building or sealing: recorded as `deliverable.failed`.
+    Failed(String),
+}
+
+impl From<EsignError> for BuildError {
+    fn from(error: EsignError) -> Self {
+        Self::Store(error)
+    }
+}
+
+impl From<sqlx::Error> for BuildError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Store(error.into())
+    }
+}
+
+async fn build(esign: &Esign, envelope_id: &str) -> Result<Option<Built>, BuildError> {
     let mut conn = esign.store().pool().acquire().await?;
     let Some(envelope) =
         rows::envelope_in_status(&mut conn, envelope_id, EnvelopeStatus::Completed).await?
     else {
-        return Ok(());
+        return Ok(None);
     };
     let exists: Option<String> =
         sqlx::query_scalar("SELECT id FROM deliverables WHERE envelope_id = $1")
@@ -104,8 +118,13 @@ async fn generate(esign: &Esign, envelope_id: &str) -> Result<(), EsignError> {
             .fetch_optional(&mut *conn)
             .await?;
     if exists.is_some() {
-        return Ok(());
+        return Ok(None);
     }
+    let kind: DeliverableType =
+        sqlx::query_scalar("SELECT deliverable_type FROM envelopes WHERE id = $1")
+            .bind(envelope_id)
+            .fetch_one(&mut *conn)
+            .await?;
     let contents: Vec<StoredDocument> = sqlx::query_as(
         "SELECT id, name, kind, sha256, pages, content, converted FROM envelope_documents WHERE envelope_id = $1 ORDER BY position",
     )
@@ -113,64 +132,35 @@ async fn generate(esign: &Esign, envelope_id: &str) -> Result<(), EsignError> {
     .fetch_all(&mut *conn)
     .await?;
     let recipients = rows::recipients(&mut conn, envelope_id).await?;
+    let user_agents: HashMap<String, String> = sqlx::query_as::<_, (String, Option<String>)>(
+        "SELECT id, user_agent FROM envelope_recipients WHERE envelope_id = $1",
+    )
+    .bind(envelope_id)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .filter_map(|(id, agent)| agent.map(|agent| (id, agent)))
+    .collect();
     let places = places::for_envelope(&mut conn, envelope_id).await?;
     let history = events::after(&mut conn, &envelope.org_id, Some(envelope_id), 0, 10_000).await?;
     drop(conn);
 
-    let trail = AuditTrail {
-        title: envelope.title.clone(),
-        envelope_id: envelope.id.clone(),
-        completed_at: stamp(envelope.completed_at),
-        events: history
-            .iter()
-            .map(|e| AuditEvent {
-                at: stamp(Some(e.created_at)),
-                kind: e.kind.to_string(),
-                detail: describe(
-                    e.kind,
-                    &serde_json::from_str(&e.data).unwrap_or(Value::Null),
-                ),
-            })
-            .collect(),
-        signers: recipients
-            .iter()
-            .filter(|r| r.status == RecipientStatus::Completed)
-            .map(|r| AuditSigner {
-                name: r.name.clone(),
-                email: r.email.clone(),
-                role: r.kind.to_string(),
-                outcome: if r.kind == RecipientType::Approver {
-                    "approved"
-                } else {
-                    "signed"
-                }
-                .to_owned(),
-                typed_signature: match r.typed_signature.as_deref() {
-                    Some("") | None if r.kind == RecipientType::Signer => {
-                        "drawn on the page".to_owned()
-                    }
-                    other => other.unwrap_or_default().to_owned(),
-                },
-                at: stamp(r.completed_at),
-                ip_address: r.ip_address.clone().unwrap_or_default(),
-            })
-            .collect(),
-        documents: contents
-            .iter()
-            .map(|(_, name, _, sha, pages, _, _)| AuditDocument {
-                name: name.clone(),
-                pages: pages.and_then(|p| u32::try_from(p).ok()),
-                sha256_hex: sha.clone().unwrap_or_default(),
-            })
-            .collect(),
-        fields: audit_fields(&places, &contents, &recipients),
-    };
+    let sealer = esign.sealer().cloned();
+    let trail = certificate::trail(&Facts {
+        envelope: &envelope,
+        documents: &contents,
+        recipients: &recipients,
+        user_agents: &user_agents,
+        places: &places,
+        history: &history,
+        seal: sealer
+            .as_ref()
+            .map(|s| (s.info().subject.clone(), s.info().fingerprint.clone())),
+    });
     let envelope_date = envelope
         .completed_at
         .map(|at| places::date_in(&envelope.timezone, UnixTime::from_secs(at)))
         .unwrap_or_default();
-    // PDF assembly is CPU work: keep it off the request threads.
-    let documents = trail.documents.clone();
     /// Kind, the PDF to include, what to stamp on it.
     type Source = (Option<DocumentKind>, Option<Vec<u8>>, Vec<Stamp>);
     let sources: Vec<Source> = contents
@@ -186,19 +176,11 @@ async fn generate(esign: &Esign, envelope_id: &str) -> Result<(), EsignError> {
             }
         })
         .collect();
-    let seal = esign.inner.seal.clone();
-    let signed_at = format!(
-        "D:{}Z",
-        UnixTime::from_secs(esign.now().as_secs())
-            .rfc3339()
-            .chars()
-            .filter(char::is_ascii_digit)
-            .collect::<String>()
-    );
+    // PDF assembly is CPU work: keep it off the request threads.
     let bytes = tokio::task::spawn_blocking(move || {
         let borrowed: Vec<SourceDocument<'_>> = sources
             .iter()
-            .zip(&documents)
+            .zip(&trail.documents)
             .map(|((kind, bytes, stamps), doc)| SourceDocument {
                 name: &doc.name,
                 pdf: bytes.as_deref(),
@@ -208,18 +190,56 @@ async fn generate(esign: &Esign, envelope_id: &str) -> Result<(), EsignError> {
                 stamps,
             })
             .collect();
-        let bytes = pdf::deliverable(&borrowed, &trail)
-            .map_err(|e| format!("deliverable could not be built: {e}"))?;
-        match seal {
-            Some(key) => pdf::seal(&bytes, &key, &signed_at).map_err(|e| e.to_string()),
-            None => Ok(bytes),
+        match kind {
+            DeliverableType::Standard => pdf::deliverable(&borrowed, &trail),
+            DeliverableType::Simple => pdf::documents_only(&borrowed, &trail.title),
         }
+        .map_err(|e| format!("the signed PDF could not be built: {e}"))
     })
     .await
-    .map_err(|e| EsignError::Internal(format!("deliverable task failed: {e}")))?
-    .map_err(EsignError::Internal)?;
+    .map_err(|e| BuildError::Failed(format!("the deliverable task failed: {e}")))?
+    .map_err(BuildError::Failed)?;
+    let (bytes, seal) = match &sealer {
+        Some(sealer) => {
+            let mut sealed = sealing::seal(
+                esign,
+                sealer,
+                bytes,
+                pdf_date(esign.now()),
+                format!("Sealed by Signet on completion of envelope {envelope_id}"),
+            )
+            .await
+            .map_err(BuildError::Failed)?;
+            (std::mem::take(&mut sealed.bytes), Some(sealed))
+        }
+        None => (bytes, None),
+    };
     let pages = pdf::page_count(&bytes).unwrap_or(0);
+    Ok(Some(Built {
+        envelope,
+        kind,
+        recipients,
+        bytes,
+        pages,
+        seal,
+    }))
+}
 
+/// A PDF date, `D:YYYYMMDDHHmmSSZ`.
+fn pdf_date(at: UnixTime) -> String {
+    let digits: String = at.rfc3339().chars().filter(char::is_ascii_digit).collect();
+    format!("D:{digits}Z")
+}
+
+async fn store(esign: &Esign, envelope_id: &str, built: Built) -> Result<(), EsignError> {
+    let Built {
+        envelope,
+        kind,
+        recipients,
+        bytes,
+        pages,
+        seal,
+    } = built;
     let now = esign.now();
     let deliverable_id = ids::new(ids::DELIVERABLE)?;
     // The link key may need a write of its own: fetch it before this
@@ -229,8 +249,8 @@ async fn generate(esign: &Esign, envelope_id: &str) -> Result<(), EsignError> {
         .await?;
     let mut tx = esign.store().begin_write().await?;
     let inserted = sqlx::query(
-        "INSERT INTO deliverables (id, envelope_id, org_id, sha256, size_bytes, pages, content, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (envelope_id) DO NOTHING",
+        "INSERT INTO deliverables (id, envelope_id, org_id, sha256, size_bytes, pages, content, created_at, seal_digest, seal_fingerprint, timestamped_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (envelope_id) DO NOTHING",
     )
     .bind(&deliverable_id)
     .bind(envelope_id)
@@ -240,11 +260,18 @@ async fn generate(esign: &Esign, envelope_id: &str) -> Result<(), EsignError> {
     .bind(i64::from(pages))
     .bind(bytes.as_slice())
     .bind(now.as_secs())
+    .bind(seal.as_ref().map(|s| s.digest_hex.clone()))
+    .bind(seal.as_ref().map(|s| s.fingerprint.clone()))
+    .bind(seal.as_ref().and_then(|s| s.timestamped_at))
     .execute(&mut *tx)
     .await?;
     if inserted.rows_affected() == 0 {
         return Ok(());
     }
+    sqlx::query("UPDATE envelopes SET deliverable_retry_at = NULL WHERE id = $1")
+        .bind(envelope_id)
+        .execute(&mut *tx)
+        .await?;
     events::record(
         &mut tx,
         esign.store().backend(),
@@ -253,7 +280,14 @@ async fn generate(esign: &Esign, envelope_id: &str) -> Result<(), EsignError> {
             envelope_id,
             recipient_id: None,
             kind: EventKind::DeliverableGenerated,
-            data: json!({ "deliverable_id": deliverable_id, "pages": pages, "size_bytes": bytes.len() }),
+            data: json!({
+                "deliverable_id": deliverable_id,
+                "type": kind,
+                "pages": pages,
+                "size_bytes": bytes.len(),
+                "sealed": seal.is_some(),
+                "timestamped_at": seal.as_ref().and_then(|s| s.timestamped_at).map(UnixTime::from_secs),
+            }),
         },
         now,
     )
@@ -264,7 +298,7 @@ async fn generate(esign: &Esign, envelope_id: &str) -> Result<(), EsignError> {
         .filter(|r| r.status == RecipientStatus::Completed)
     {
         let body = format!(
-            "Hello {},\n\n\"{}\" has been signed by everyone. Download the signed documents with their audit trail (the link works for 7 days):\n{link}\n\n— Signet\n",
+            "Hello {},\n\n\"{}\" has been signed by everyone. Download the signed documents (the link works for 7 days):\n{link}\n\n— Signet\n",
             recipient.name, envelope.title
         );
         if let Some(p) = outbox::write(
@@ -291,6 +325,101 @@ async fn generate(esign: &Esign, envelope_id: &str) -> Result<(), EsignError> {
     tx.commit().await?;
     step.after_commit(esign);
     Ok(())
+}
+
+/// Records a failed attempt and when the next one is due.
+async fn failed(esign: &Esign, envelope_id: &str, reason: &str) -> Result<(), EsignError> {
+    let now = esign.now();
+    let mut tx = esign.store().begin_write().await?;
+    let row: Option<(String, i64)> = sqlx::query_as(
+        "SELECT org_id, deliverable_attempts FROM envelopes e WHERE id = $1 \
+         AND NOT EXISTS (SELECT 1 FROM deliverables d WHERE d.envelope_id = e.id)",
+    )
+    .bind(envelope_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((org_id, attempts)) = row else {
+        return Ok(());
+    };
+    let attempt = attempts + 1;
+    let next = now.plus(Duration::from_secs(
+        u64::try_from(retry_delay(attempt)).unwrap_or(3600),
+    ));
+    sqlx::query(
+        "UPDATE envelopes SET deliverable_attempts = $2, deliverable_retry_at = $3 WHERE id = $1",
+    )
+    .bind(envelope_id)
+    .bind(attempt)
+    .bind(next.as_secs())
+    .execute(&mut *tx)
+    .await?;
+    events::record(
+        &mut tx,
+        esign.store().backend(),
+        NewEvent {
+            org_id: &org_id,
+            envelope_id,
+            recipient_id: None,
+            kind: EventKind::DeliverableFailed,
+            data: json!({ "attempt": attempt, "reason": reason, "next_attempt_at": next }),
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    esign.notifier().notify();
+    Ok(())
+}
+
+/// Seconds before attempt `attempt + 1`.
+fn retry_delay(attempt: i64) -> i64 {
+    let doublings = u32::try_from(attempt.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
+    FIRST_RETRY
+        .saturating_mul(2_i64.saturating_pow(doublings))
+        .min(LAST_RETRY)
+}
+
+impl Esign {
+    /// Retries the deliverables that are due (a failed attempt's back-off
+    /// is over, or a generation was lost), each claimed by one instance.
+    /// Returns how many were attempted.
+    pub async fn retry_deliverables(&self) -> Result<usize, EsignError> {
+        let now = self.now().as_secs();
+        let due: Vec<(String, Option<i64>)> = sqlx::query_as(
+            "SELECT id, deliverable_retry_at FROM envelopes e WHERE status = $1 \
+             AND COALESCE(deliverable_retry_at, completed_at + $2) <= $3 \
+             AND NOT EXISTS (SELECT 1 FROM deliverables d WHERE d.envelope_id = e.id) \
+             ORDER BY completed_at LIMIT $4",
+        )
+        .bind(EnvelopeStatus::Completed)
+        .bind(LOST_AFTER)
+        .bind(now)
+        .bind(RETRY_BATCH)
+        .fetch_all(self.store().pool())
+        .await?;
+        let mut attempted = 0;
+        for (envelope_id, seen) in due {
+            // The claim: whoever moves the due time first owns this attempt.
+            let mut tx = self.store().begin_write().await?;
+            let claimed = sqlx::query(
+                "UPDATE envelopes SET deliverable_retry_at = $2 WHERE id = $1 \
+                 AND COALESCE(deliverable_retry_at, -1) = COALESCE($3, -1)",
+            )
+            .bind(&envelope_id)
+            .bind(now + CLAIM_LEASE)
+            .bind(seen)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            tx.commit().await?;
+            if claimed {
+                attempted += 1;
+                generate(self, &envelope_id).await?;
+            }
+        }
+        Ok(attempted)
+    }
 }
 
 /// What each place of one document shows on the page.
@@ -348,65 +477,6 @@ fn stamps<'a>(rows: impl Iterator<Item = &'a PlaceRow>, envelope_date: &str) -> 
     out
 }
 
-/// The trail's "Fields" section: every place, who filled it, and when.
-fn audit_fields(
-    places: &[PlaceRow],
-    documents: &[StoredDocument],
-    recipients: &[rows::RecipientRow],
-) -> Vec<AuditField> {
-    places
-        .iter()
-        .map(|p| {
-            let document = documents
-                .iter()
-                .find(|d| d.0 == p.document_id)
-                .map(|d| d.1.clone())
-                .unwrap_or_default();
-            let mut pages: Vec<u32> = p.boxes().iter().map(|b| b.page).collect();
-            pages.sort_unstable();
-            pages.dedup();
-            let by = p
-                .filled_by
-                .as_deref()
-                .and_then(|id| recipients.iter().find(|r| r.id == id))
-                .map(|r| format!("{} <{}>", r.name, r.email));
-            let value = match (p.kind, p.filled_text.as_deref(), p.filled_drawing.is_some()) {
-                (_, _, true) => "drawn".to_owned(),
-                (PlaceType::Signature | PlaceType::Initials, Some(text), _) => {
-                    format!("typed: {text}")
-                }
-                (PlaceType::Checkbox, Some("true"), _) => "ticked".to_owned(),
-                (PlaceType::Checkbox, Some(_), _) => "not ticked".to_owned(),
-                (_, Some(text), _) => text.chars().take(200).collect(),
-                (PlaceType::Text, None, _) => p.value.clone().unwrap_or_default(),
-                _ => String::new(),
-            };
-            let stamped_by_signet =
-                matches!(p.kind, PlaceType::Text | PlaceType::EnvelopeCompletedDate)
-                    && by.is_none();
-            AuditField {
-                document,
-                pages: pages
-                    .iter()
-                    .map(u32::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                key: p.key.clone(),
-                kind: p.kind.to_string(),
-                by: by.unwrap_or_else(|| {
-                    if stamped_by_signet {
-                        "Signet".to_owned()
-                    } else {
-                        "not filled".to_owned()
-                    }
-                }),
-                at: stamp(p.filled_at),
-                value,
-            }
-        })
-        .collect()
-}
-
 impl Esign {
     async fn download_url(
         &self,
@@ -429,15 +499,27 @@ impl Esign {
         if envelope.status != EnvelopeStatus::Completed {
             return Err(EsignError::EnvelopeNotCompleted(envelope.status));
         }
-        let row: Option<(String, String, i64, i64, i64)> = sqlx::query_as(
-            "SELECT id, sha256, size_bytes, pages, created_at FROM deliverables WHERE envelope_id = $1 AND org_id = $2",
+        type Row = (
+            String,
+            String,
+            i64,
+            i64,
+            i64,
+            DeliverableType,
+            Option<String>,
+            Option<i64>,
+        );
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT d.id, d.sha256, d.size_bytes, d.pages, d.created_at, e.deliverable_type, d.seal_fingerprint, d.timestamped_at \
+             FROM deliverables d JOIN envelopes e ON e.id = d.envelope_id WHERE d.envelope_id = $1 AND d.org_id = $2",
         )
         .bind(envelope_id)
         .bind(&caller.org_id)
         .fetch_optional(self.store().pool())
         .await?;
-        let Some((id, sha256, size, pages, created)) = row else {
-            return Err(EsignError::DeliverableNotReady);
+        let Some((id, sha256, size, pages, created, kind, fingerprint, timestamped_at)) = row
+        else {
+            return Err(self.why_not_ready(envelope_id).await?);
         };
         let expires = self.now().plus(DOWNLOAD_TTL);
         let url = self.download_url(&id, expires).await?;
@@ -446,6 +528,11 @@ impl Esign {
             "deliverables": [{
                 "deliverable_id": id,
                 "type": "signed_pdf",
+                "deliverable_type": kind,
+                "seal": fingerprint.map(|fingerprint| json!({
+                    "certificate_sha256": fingerprint,
+                    "timestamped_at": timestamped_at.map(UnixTime::from_secs),
+                })),
                 "name": format!("{}-signed.pdf", file_stem(&envelope.title)),
                 "content_type": "application/pdf",
                 "pages": pages,
@@ -456,6 +543,26 @@ impl Esign {
                 "expires_at": expires,
             }],
         }))
+    }
+
+    /// Not ready yet: being made, or waiting for a retry after a failure.
+    async fn why_not_ready(&self, envelope_id: &str) -> Result<EsignError, EsignError> {
+        let last: Option<String> = sqlx::query_scalar(
+            "SELECT data FROM envelope_events WHERE envelope_id = $1 AND type = $2 ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(envelope_id)
+        .bind(EventKind::DeliverableFailed)
+        .fetch_optional(self.store().pool())
+        .await?;
+        Ok(match last {
+            Some(data) => EsignError::DeliverableDelayed(
+                serde_json::from_str::<Value>(&data)
+                    .ok()
+                    .and_then(|d| d.get("reason").and_then(Value::as_str).map(str::to_owned))
+                    .unwrap_or_else(|| "an attempt failed".to_owned()),
+            ),
+            None => EsignError::DeliverableNotReady,
+        })
     }
 
     /// The deliverable's bytes for a genuine, unexpired link.

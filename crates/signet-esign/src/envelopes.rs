@@ -127,8 +127,8 @@ impl Esign {
         let mut tx = self.store().begin_write().await?;
         sqlx::query(
             "INSERT INTO envelopes (id, org_id, mode, status, title, message, label, routing, topics, metadata, \
-             created_by, connection_id, created_at, updated_at, timezone) \
-             VALUES ($1, $2, $3, $13, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $14)",
+             created_by, connection_id, created_at, updated_at, timezone, deliverable_type) \
+             VALUES ($1, $2, $3, $13, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $14, $15)",
         )
         .bind(&envelope_id)
         .bind(&caller.org_id)
@@ -144,6 +144,7 @@ impl Esign {
         .bind(now.as_secs())
         .bind(EnvelopeStatus::Processing)
         .bind(&new.timezone)
+        .bind(new.deliverable_type)
         .execute(&mut *tx)
         .await?;
         for topic in &new.topics {

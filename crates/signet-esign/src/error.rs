@@ -39,6 +39,10 @@ pub enum EsignError {
     )]
     DeliverableNotReady,
     #[error(
+        "The envelope is completed but its deliverable could not be made yet ({0}); Signet retries by itself, and list_events shows each deliverable.failed attempt"
+    )]
+    DeliverableDelayed(String),
+    #[error(
         "Live mode is off for this organization's account; create the envelope in test mode or ask an administrator to turn live mode on"
     )]
     LiveModeDisabled,
@@ -73,6 +77,7 @@ impl EsignError {
             Self::CannotDelete(_) => "cannot-delete",
             Self::EnvelopeNotCompleted(_) => "envelope-not-completed",
             Self::DeliverableNotReady => "deliverable-not-ready",
+            Self::DeliverableDelayed(_) => "deliverable-delayed",
             Self::LiveModeDisabled => "live-mode-disabled",
             Self::LiveModeUnavailable => "live-mode-unavailable",
             Self::CannotResend(_) => "cannot-resend",
@@ -91,6 +96,7 @@ impl EsignError {
             Self::CannotDelete(_) => "Envelope cannot be deleted",
             Self::EnvelopeNotCompleted(_) => "Envelope not completed",
             Self::DeliverableNotReady => "Deliverable not ready",
+            Self::DeliverableDelayed(_) => "Deliverable delayed",
             Self::LiveModeDisabled => "Live mode disabled",
             Self::LiveModeUnavailable => "Live mode unavailable",
             Self::CannotResend(_) => "Request cannot be resent",
@@ -109,6 +115,7 @@ impl EsignError {
             | Self::CannotDelete(_)
             | Self::EnvelopeNotCompleted(_)
             | Self::DeliverableNotReady
+            | Self::DeliverableDelayed(_)
             | Self::CannotResend(_)
             | Self::CannotReplace(_) => 409,
             Self::LiveModeDisabled => 403,

@@ -47,7 +47,10 @@ pub fn router(esign: Esign) -> Router {
             axum::routing::put(put_upload).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES + 1)),
         )
         .route("/deliverables/{deliverable_id}", get(download))
-        .with_state(Pages { esign })
+        .with_state(Pages {
+            esign: esign.clone(),
+        })
+        .merge(crate::verification::page::router(esign))
 }
 
 /// Secret-bearing pages are never cached, never framed, and never tell

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::{EsignError, FieldError};
-use crate::model::{DeliveryType, Mode, RecipientType, Routing, SignatureMethod};
+use crate::model::{DeliverableType, DeliveryType, Mode, RecipientType, Routing, SignatureMethod};
 use crate::places::{self, NewPlace};
 
 pub const MAX_TITLE: usize = 200;
@@ -37,6 +37,8 @@ pub struct NewEnvelope {
     pub(crate) places: Vec<NewPlace>,
     /// IANA time zone the dates stamped on the page are shown in.
     pub timezone: String,
+    /// Whether the certificate of completion follows the documents.
+    pub deliverable_type: DeliverableType,
 }
 
 #[derive(Clone, Debug)]
@@ -208,6 +210,38 @@ pub fn is_email(email: &str) -> bool {
         && !domain.contains("..")
 }
 
+/// `deliverable: { type }`: `standard` (the default) or `simple`.
+fn deliverable_type(c: &mut Checker, args: &Map<String, Value>) -> DeliverableType {
+    match args.get("deliverable") {
+        None | Some(Value::Null) => DeliverableType::Standard,
+        Some(Value::Object(object)) => {
+            if let Some(unknown) = object.keys().find(|k| k.as_str() != "type") {
+                c.fail(
+                    format!("deliverable.{unknown}"),
+                    "is not a known option; the only one is type",
+                );
+            }
+            match c.text(object, "type", "deliverable.type", 20).as_deref() {
+                None => DeliverableType::Standard,
+                Some(text) => DeliverableType::parse(text).unwrap_or_else(|| {
+                    c.fail(
+                        "deliverable.type",
+                        "must be \"standard\" (the documents and the certificate of completion) or \"simple\" (the documents only)",
+                    );
+                    DeliverableType::Standard
+                }),
+            }
+        }
+        Some(_) => {
+            c.fail(
+                "deliverable",
+                "must be an object such as {\"type\": \"standard\"}",
+            );
+            DeliverableType::Standard
+        }
+    }
+}
+
 impl NewEnvelope {
     /// Reads `create_envelope` arguments. `check_url` judges each document
     /// URL (scheme, address, upload reference) and says what is wrong.
@@ -301,6 +335,7 @@ impl NewEnvelope {
                 }
             },
         };
+        let deliverable_type = deliverable_type(&mut c, args);
         let mut documents = Vec::new();
         let mut places = Vec::new();
         match c.array(args, "documents") {
@@ -369,6 +404,7 @@ impl NewEnvelope {
         c.finish(Self {
             places,
             timezone,
+            deliverable_type,
             mode,
             title,
             message,

@@ -14,6 +14,7 @@
 //! downloads are served by [`http::router`].
 
 mod ceremony;
+mod certificate;
 pub mod convert;
 mod deliverables;
 mod envelopes;
@@ -31,8 +32,10 @@ pub mod places;
 mod recipients;
 mod rows;
 pub mod seal_keys;
+pub mod sealing;
 mod transitions;
 mod uploads;
+pub mod verification;
 
 use std::sync::Arc;
 
@@ -77,7 +80,7 @@ struct Inner {
     docx: DocxConverter,
     page_images: page_images::PageImages,
     /// The instance's seal; deliverables are sealed with it when set.
-    seal: Option<Arc<pdf::SealKey>>,
+    seal: Option<sealing::Sealer>,
 }
 
 impl Esign {
@@ -118,16 +121,21 @@ impl Esign {
         self
     }
 
-    /// Deliverables are sealed with `key` (PAdES). Call it right after
+    /// Deliverables are sealed by `sealer` (PAdES). Call it right after
     /// [`Esign::new`], like [`Esign::with_docx_converter`].
-    pub fn with_seal_key(mut self, key: pdf::SealKey) -> Self {
+    pub fn with_sealer(mut self, sealer: sealing::Sealer) -> Self {
         match Arc::get_mut(&mut self.inner) {
-            Some(inner) => inner.seal = Some(Arc::new(key)),
+            Some(inner) => inner.seal = Some(sealer),
             None => tracing::warn!(
                 "the seal key was set on an engine handle already shared; it is ignored"
             ),
         }
         self
+    }
+
+    /// The instance's seal, when deliverables are sealed.
+    pub fn sealer(&self) -> Option<&sealing::Sealer> {
+        self.inner.seal.as_ref()
     }
 
     /// Wakes long-polls; on PostgreSQL also for events other instances commit.

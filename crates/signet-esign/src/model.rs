@@ -71,7 +71,13 @@ text_enum!(
         RecipientResent => "recipient.resent",
         RecipientReplaced => "recipient.replaced",
         DeliverableGenerated => "deliverable.generated",
+        DeliverableFailed => "deliverable.failed",
     }
+);
+text_enum!(
+    /// What the deliverable holds: `standard`, the documents and the
+    /// certificate of completion; `simple`, the documents only. Both sealed.
+    pub DeliverableType { Standard => "standard", Simple => "simple" }
 );
 text_enum!(
     /// What kind of message, as `list_emails` shows it.
@@ -168,6 +174,13 @@ impl EnvelopeStatus {
     }
 }
 
+/// `deliverable` as `create_envelope` takes it and `get_envelope` shows it.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct DeliverableSettings {
+    #[serde(rename = "type")]
+    pub kind: DeliverableType,
+}
+
 /// An envelope as `get_envelope` returns it.
 #[derive(Clone, Debug, Serialize)]
 pub struct Envelope {
@@ -186,6 +199,8 @@ pub struct Envelope {
     pub cancel_reason: Option<String>,
     /// The time zone dates on the page are shown in.
     pub timezone: String,
+    /// What the signed PDF will hold: `{ "type": "standard" | "simple" }`.
+    pub deliverable: DeliverableSettings,
     pub documents: Vec<Document>,
     pub recipients: Vec<Recipient>,
     /// Values of places with `capture_as`, by that name, once their

@@ -7,8 +7,8 @@ use signet_store::{Backend, UnixTime};
 use crate::error::EsignError;
 use crate::input::NewRecipient;
 use crate::model::{
-    DeliveryType, Document, DocumentKind, Envelope, EnvelopeStatus, Mode, Recipient,
-    RecipientStatus, RecipientType, Routing, SignatureMethod,
+    DeliverableType, DeliveryType, Document, DocumentKind, Envelope, EnvelopeStatus, Mode,
+    Recipient, RecipientStatus, RecipientType, Routing, SignatureMethod,
 };
 use crate::places::{self, PlaceRow};
 
@@ -35,10 +35,11 @@ pub(crate) struct EnvelopeRow {
     pub completed_at: Option<i64>,
     pub canceled_at: Option<i64>,
     pub timezone: String,
+    pub deliverable_type: DeliverableType,
 }
 
 pub(crate) const ENVELOPE_COLUMNS: &str = "id, org_id, mode, status, title, message, label, routing, topics, metadata, \
-     failure_reason, cancel_reason, created_at, updated_at, completed_at, canceled_at, timezone";
+     failure_reason, cancel_reason, created_at, updated_at, completed_at, canceled_at, timezone, deliverable_type";
 
 impl EnvelopeRow {
     pub fn topics(&self) -> Vec<String> {
@@ -293,6 +294,9 @@ pub(crate) async fn full(
     Ok(Envelope {
         captures,
         timezone: row.timezone.clone(),
+        deliverable: crate::model::DeliverableSettings {
+            kind: row.deliverable_type,
+        },
         envelope_id: row.id.clone(),
         mode: row.mode,
         status: row.status,

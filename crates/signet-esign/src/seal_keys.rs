@@ -1,4 +1,4 @@
-//! The instance's seal key (branch `seal`, work in progress): made on first
+//! The instance's seal key when the operator supplies none: made on first
 //! start with a self-signed certificate naming the public URL, stored in
 //! `seal_keys` sealed with the key-encryption key when one is set, as the
 //! token signing keys are; every instance of a deployment loads the same.
@@ -7,7 +7,7 @@ use signet_store::kek::KeyEncryptionKey;
 use signet_store::{Store, UnixTime, sqlx, text_enum};
 
 use crate::error::EsignError;
-use crate::pdf::SealKey;
+use signet_seal::SealKey;
 
 text_enum!(
     /// How the stored private key is kept.

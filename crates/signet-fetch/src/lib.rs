@@ -79,6 +79,14 @@ impl Limits {
         timeout: Duration::from_secs(5),
         max_redirects: 0,
     };
+
+    /// RFC 3161 timestamp replies: 64 KiB, 15 s, no redirects (a POST is
+    /// never replayed elsewhere).
+    pub const TIMESTAMP: Limits = Limits {
+        max_bytes: 64 * 1024,
+        timeout: Duration::from_secs(15),
+        max_redirects: 0,
+    };
 }
 
 /// A successfully fetched body and the headers callers need for typing and caching.
@@ -265,22 +273,58 @@ impl Fetcher {
     /// like the first URL) up to `limits.max_redirects`. Only a `200` answer succeeds.
     pub async fn fetch(&self, url: &str, limits: Limits) -> Result<Fetched, FetchError> {
         let url = self.check_url(url)?;
-        tokio::time::timeout(limits.timeout, self.fetch_checked(url, limits))
+        tokio::time::timeout(limits.timeout, self.fetch_checked(url, limits, None))
             .await
             .map_err(|_| FetchError::Timeout {
                 limit: limits.timeout,
             })?
     }
 
-    async fn fetch_checked(&self, url: Url, limits: Limits) -> Result<Fetched, FetchError> {
+    /// Posts `body` (of type `content_type`) to `url` within `limits`, with
+    /// the same address checks as [`Fetcher::fetch`]; a redirect is an
+    /// error whatever the limits say. Only a `200` answer succeeds.
+    pub async fn post(
+        &self,
+        url: &str,
+        content_type: &'static str,
+        body: Vec<u8>,
+        limits: Limits,
+    ) -> Result<Fetched, FetchError> {
+        let url = self.check_url(url)?;
+        let limits = Limits {
+            max_redirects: 0,
+            ..limits
+        };
+        tokio::time::timeout(
+            limits.timeout,
+            self.fetch_checked(url, limits, Some((content_type, body))),
+        )
+        .await
+        .map_err(|_| FetchError::Timeout {
+            limit: limits.timeout,
+        })?
+    }
+
+    async fn fetch_checked(
+        &self,
+        url: Url,
+        limits: Limits,
+        body: Option<(&'static str, Vec<u8>)>,
+    ) -> Result<Fetched, FetchError> {
         let mut current = url;
         let mut hops = 0;
         loop {
             let host = current.host_str().unwrap_or_default().to_owned();
             tracing::debug!(host, hop = hops, "fetching");
-            let mut response = self
-                .client
-                .get(current.clone())
+            let request = match &body {
+                Some((content_type, bytes)) => self
+                    .client
+                    .post(current.clone())
+                    .header(header::CONTENT_TYPE, *content_type)
+                    .body(bytes.clone()),
+                None => self.client.get(current.clone()),
+            };
+            let mut response = request
                 .send()
                 .await
                 .map_err(|err| transfer_error(&err, &host, limits))?;

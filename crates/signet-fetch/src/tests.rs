@@ -589,6 +589,53 @@ async fn ok_body_and_headers_are_returned() {
 }
 
 #[tokio::test]
+async fn post_sends_the_body_and_its_type_and_follows_no_redirect() {
+    let server = TestServer::start().await;
+    let fetched = server
+        .fetcher()
+        .post(
+            &server.url("/ok"),
+            "application/timestamp-query",
+            b"query".to_vec(),
+            Limits::TIMESTAMP,
+        )
+        .await
+        .unwrap();
+    assert_eq!(fetched.bytes, b"%PDF-1.7 hello");
+    let head = server.requests.lock().unwrap()[0].to_ascii_lowercase();
+    assert!(head.starts_with("post /ok http/1.1\r\n"), "{head}");
+    assert!(
+        head.contains("content-type: application/timestamp-query\r\n"),
+        "{head}"
+    );
+    assert!(head.contains("content-length: 5\r\n"), "{head}");
+
+    let err = server
+        .fetcher()
+        .post(
+            &server.url("/to-ok"),
+            "application/timestamp-query",
+            b"q".to_vec(),
+            limits(1000, 3),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err, FetchError::Redirected);
+    // The guard applies to posts as to fetches.
+    let err = Fetcher::new(Vec::new())
+        .unwrap()
+        .post(
+            &server.url("/ok"),
+            "application/timestamp-query",
+            b"q".to_vec(),
+            Limits::TIMESTAMP,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err, FetchError::SchemeNotAllowed);
+}
+
+#[tokio::test]
 async fn announced_length_over_cap_is_too_large() {
     let server = TestServer::start().await;
     let err = server

@@ -31,6 +31,23 @@ pub struct CreateEnvelope {
     pub recipients: Vec<RecipientInput>,
     /// IANA time zone (e.g. `Europe/Paris`) of the dates stamped on the documents; default `UTC`.
     pub timezone: Option<String>,
+    /// What the sealed PDF holds once everyone has signed; default `{ "type": "standard" }`.
+    pub deliverable: Option<DeliverableInput>,
+}
+
+#[derive(JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+pub struct DeliverableInput {
+    /// `standard`: the documents followed by a certificate of completion (each recipient, how they were authenticated, their consent, addresses and times, the events, the document hashes, the seal). `simple`: the documents only. Both are sealed (PAdES).
+    #[serde(rename = "type")]
+    pub kind: Option<DeliverableKind>,
+}
+
+#[derive(JsonSchema)]
+#[schemars(crate = "rmcp::schemars", rename_all = "snake_case")]
+pub enum DeliverableKind {
+    Standard,
+    Simple,
 }
 
 #[derive(JsonSchema)]

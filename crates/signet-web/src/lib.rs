@@ -227,6 +227,28 @@ pub struct SigningPage<'a> {
     pub consented: bool,
 }
 
+/// The public page that verifies a deliverable.
+#[derive(Debug, Template)]
+#[template(path = "verify.html")]
+pub struct VerifyPage<'a> {
+    /// The form's proof that it came from this page (a signed expiry).
+    pub expires: &'a str,
+    pub signature: &'a str,
+    pub limit_mb: usize,
+    pub outcome: Option<VerifyOutcome>,
+    pub error: Option<&'a str>,
+}
+
+/// A verification's verdict, ready to show.
+#[derive(Debug)]
+pub struct VerifyOutcome {
+    /// `valid`, `modified` or `unknown` (also the CSS class).
+    pub result: String,
+    pub heading: String,
+    pub summary: String,
+    pub details: Vec<(String, String)>,
+}
+
 /// Renders a template; a rendering failure (which askama's compile-time
 /// checks make unlikely) becomes a plain, safe page.
 pub fn render(page: &impl Template) -> String {

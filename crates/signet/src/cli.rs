@@ -62,6 +62,29 @@ pub enum Command {
     /// Read the audit trail
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Show the certificate that seals deliverables
+    #[command(subcommand)]
+    Seal(SealCommand),
+    /// Check whether a PDF is a deliverable this instance sealed, unmodified
+    /// (exit status 0 only when it is)
+    Verify {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SealCommand {
+    /// The seal certificate: subject, issuer, SHA-256 fingerprint, validity
+    Show {
+        /// Print the certificate (and its chain) as PEM, to give to readers
+        #[arg(long, conflicts_with = "json")]
+        pem: bool,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
 }
 
 #[derive(Debug, Subcommand)]

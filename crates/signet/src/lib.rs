@@ -9,6 +9,7 @@ pub mod config;
 pub mod janitor;
 mod logging;
 mod output;
+pub mod seal;
 pub mod serve;
 pub mod state;
 

@@ -42,6 +42,8 @@ pub struct AppState {
     pub registration_limit: AddressLimit,
     /// Sign-in attempts per client address, whatever the emails tried.
     pub sign_in_limit: AddressLimit,
+    /// Whether deliverables are sealed by the operator's certificate or the instance's own.
+    pub seal_origin: crate::seal::SealOrigin,
 }
 
 impl AppState {
@@ -89,16 +91,10 @@ impl AppState {
             identity.clone(),
             clock.clone(),
         );
-        let seal = signet_esign::seal_keys::ensure(
-            &store,
-            config.key_encryption_key.as_ref(),
-            issuer.as_str(),
-            clock.now(),
-        )
-        .await
-        .map_err(|e| ServeError::Engine(e.to_string()))?;
+        let (sealer, seal_origin) =
+            crate::seal::sealer(&config, &store, &issuer, clock.now()).await?;
         let esign =
-            crate::serve::engine(&config, &store, &clock, &issuer, fetcher)?.with_seal_key(seal);
+            crate::serve::engine(&config, &store, &clock, &issuer, fetcher)?.with_sealer(sealer);
         let registration_limit = AddressLimit::new(
             config.registration_burst,
             config.registration_per_hour,
@@ -122,6 +118,7 @@ impl AppState {
             metadata_documents,
             registration_limit,
             sign_in_limit,
+            seal_origin,
         })
     }
 

@@ -1,7 +1,9 @@
-//! The audit trail at the end of the deliverable: what it records and how it
-//! is laid out. The "Signers" and "Documents" sections, which a reader checks
-//! first, always share the last page (shrunk to a smaller font size if they
-//! would not fit).
+//! The certificate of completion at the end of a `standard` deliverable:
+//! what it records (the envelope, the seal's certificate, the events, the
+//! fields, each recipient and each document) and how it is laid out. The
+//! "Recipients" and "Documents" sections, which a reader checks first,
+//! always share the last page (shrunk to a smaller font size if they would
+//! not fit).
 
 use super::layout::{
     Font, INDENT, Layout, MARGIN, PAGE_HEIGHT, Row, TextLine, paragraph, rows_height,
@@ -21,9 +23,11 @@ pub struct AuditTrail {
     pub envelope_id: String,
     /// When the envelope was completed (pre-formatted).
     pub completed_at: String,
+    /// The seal certificate's subject and SHA-256 fingerprint, when sealed.
+    pub seal: Option<(String, String)>,
     /// Every event, oldest first.
     pub events: Vec<AuditEvent>,
-    /// Every signer / approver.
+    /// Every recipient.
     pub signers: Vec<AuditSigner>,
     /// Every document of the envelope.
     pub documents: Vec<AuditDocument>,
@@ -57,9 +61,18 @@ pub struct AuditEvent {
     pub detail: String,
 }
 
-/// A recipient who acted on the envelope.
+/// A recipient of the envelope.
 #[derive(Debug, Clone, Default)]
 pub struct AuditSigner {
+    /// How they proved who they are, e.g. "email link" or "email code".
+    pub authentication: String,
+    /// Their agreement to sign electronically, with its time, or blank.
+    pub consent: String,
+    /// When the request was sent, first viewed (pre-formatted).
+    pub sent_at: String,
+    pub viewed_at: String,
+    /// The browser they acted from.
+    pub user_agent: String,
     /// Full name.
     pub name: String,
     /// Email address.
@@ -70,7 +83,7 @@ pub struct AuditSigner {
     pub outcome: String,
     /// The typed signature.
     pub typed_signature: String,
-    /// When they acted (pre-formatted).
+    /// When they signed, approved or declined (pre-formatted).
     pub at: String,
     /// IP address they acted from.
     pub ip_address: String,
@@ -102,11 +115,21 @@ fn or_dash(value: &str) -> &str {
 /// The audit trail, paginated; the signers and documents are on the last page.
 pub(super) fn audit_pages(trail: &AuditTrail) -> Vec<Vec<TextLine>> {
     let mut layout = Layout::new();
-    layout.push(paragraph(Font::Bold, 18.0, 0.0, 0.0, 0.0, "Audit trail"));
+    layout.push(paragraph(
+        Font::Bold,
+        18.0,
+        0.0,
+        0.0,
+        0.0,
+        "Certificate of completion",
+    ));
+    let (seal_subject, seal_fingerprint) = trail.seal.clone().unwrap_or_default();
     let header = [
         ("Envelope", &trail.title),
         ("Envelope ID", &trail.envelope_id),
         ("Completed at", &trail.completed_at),
+        ("Sealed by", &seal_subject),
+        ("Seal certificate SHA-256", &seal_fingerprint),
     ];
     for (index, (label, value)) in header.into_iter().enumerate() {
         let gap = if index == 0 { 8.0 } else { 0.0 };
@@ -168,26 +191,51 @@ pub(super) fn audit_pages(trail: &AuditTrail) -> Vec<Vec<TextLine>> {
     layout.finish()
 }
 
-/// The "Signers" and "Documents" sections at body size `size`.
+/// The "Recipients" and "Documents" sections at body size `size`.
 fn final_rows(trail: &AuditTrail, size: f32) -> Vec<Row> {
     let heading = size + 3.0;
-    let mut rows = paragraph(Font::Bold, heading, 0.0, 0.0, size * 1.4, "Signers");
+    let mut rows = paragraph(Font::Bold, heading, 0.0, 0.0, size * 1.4, "Recipients");
     if trail.signers.is_empty() {
-        rows.extend(paragraph(Font::Regular, size, 0.0, 0.0, 2.0, "No signers."));
+        rows.extend(paragraph(
+            Font::Regular,
+            size,
+            0.0,
+            0.0,
+            2.0,
+            "No recipients.",
+        ));
     }
     for signer in &trail.signers {
-        let title = format!("{} <{}>", or_dash(&signer.name), or_dash(&signer.email));
-        rows.extend(paragraph(Font::Bold, size, 0.0, INDENT, size * 0.3, &title));
-        let status = format!(
-            "Role: {} \u{00B7} Status: {} \u{00B7} Time: {} \u{00B7} IP address: {}",
+        let title = format!(
+            "{} <{}> \u{00B7} {} \u{00B7} {}",
+            or_dash(&signer.name),
+            or_dash(&signer.email),
             or_dash(&signer.role),
             or_dash(&signer.outcome),
-            or_dash(&signer.at),
-            or_dash(&signer.ip_address),
         );
-        rows.extend(paragraph(Font::Regular, size, INDENT, INDENT, 0.0, &status));
-        let typed = format!("Typed signature: {}", or_dash(&signer.typed_signature));
-        rows.extend(paragraph(Font::Regular, size, INDENT, INDENT, 0.0, &typed));
+        rows.extend(paragraph(Font::Bold, size, 0.0, INDENT, size * 0.3, &title));
+        let lines = [
+            format!(
+                "Authentication: {} \u{00B7} Typed signature: {} \u{00B7} Consent to sign electronically: {}",
+                or_dash(&signer.authentication),
+                or_dash(&signer.typed_signature),
+                or_dash(&signer.consent),
+            ),
+            format!(
+                "Sent: {} \u{00B7} Viewed: {} \u{00B7} Completed: {}",
+                or_dash(&signer.sent_at),
+                or_dash(&signer.viewed_at),
+                or_dash(&signer.at),
+            ),
+            format!(
+                "IP address: {} \u{00B7} User agent: {}",
+                or_dash(&signer.ip_address),
+                or_dash(&signer.user_agent),
+            ),
+        ];
+        for line in &lines {
+            rows.extend(paragraph(Font::Regular, size, INDENT, INDENT, 0.0, line));
+        }
     }
 
     rows.extend(paragraph(
@@ -249,7 +297,7 @@ mod tests {
             .collect();
         assert!(all.contains("Event number 0:"));
         assert!(all.contains("Event number 199:"));
-        assert!(last.contains("Signers"));
+        assert!(last.contains("Recipients"));
     }
 
     #[test]

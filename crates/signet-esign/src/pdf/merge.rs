@@ -38,14 +38,27 @@ pub struct SourceDocument<'a> {
     pub stamps: &'a [Stamp],
 }
 
-/// Builds the deliverable: every PDF's pages in order, a placeholder page per
-/// DOCX, then the audit trail. The trail's "Signers" and "Documents" sections
-/// are always together on the last page (shrunk down to a small font size if
-/// needed; only an extreme number of signers/documents makes them flow over
-/// several pages).
+/// Builds the `standard` deliverable: every PDF's pages in order, a
+/// placeholder page per DOCX, then the certificate of completion. Its
+/// "Recipients" and "Documents" sections are always together on the last
+/// page (shrunk down to a small font size if needed; only an extreme number
+/// of recipients/documents makes them flow over several pages).
 pub fn deliverable(
     documents: &[SourceDocument<'_>],
     trail: &AuditTrail,
+) -> Result<Vec<u8>, PdfError> {
+    build(documents, &trail.title, Some(trail))
+}
+
+/// Builds the `simple` deliverable: the documents only.
+pub fn documents_only(documents: &[SourceDocument<'_>], title: &str) -> Result<Vec<u8>, PdfError> {
+    build(documents, title, None)
+}
+
+fn build(
+    documents: &[SourceDocument<'_>],
+    title: &str,
+    trail: Option<&AuditTrail>,
 ) -> Result<Vec<u8>, PdfError> {
     let mut out = Document::with_version("1.7");
     let pages_root = new_id(&mut out)?;
@@ -82,7 +95,7 @@ pub fn deliverable(
         }
     }
 
-    for page in audit_pages(trail) {
+    for page in trail.map(audit_pages).unwrap_or_default() {
         kids.push(add_text_page(
             &mut out, pages_root, resources, &mut fonts, &page,
         )?);
@@ -105,7 +118,7 @@ pub fn deliverable(
     let info = add(
         &mut out,
         dictionary! {
-            "Title" => text_string(&trail.title),
+            "Title" => text_string(title),
             "Producer" => Object::string_literal("Signet"),
         },
     )?;
@@ -144,7 +157,11 @@ fn append_pdf(
     }
     let pages: Vec<Dictionary> = page_ids
         .iter()
-        .map(|&id| materialize_page(&source, id))
+        .map(|&id| {
+            let mut page = materialize_page(&source, id);
+            drop_signature_widgets(&source, &mut page);
+            page
+        })
         .collect();
 
     let mut renumbered: HashMap<ObjectId, ObjectId> = HashMap::with_capacity(source.objects.len());
@@ -221,6 +238,48 @@ fn materialize_page(document: &Document, page_id: ObjectId) -> Dictionary {
         }
     }
     page
+}
+
+/// Removes the source's signature fields from a page: a signature made on
+/// the document before it was sent does not cover the deliverable, and
+/// readers would list it as broken next to the seal. (The documents'
+/// SHA-256 as uploaded, in the certificate of completion, still names the
+/// signed original.)
+fn drop_signature_widgets(document: &Document, page: &mut Dictionary) {
+    let annotations = match page.get(b"Annots") {
+        Ok(value) => match document.dereference(value) {
+            Ok((_, Object::Array(items))) => items.clone(),
+            _ => return,
+        },
+        Err(_) => return,
+    };
+    let kept: Vec<Object> = annotations
+        .into_iter()
+        .filter(|annotation| !is_signature_widget(document, annotation))
+        .collect();
+    page.set("Annots", kept);
+}
+
+/// A widget whose field (itself or a parent) has `/FT /Sig`.
+fn is_signature_widget(document: &Document, annotation: &Object) -> bool {
+    let Ok((_, Object::Dictionary(first))) = document.dereference(annotation) else {
+        return false;
+    };
+    let mut node: &Dictionary = first;
+    for _ in 0..32 {
+        if let Ok(Object::Name(kind)) = node.get(b"FT") {
+            return kind == b"Sig";
+        }
+        match node
+            .get(b"Parent")
+            .ok()
+            .and_then(|parent| document.dereference(parent).ok())
+        {
+            Some((_, Object::Dictionary(parent))) => node = parent,
+            _ => return false,
+        }
+    }
+    false
 }
 
 /// An inheritable page attribute: the nearest non-null value up the tree.
@@ -385,7 +444,11 @@ mod tests {
                 "Inherited page"
             );
         }
-        assert!(page_text(&pdf, 5).unwrap().contains("Audit trail"));
+        assert!(
+            page_text(&pdf, 5)
+                .unwrap()
+                .contains("Certificate of completion")
+        );
     }
 
     #[test]

@@ -18,8 +18,6 @@
 //! - `merge.rs`: [`deliverable`], which copies the source PDFs' pages into one
 //!   document and appends the generated pages.
 //! - `stamp.rs`: the filled places drawn onto their pages ([`Stamp`], [`Mark`]).
-//! - `seal.rs`: the PAdES seal over the finished deliverable ([`seal()`],
-//!   [`SealKey`]).
 //! - `layout.rs`: the small text engine behind generated pages: glyph widths,
 //!   word wrap, pagination and page content streams.
 //! - `fonts.rs` and `fallback.rs`: the shipped fonts, system fonts for other
@@ -40,7 +38,6 @@ mod merge;
 mod pages;
 #[cfg(any(test, feature = "testing"))]
 mod sample;
-mod seal;
 mod stamp;
 #[cfg(test)]
 mod test_support;
@@ -49,11 +46,10 @@ use lopdf::{Document, Object, ObjectId};
 
 pub use audit_trail::{AuditDocument, AuditEvent, AuditField, AuditSigner, AuditTrail};
 pub use inspect::{PdfInfo, inspect, is_docx, page_count, page_text};
-pub use merge::{DocumentKind, SourceDocument, deliverable};
+pub use merge::{DocumentKind, SourceDocument, deliverable, documents_only};
 pub use pages::{PageGeometry, TextHit, find_text, geometry, render_png};
 #[cfg(any(test, feature = "testing"))]
 pub use sample::{sample, sample_docx, sample_text};
-pub use seal::{SealError, SealKey, seal};
 pub use stamp::{Mark, Stamp};
 
 /// Why a PDF could not be inspected, read or built. The messages are safe to

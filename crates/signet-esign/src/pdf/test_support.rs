@@ -18,6 +18,7 @@ pub(super) fn signer(name: &str, email: &str, typed: &str) -> AuditSigner {
         typed_signature: typed.to_owned(),
         at: "2025-01-02T03:04:05Z".to_owned(),
         ip_address: "203.0.113.7".to_owned(),
+        ..AuditSigner::default()
     }
 }
 
@@ -37,6 +38,10 @@ pub(super) fn trail(
         title: "Employment contract (2025) \\ final".to_owned(),
         envelope_id: "env_0123456789".to_owned(),
         completed_at: "2025-01-02T04:00:00Z".to_owned(),
+        seal: Some((
+            "CN=https://signet.example,O=Signet seal".to_owned(),
+            "ab".repeat(32),
+        )),
         events: (0..events)
             .map(|i| AuditEvent {
                 at: format!("2025-01-02T03:{:02}:{:02}Z", i / 60 % 60, i % 60),
@@ -141,7 +146,11 @@ pub(super) fn check_deliverable(
         docx_page.contains(&trail.documents[2].sha256_hex),
         "{docx_page}"
     );
-    assert!(page_text(pdf, 7).unwrap().contains("Audit trail"));
+    assert!(
+        page_text(pdf, 7)
+            .unwrap()
+            .contains("Certificate of completion")
+    );
 
     let last = page_text(pdf, info.pages).unwrap();
     for (name, email, typed) in expected_names {
@@ -156,7 +165,7 @@ pub(super) fn check_deliverable(
         );
         assert!(last.contains(&document.name), "name missing from {last}");
     }
-    assert!(last.contains("Signers") && last.contains("Documents"));
+    assert!(last.contains("Recipients") && last.contains("Documents"));
     info.pages
 }
 

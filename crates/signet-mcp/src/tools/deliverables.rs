@@ -16,7 +16,7 @@ tools! {
 
     #[scope(Scope::EnvelopesRead)]
     #[tool(
-        description = "The signed PDF of a completed envelope (its documents followed by an audit trail), with a download URL valid for one hour.",
+        description = "The signed PDF of a completed envelope (its documents followed, for the standard type, by a certificate of completion), sealed by this Signet instance (PAdES; verify it at /verify or with `signet verify`), with a download URL valid for one hour.",
         input_schema = schema!(schemas::EnvelopeId),
         annotations(title = "Get deliverables", read_only_hint = true, open_world_hint = false)
     )]

@@ -319,6 +319,43 @@ settings! {
         shown_as: "soffice on the PATH",
         parse: values::docx_converter,
     }
+    /// The operator's seal certificate (PEM, optionally followed by its
+    /// chain) and its private key; without them Signet seals with its own
+    /// self-signed certificate.
+    seal_cert: Option<PathBuf> {
+        env: "SIGNET_SEAL_CERT",
+        flag: Flag::serve("--seal-cert", "FILE", "PEM certificate (then its chain) that seals deliverables, with --seal-key; Signet's own self-signed one otherwise"),
+        unset: None,
+        parse: values::optional_path,
+    }
+    seal_key: Option<PathBuf> {
+        env: "SIGNET_SEAL_KEY",
+        flag: Flag::serve("--seal-key", "FILE", "PEM private key of --seal-cert (ECDSA P-256/P-384 or RSA)"),
+        unset: None,
+        parse: values::optional_path,
+    }
+    /// The same in one PKCS#12 file, instead of the two above.
+    seal_pkcs12: Option<PathBuf> {
+        env: "SIGNET_SEAL_PKCS12",
+        flag: Flag::serve("--seal-pkcs12", "FILE", "PKCS#12 file with the seal certificate and key, instead of --seal-cert and --seal-key (password in SIGNET_SEAL_PKCS12_PASSWORD)"),
+        unset: None,
+        parse: values::optional_path,
+    }
+    seal_pkcs12_password: Option<String> {
+        env: "SIGNET_SEAL_PKCS12_PASSWORD",
+        flag: Flag::NONE,
+        unset: None,
+        parse: |value, _| Ok(Some(value)),
+        secret,
+    }
+    /// An RFC 3161 time-stamping service: deliverables then carry its
+    /// signature timestamp (PAdES B-T).
+    tsa_url: Option<String> {
+        env: "SIGNET_TSA_URL",
+        flag: Flag::serve("--tsa-url", "URL", "RFC 3161 time-stamp authority asked to timestamp every seal (PAdES B-T)"),
+        unset: None,
+        parse: values::tsa_url,
+    }
     /// Dynamically registered clients unused this long, with no live
     /// grant, are removed.
     client_idle_ttl: Duration {
@@ -395,6 +432,14 @@ mod tests {
             .filter(|s| s.secret)
             .map(|s| s.key)
             .collect();
-        assert_eq!(secrets, ["database_url", "key_encryption_key", "smtp_url"]);
+        assert_eq!(
+            secrets,
+            [
+                "database_url",
+                "key_encryption_key",
+                "smtp_url",
+                "seal_pkcs12_password"
+            ]
+        );
     }
 }

@@ -29,6 +29,25 @@ pub(super) fn path(value: String, _: Source) -> Result<PathBuf, ConfigError> {
     Ok(PathBuf::from(value))
 }
 
+pub(super) fn optional_path(value: String, _: Source) -> Result<Option<PathBuf>, ConfigError> {
+    Ok(Some(PathBuf::from(value)))
+}
+
+/// An http(s) URL; the fetcher's guard still decides whether it may be reached.
+pub(super) fn tsa_url(value: String, source: Source) -> Result<Option<String>, ConfigError> {
+    match url::Url::parse(value.trim()) {
+        Ok(url) if matches!(url.scheme(), "https" | "http") && url.host().is_some() => {
+            Ok(Some(url.to_string()))
+        }
+        _ => Err(invalid(
+            "time-stamp authority URL",
+            value.clone(),
+            source,
+            "expected an https URL (http only for a host in SIGNET_FETCH_ALLOW_HOSTS)".to_owned(),
+        )),
+    }
+}
+
 pub(super) fn database_url(url: String, source: Source) -> Result<String, ConfigError> {
     let url = url.trim().to_owned();
     match signet_store::Backend::from_url(&url) {

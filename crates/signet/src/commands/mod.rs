@@ -20,6 +20,8 @@ use crate::cli::{
     AccountCommand, AuditCommand, Cli, ClientsCommand, Command, ConnectionsCommand, KeysCommand,
     OrgCommand, UserCommand,
 };
+
+mod seal;
 use crate::config::{Config, ConfigError};
 use crate::output;
 use crate::serve::{self, ServeError};
@@ -42,6 +44,9 @@ pub enum CommandError {
     OAuth(#[from] OAuthError),
     #[error("{0}")]
     Usage(String),
+    /// `signet verify` on a file that is not a valid deliverable.
+    #[error("{0}")]
+    NotValid(String),
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
 }
@@ -82,6 +87,8 @@ async fn admin(state: &AppState, command: Command) -> Result<(), CommandError> {
         }
         Command::Keys(command) => run_keys(&state.keys, command).await,
         Command::Audit(command) => run_audit(identity, command).await,
+        Command::Seal(command) => seal::show(state, command),
+        Command::Verify { file, json } => seal::verify(state, &file, json.json).await,
     }
 }
 
