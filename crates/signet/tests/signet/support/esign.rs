@@ -38,12 +38,21 @@ pub async fn fixture_with(
     smtp: Option<&str>,
     more: impl FnOnce(&mut signet::config::Layer),
 ) -> Fixture {
+    let env = smtp
+        .map(|url| vec![("SIGNET_SMTP_URL", url.to_owned())])
+        .unwrap_or_default();
+    fixture_with_env(db, env, more).await
+}
+
+/// [`fixture_with`], with environment variables for settings that have no
+/// flag (secrets).
+pub async fn fixture_with_env(
+    db: TestDb,
+    env: Vec<(&'static str, String)>,
+    more: impl FnOnce(&mut signet::config::Layer),
+) -> Fixture {
     let docs = doc_host().await;
     let allow = docs.authority.clone();
-    let smtp = smtp.map(str::to_owned);
-    let env = smtp
-        .map(|url| vec![("SIGNET_SMTP_URL", url)])
-        .unwrap_or_default();
     let server = start_with(
         db,
         move |flags| {
