@@ -128,6 +128,7 @@ fn main() {
         title: "Benchmark".to_owned(),
         envelope_id: "env".to_owned(),
         completed_at: "2026-12-02T00:00:00Z".to_owned(),
+        seal: None,
         events: Vec::new(),
         signers: vec![AuditSigner {
             name: "Zoë Ørsted-Łukasz".to_owned(),

@@ -4,7 +4,8 @@
 //! HTTP (PKCE, registration, authorization, the code exchange), what an MCP
 //! client sends to `/mcp`, the `signet`
 //! binary run as a child process (the CLI, `signet serve` and its banner),
-//! and the few measurements the benchmarks print.
+//! the outside tools that judge signed PDFs (`judges`: pdfsig, pyHanko,
+//! OpenSSL, certomancer's TSA), and the few measurements the benchmarks print.
 //!
 //! Dev-only: a `[dev-dependencies]` of `signet`, never published. It knows
 //! Signet only over HTTP and through the binary, never through its crates'
@@ -14,6 +15,7 @@
 
 pub mod browser;
 pub mod html;
+pub mod judges;
 pub mod mcp;
 pub mod measure;
 pub mod oauth;

@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 use signet_store::testing::TestDb;
 
-use crate::support::judges::{free_port, operator_pkcs12, pdfsig, pyhanko, tsa_on};
+use signet_testkit::judges::{free_port, operator_pkcs12, pdfsig, pyhanko, tsa_on};
 use crate::support::{
     Fixture, envelope_args, fixture, fixture_with, fixture_with_env, hidden_inputs, path_of, sign,
 };

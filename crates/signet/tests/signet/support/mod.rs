@@ -20,7 +20,6 @@
 pub mod agent;
 pub mod esign;
 pub mod fixtures;
-pub mod judges;
 pub mod oauth;
 pub mod raw;
 pub mod server;

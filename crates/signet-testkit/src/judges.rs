@@ -172,6 +172,7 @@ pub fn operator_pkcs12(dir: &Path, password: &str) -> Option<String> {
 }
 
 /// certomancer's time-stamp authority, listening on loopback until dropped.
+#[derive(Debug)]
 pub struct Tsa {
     _child: tokio::process::Child,
     dir: tempfile::TempDir,
