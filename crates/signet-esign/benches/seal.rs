@@ -63,7 +63,12 @@ fn seal_with_timestamp(
     let pending = key.sign_digest(&prepared.digest_for(key)).unwrap();
     let request = TimestampRequest::for_signature(pending.value()).unwrap();
     let reply = runtime
-        .block_on(fetcher.post(url, QUERY_CONTENT_TYPE, request.der().to_vec(), Limits::TIMESTAMP))
+        .block_on(fetcher.post(
+            url,
+            QUERY_CONTENT_TYPE,
+            request.der().to_vec(),
+            Limits::TIMESTAMP,
+        ))
         .unwrap();
     let token = request.token_from_reply(&reply.bytes).unwrap();
     prepared
@@ -76,7 +81,8 @@ fn main() {
     let (key, pkcs8) = SealKey::generate("https://signet.example", 1_796_000_000).unwrap();
     let port = free_port();
     let tsa: Option<Tsa> = runtime.block_on(tsa_on(port));
-    let fetcher = Fetcher::new(AllowedHost::parse_list(&format!("127.0.0.1:{port}")).unwrap()).unwrap();
+    let fetcher =
+        Fetcher::new(AllowedHost::parse_list(&format!("127.0.0.1:{port}")).unwrap()).unwrap();
     let url = format!("http://127.0.0.1:{port}/signet/tsa/tsa");
     let dir = tempfile::tempdir().unwrap();
     let key_pem = dir.path().join("key.der");

@@ -69,7 +69,7 @@ fn recipient(facts: &Facts<'_>, r: &RecipientRow) -> AuditSigner {
             .iter()
             .filter(move |e| e.kind == kind && e.recipient_id.as_deref() == Some(&r.id))
     };
-    let consent = own(EventKind::RecipientConsented).last().map(|e| {
+    let consent = own(EventKind::RecipientConsented).next_back().map(|e| {
         let statement = serde_json::from_str::<Value>(&e.data)
             .ok()
             .and_then(|d| {

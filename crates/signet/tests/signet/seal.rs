@@ -6,10 +6,10 @@
 use serde_json::{Value, json};
 use signet_store::testing::TestDb;
 
-use signet_testkit::judges::{free_port, operator_pkcs12, pdfsig, pyhanko, tsa_on};
 use crate::support::{
     Fixture, envelope_args, fixture, fixture_with, fixture_with_env, hidden_inputs, path_of, sign,
 };
+use signet_testkit::judges::{free_port, operator_pkcs12, pdfsig, pyhanko, tsa_on};
 
 signet_store::store_tests!(
     a_deliverable_is_sealed_and_every_verifier_agrees,
