@@ -14,6 +14,7 @@
 //! downloads are served by [`http::router`].
 
 mod ceremony;
+pub mod codes;
 pub mod convert;
 mod deliverables;
 mod envelopes;
@@ -40,6 +41,7 @@ use signet_fetch::Fetcher;
 use signet_store::{SharedClock, Store};
 
 pub use ceremony::ESIGN_CONSENT;
+pub use codes::sweep_expired as sweep_codes;
 pub use convert::{ConvertError, DocxConverter};
 pub use error::{EsignError, FieldError};
 pub use events::Notifier;
