@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use signet_store::Clock;
 use signet_store::audit::Actor;
 use signet_store::testing::TestDb;
 
@@ -152,13 +153,6 @@ fn assert_redirects_to_page(response: &reqwest::Response, signer: &Signer) {
     );
 }
 
-/// Asks for a code, reads it from the outbox and enters it.
-async fn verify(f: &Fixture, id: &str, signer: &Signer) {
-    assert_redirects_to_page(&signer.send_code().await, signer);
-    let code = code_for(&f.agent, id, "alice@example.com").await;
-    assert_redirects_to_page(&signer.enter(&code).await, signer);
-}
-
 async fn the_right_code_opens_the_ceremony_in_that_browser_only(db: TestDb) {
     let f = fixture(db, None).await;
     let server = &f.server;
@@ -226,7 +220,11 @@ async fn the_right_code_opens_the_ceremony_in_that_browser_only(db: TestDb) {
     let code = code_for(&f.agent, &id, "alice@example.com").await;
     assert_eq!(code.len(), 8, "{code}");
     assert!(code.bytes().all(|b| b.is_ascii_digit()), "{code}");
-    let email_id = emails(&f.agent, &id).await[0]["email_id"]
+    let email_id = emails(&f.agent, &id)
+        .await
+        .iter()
+        .find(|e| e["kind"] == "verification_code")
+        .unwrap()["email_id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -565,6 +563,13 @@ async fn an_expired_code_is_refused(db: TestDb) {
     let (_, page) = alice.page().await;
     assert!(!page.contains("id=\"signing-form\""), "{page}");
     assert!(page.contains("Send a new code"), "{page}");
+    // The janitor removes both codes (out of the hourly limit) and the session.
+    let swept = signet::janitor::sweep(&f.server.running.state.store, f.server.clock.now())
+        .await
+        .unwrap();
+    assert_eq!((swept.recipient_codes, swept.recipient_sessions), (2, 1));
+    assert_eq!(f.server.count_rows("recipient_codes").await, 0);
+    assert_eq!(f.server.count_rows("recipient_sessions").await, 0);
     f.server.running.stop().await.unwrap();
 }
 
@@ -627,14 +632,13 @@ async fn codes_are_sent_at_most_once_a_minute_and_five_times_an_hour(db: TestDb)
     );
     f.server.clock.advance(Duration::from_secs(3600 - 300));
     assert_redirects_to_page(&alice.send_code().await, &alice);
-    assert_eq!(count(emails(&f.agent, &id).await), 6);
-    assert_eq!(
-        events_of(&f.agent, &id, "recipient.code_sent").await.len(),
-        6
-    );
+    // An hour on, the agent's access token has expired.
+    let agent = f.agent.refreshed().await;
+    assert_eq!(count(emails(&agent, &id).await), 6);
+    assert_eq!(events_of(&agent, &id, "recipient.code_sent").await.len(), 6);
 
     // Only the newest code counts.
-    let newest = code_for(&f.agent, &id, "alice@example.com").await;
+    let newest = code_for(&agent, &id, "alice@example.com").await;
     assert_redirects_to_page(&alice.enter(&newest).await, &alice);
     f.server.running.stop().await.unwrap();
 }
