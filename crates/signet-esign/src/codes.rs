@@ -278,10 +278,6 @@ fn require_open(envelope: &EnvelopeRow, recipient: &RecipientRow) -> Result<(), 
     }
 }
 
-fn evidence_json(evidence: &Evidence<'_>) -> (Value, Value) {
-    (json!(evidence.ip_address), json!(evidence.user_agent))
-}
-
 fn code_email(name: &str, title: &str, code: &str) -> String {
     format!(
         "Hello {name},\n\nYour code to open \"{title}\" is:\n\n{code}\n\n\
@@ -338,14 +334,13 @@ impl Esign {
         .bind(expires_at)
         .execute(&mut *tx)
         .await?;
-        let (ip, agent) = evidence_json(&evidence);
         let data = json!({
             "key": recipient.key,
             "method": AuthenticationMethod::EmailCode,
             "to": recipient.email,
             "expires_at": UnixTime::from_secs(expires_at),
-            "ip_address": ip,
-            "user_agent": agent,
+            "ip_address": evidence.ip_address,
+            "user_agent": evidence.user_agent,
         });
         let backend = self.store().backend();
         let kind = EventKind::RecipientCodeSent;
@@ -412,7 +407,6 @@ impl Esign {
             return Err(CeremonyError::Code(CodeRefusal::Locked));
         }
         let backend = self.store().backend();
-        let (ip, agent) = evidence_json(&evidence);
         let expected = code_digest(&code.id, &recipient.id, &entered);
         if !random::constant_time_eq(&expected, &code.code_digest) {
             let failed = code.failed_attempts + 1;
@@ -422,8 +416,8 @@ impl Esign {
                 "method": AuthenticationMethod::EmailCode,
                 "failed_attempts": failed,
                 "attempts_left": left,
-                "ip_address": ip,
-                "user_agent": agent,
+                "ip_address": evidence.ip_address,
+                "user_agent": evidence.user_agent,
             });
             let kind = EventKind::RecipientAuthenticationFailed;
             ceremony::recipient_event(&mut tx, backend, &envelope, &recipient, kind, data, now)
@@ -460,8 +454,8 @@ impl Esign {
             "key": recipient.key,
             "method": AuthenticationMethod::EmailCode,
             "email": recipient.email,
-            "ip_address": ip,
-            "user_agent": agent,
+            "ip_address": evidence.ip_address,
+            "user_agent": evidence.user_agent,
         });
         let kind = EventKind::RecipientAuthenticated;
         ceremony::recipient_event(&mut tx, backend, &envelope, &recipient, kind, data, now).await?;

@@ -645,6 +645,26 @@ async fn codes_are_sent_at_most_once_a_minute_and_five_times_an_hour(db: TestDb)
 
 async fn authentication_errors_are_field_named_and_replacements_keep_the_code(db: TestDb) {
     let f = fixture(db, None).await;
+    // Agents see the argument in both tools' input schemas.
+    let listed: Value = f
+        .agent
+        .request(&json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/list" }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    for tool in ["create_envelope", "replace_recipient"] {
+        let schema = listed["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == tool)
+            .unwrap()["inputSchema"]
+            .to_string();
+        for word in ["authentication", "email_link", "email_code"] {
+            assert!(schema.contains(word), "{tool}'s schema lacks {word}");
+        }
+    }
     let recipients = json!([
         { "key": "a", "name": "A", "email": "a@example.com", "authentication": [] },
         { "key": "b", "name": "B", "email": "b@example.com", "authentication": ["sms"] },
