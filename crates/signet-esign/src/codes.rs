@@ -160,7 +160,10 @@ pub enum CodeRefusal {
     NoneWaiting,
     #[error("Enter the {CODE_DIGITS} digits of the code from the email.")]
     Malformed,
-    #[error("A code was sent moments ago. You can ask for another in {}.", wait(*.0))]
+    #[error(
+        "You can ask for another code in {}: codes are sent at most once a minute and five times an hour.",
+        wait(*.0)
+    )]
     TooSoon(i64),
     /// This recipient opens the ceremony with the link alone.
     #[error("This request needs no code.")]

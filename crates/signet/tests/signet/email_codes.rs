@@ -590,7 +590,7 @@ async fn codes_are_sent_at_most_once_a_minute_and_five_times_an_hour(db: TestDb)
     assert_eq!(too_soon.headers()["retry-after"], "60");
     let body = too_soon.text().await.unwrap();
     assert!(
-        body.contains("A code was sent moments ago. You can ask for another in 60 seconds."),
+        body.contains("You can ask for another code in 60 seconds: codes are sent at most once a minute and five times an hour."),
         "{body}"
     );
     assert!(
@@ -628,7 +628,7 @@ async fn codes_are_sent_at_most_once_a_minute_and_five_times_an_hour(db: TestDb)
             .text()
             .await
             .unwrap()
-            .contains("You can ask for another in 55 minutes.")
+            .contains("You can ask for another code in 55 minutes:")
     );
     f.server.clock.advance(Duration::from_secs(3600 - 300));
     assert_redirects_to_page(&alice.send_code().await, &alice);
