@@ -9,6 +9,7 @@ use signet_store::random;
 use signet_store::sqlx;
 
 use crate::Esign;
+use crate::codes;
 use crate::error::EsignError;
 use crate::events::{self, NewEvent};
 use crate::flow;
@@ -106,6 +107,16 @@ pub enum CeremonyError {
     Invalid(String),
     #[error("This request can no longer be signed: {0}")]
     Closed(String),
+    /// The recipient must enter an email code in this browser first;
+    /// `state` is where they stand (the code page is for an open request).
+    #[error("Enter the code sent to your email to open this request.")]
+    CodeRequired {
+        state: CeremonyState,
+        kind: RecipientType,
+    },
+    /// A code was not sent, or not accepted.
+    #[error(transparent)]
+    Code(#[from] crate::codes::CodeRefusal),
     #[error(transparent)]
     Engine(#[from] EsignError),
 }
@@ -127,7 +138,7 @@ impl Esign {
     /// The envelope and recipient a link belongs to; `for_change` locks the
     /// envelope first (see [`rows::envelope_for_change`]) and reads the
     /// recipient after, so a decision sees what the last writer committed.
-    async fn by_token(
+    pub(crate) async fn by_token(
         &self,
         conn: &mut sqlx::AnyConnection,
         token: &str,
@@ -164,22 +175,40 @@ impl Esign {
         Ok((envelope, recipient))
     }
 
+    /// The link's recipient, if this browser may act for them: a recipient
+    /// with `email_code` needs the session of a browser that entered a code.
+    async fn admitted_by_token(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        token: &str,
+        session: Option<&str>,
+        for_change: bool,
+    ) -> Result<(EnvelopeRow, RecipientRow), CeremonyError> {
+        let (envelope, recipient) = self.by_token(conn, token, for_change).await?;
+        if !codes::admitted(conn, &recipient, session, self.now()).await? {
+            return Err(CeremonyError::CodeRequired {
+                state: state_of(&envelope, &recipient),
+                kind: recipient.kind,
+            });
+        }
+        Ok((envelope, recipient))
+    }
+
     /// Opens the page; the first opening records `recipient.viewed`.
-    pub async fn open_ceremony(&self, token: &str) -> Result<Ceremony, CeremonyError> {
+    /// `session` is the browser's email-code session cookie, if any.
+    pub async fn open_ceremony(
+        &self,
+        token: &str,
+        session: Option<&str>,
+    ) -> Result<Ceremony, CeremonyError> {
         let mut conn = self.store().pool().acquire().await?;
-        let (envelope, recipient) = self.by_token(&mut conn, token, false).await?;
+        let (envelope, recipient) = self
+            .admitted_by_token(&mut conn, token, session, false)
+            .await?;
         let documents = rows::documents(&mut conn, &envelope.id).await?;
         let places = places::for_envelope(&mut conn, &envelope.id).await?;
         drop(conn);
-        let state = match (envelope.status, recipient.status) {
-            (EnvelopeStatus::Canceled, RecipientStatus::Completed | RecipientStatus::Rejected) => {
-                CeremonyState::AnsweredThenCanceled
-            }
-            (_, RecipientStatus::Completed) => CeremonyState::Completed,
-            (_, RecipientStatus::Rejected) => CeremonyState::Rejected,
-            (EnvelopeStatus::InProgress, s) if allowed::SIGN.contains(&s) => CeremonyState::Open,
-            _ => CeremonyState::Closed,
-        };
+        let state = state_of(&envelope, &recipient);
         // Only the first view writes; later ones are reads.
         if state == CeremonyState::Open && recipient.viewed_at.is_none() {
             let now = self.now();
@@ -262,10 +291,13 @@ impl Esign {
     pub async fn ceremony_document(
         &self,
         token: &str,
+        session: Option<&str>,
         document_id: &str,
     ) -> Result<(String, DocumentKind, Vec<u8>), CeremonyError> {
         let mut conn = self.store().pool().acquire().await?;
-        let (envelope, _) = self.by_token(&mut conn, token, false).await?;
+        let (envelope, _) = self
+            .admitted_by_token(&mut conn, token, session, false)
+            .await?;
         let row: Option<(String, Option<DocumentKind>, Option<Vec<u8>>)> = sqlx::query_as(
             "SELECT name, kind, content FROM envelope_documents WHERE id = $1 AND envelope_id = $2",
         )
@@ -285,12 +317,15 @@ impl Esign {
     pub async fn page_image(
         &self,
         token: &str,
+        session: Option<&str>,
         document_id: &str,
         page: u32,
         scale: f32,
     ) -> Result<Option<axum::body::Bytes>, CeremonyError> {
         let mut conn = self.store().pool().acquire().await?;
-        let (envelope, _) = self.by_token(&mut conn, token, false).await?;
+        let (envelope, _) = self
+            .admitted_by_token(&mut conn, token, session, false)
+            .await?;
         // The envelope comes from the link, so a cached page of another
         // envelope's document can never be served.
         let key = (envelope.id.clone(), document_id.to_owned(), page);
@@ -339,12 +374,16 @@ impl Esign {
     pub async fn act(
         &self,
         token: &str,
+        session: Option<&str>,
         decision: Decision<'_>,
         evidence: Evidence<'_>,
     ) -> Result<(), CeremonyError> {
         let now = self.now();
         let mut tx = self.store().begin_write().await?;
-        let (envelope, recipient) = self.by_token(&mut tx, token, true).await?;
+        let (envelope, recipient) = self
+            .admitted_by_token(&mut tx, token, session, true)
+            .await?;
+        let authentication = codes::method_of(&recipient);
         if envelope.status != EnvelopeStatus::InProgress {
             return Err(CeremonyError::Closed(format!(
                 "the envelope is {}",
@@ -458,6 +497,7 @@ impl Esign {
                     "ip_address": evidence.ip_address,
                     "places_filled": fill.entries.len(),
                     "captures": captures,
+                    "authentication": authentication,
                 });
                 recipient_event(
                     &mut tx,
@@ -482,7 +522,7 @@ impl Esign {
                 if !transitions::recipient(&mut tx, &recipient.id, change, now).await? {
                     return Err(CeremonyError::Closed("it was just completed".to_owned()));
                 }
-                let data = json!({ "key": recipient.key, "reason": reason, "ip_address": evidence.ip_address });
+                let data = json!({ "key": recipient.key, "reason": reason, "ip_address": evidence.ip_address, "authentication": authentication });
                 recipient_event(
                     &mut tx,
                     backend,
@@ -519,8 +559,21 @@ pub enum Decision<'a> {
     },
 }
 
+/// Where a recipient stands, as the page tells them.
+pub(crate) fn state_of(envelope: &EnvelopeRow, recipient: &RecipientRow) -> CeremonyState {
+    match (envelope.status, recipient.status) {
+        (EnvelopeStatus::Canceled, RecipientStatus::Completed | RecipientStatus::Rejected) => {
+            CeremonyState::AnsweredThenCanceled
+        }
+        (_, RecipientStatus::Completed) => CeremonyState::Completed,
+        (_, RecipientStatus::Rejected) => CeremonyState::Rejected,
+        (EnvelopeStatus::InProgress, s) if allowed::SIGN.contains(&s) => CeremonyState::Open,
+        _ => CeremonyState::Closed,
+    }
+}
+
 /// Records an event of the signing ceremony: about this recipient, of this envelope.
-async fn recipient_event(
+pub(crate) async fn recipient_event(
     tx: &mut sqlx::AnyConnection,
     backend: signet_store::Backend,
     envelope: &EnvelopeRow,

@@ -156,6 +156,18 @@ fn describe(kind: EventKind, data: &Value) -> String {
             format!("{} declined from {}", field("key"), field("ip_address"))
         }
         EventKind::RecipientSent => format!("request sent to {}", field("to")),
+        EventKind::RecipientCodeSent => format!("one-time code sent to {}", field("to")),
+        EventKind::RecipientAuthenticated => format!(
+            "{} entered the one-time code sent to {} from {}",
+            field("key"),
+            field("email"),
+            field("ip_address")
+        ),
+        EventKind::RecipientAuthenticationFailed => format!(
+            "{} entered a wrong one-time code from {}",
+            field("key"),
+            field("ip_address")
+        ),
         EventKind::RecipientReleased => format!("{} released", field("key")),
         EventKind::RecipientReplaced => {
             format!("{} replaced by {}", field("key"), field("email"))

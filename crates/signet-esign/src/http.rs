@@ -1,20 +1,22 @@
 //! The engine's own pages and files: the signing page, document views,
 //! upload PUTs and deliverable downloads. Each URL carries its own secret
-//! (a signing token, an upload token, a signed expiry); no cookies.
+//! (a signing token, an upload token, a signed expiry). The one cookie is
+//! the email-code session of a recipient who must enter a code: it is
+//! scoped to their signing path and checked on every ceremony request.
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::HashMap;
 
 use signet_web::{
-    FieldControl, MessagePage, SigningBox, SigningDocument, SigningField, SigningPage,
-    SigningPageView, SigningState, render,
+    FieldControl, MessagePage, SigningBox, SigningCodePage, SigningDocument, SigningField,
+    SigningPage, SigningPageView, SigningState, render,
 };
 
 use crate::Esign;
@@ -22,6 +24,7 @@ use crate::ceremony::{
     Ceremony, CeremonyError, CeremonyState, Decision, DocumentView, ESIGN_CONSENT, Evidence,
     PlaceView,
 };
+use crate::codes::{self, CodeRefusal, CodeState};
 use crate::model::{DocumentKind, PlaceType, RecipientType, SignatureMethod};
 use crate::places::PlaceBox;
 use crate::uploads::{MAX_UPLOAD_BYTES, UploadError};
@@ -36,6 +39,8 @@ struct Pages {
 pub fn router(esign: Esign) -> Router {
     Router::new()
         .route("/sign/{token}", get(signing_page).post(signing_action))
+        .route("/sign/{token}/send-code", post(send_code))
+        .route("/sign/{token}/code", post(enter_code))
         .route("/sign/{token}/documents/{document_id}", get(document))
         .route(
             "/sign/{token}/documents/{document_id}/pages/{page}",
@@ -100,11 +105,207 @@ fn ceremony_failure(error: &CeremonyError) -> Response {
         CeremonyError::Invalid(text) => {
             message(StatusCode::UNPROCESSABLE_ENTITY, "Check your entry", text)
         }
+        CeremonyError::CodeRequired { .. } => message(
+            StatusCode::FORBIDDEN,
+            "Code required",
+            "This request opens only in the browser where the code sent to the signer's email \
+             was entered. Open the signing link again to get a code.",
+        ),
+        CeremonyError::Code(refusal) => message(
+            code_status(*refusal),
+            "Check your code",
+            &refusal.to_string(),
+        ),
         CeremonyError::Engine(_) => message(
             StatusCode::SERVICE_UNAVAILABLE,
             "Please try again",
             "Signet could not complete this request. Please try again in a moment.",
         ),
+    }
+}
+
+/// Too many attempts or requests are 429; other refusals of an entry 422.
+fn code_status(refusal: CodeRefusal) -> StatusCode {
+    match refusal {
+        CodeRefusal::Locked | CodeRefusal::WrongAndLocked | CodeRefusal::TooSoon(_) => {
+            StatusCode::TOO_MANY_REQUESTS
+        }
+        CodeRefusal::NotNeeded => StatusCode::CONFLICT,
+        CodeRefusal::Wrong(_)
+        | CodeRefusal::Expired
+        | CodeRefusal::NoneWaiting
+        | CodeRefusal::Malformed => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
+/// The email-code session cookie: per signing path, so each link has its
+/// own. `SameSite=Lax` rather than `Strict`: the signer arrives from their
+/// mail client, a cross-site navigation on which a strict cookie is not
+/// sent, so every click on the link would ask for a new code. Lax sends it
+/// on that top-level GET only; no cross-site POST carries it, and every
+/// form's URL holds the link's secret anyway, which no other site knows.
+fn session_cookie_name(esign: &Esign) -> &'static str {
+    if esign.inner.public_url.starts_with("https://") {
+        "__Secure-signet_signer"
+    } else {
+        "signet_signer"
+    }
+}
+
+/// The session secret this browser presents for this signing path.
+fn session_of<'h>(esign: &Esign, headers: &'h HeaderMap) -> Option<&'h str> {
+    let name = session_cookie_name(esign);
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+fn session_set_cookie(esign: &Esign, token: &str, secret: &str) -> Option<HeaderValue> {
+    let secure = if esign.inner.public_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{}={secret}; Path=/sign/{token}; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
+        session_cookie_name(esign),
+        codes::SESSION_LIFETIME_SECS
+    ))
+    .ok()
+}
+
+/// The page a recipient who must enter a code sees first: ask for a code
+/// (a POST: mail scanners open links), then enter it.
+async fn code_page(esign: &Esign, token: &str, refusal: Option<CodeRefusal>) -> Response {
+    let gate = match esign.code_gate(token).await {
+        Ok(gate) => gate,
+        Err(e) => return ceremony_failure(&e),
+    };
+    let sent = gate.code != CodeState::NoneWaiting;
+    let entry = matches!(gate.code, CodeState::Active { .. });
+    let lead = if entry {
+        format!("Enter the code we sent to {}.", gate.masked_email)
+    } else {
+        format!(
+            "To open this request, enter a code we send to {}.",
+            gate.masked_email
+        )
+    };
+    let status = match gate.code {
+        CodeState::NoneWaiting | CodeState::Used => None,
+        CodeState::Active {
+            expires_in_secs,
+            attempts_left,
+        } => Some(format!(
+            "The code works for {} more; {attempts_left} attempt{} left.",
+            codes::wait(expires_in_secs),
+            if attempts_left == 1 { "" } else { "s" }
+        )),
+        CodeState::Expired => Some("Your code has expired: send a new one.".to_owned()),
+        CodeState::Locked => {
+            Some("Too many wrong attempts: this code is locked. Send a new code.".to_owned())
+        }
+    };
+    // The error already says what the status would.
+    let status = status.filter(|_| refusal.is_none());
+    let send_wait = (gate.send_wait_secs > 0).then(|| codes::wait(gate.send_wait_secs));
+    let error = refusal.map(|r| r.to_string());
+    let page = SigningCodePage {
+        title: &gate.title,
+        test_mode: gate.test_mode,
+        lead: &lead,
+        status: status.as_deref(),
+        error: error.as_deref(),
+        entry,
+        sent,
+        send_wait: send_wait.as_deref(),
+        send_action: &format!("/sign/{token}/send-code"),
+        enter_action: &format!("/sign/{token}/code"),
+        digits: codes::CODE_DIGITS,
+    };
+    let status = refusal.map_or(StatusCode::OK, code_status);
+    let mut response = private((status, Html(render(&page))).into_response());
+    if let Some(CodeRefusal::TooSoon(seconds)) = refusal
+        && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+/// The address and browser a signer acts from, for the audit trail.
+fn witness(client: &signet_http::ClientAddr, headers: &HeaderMap) -> (String, Option<String>) {
+    (
+        client.to_string(),
+        headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    )
+}
+
+async fn send_code(
+    State(Pages { esign }): State<Pages>,
+    Path(token): Path<String>,
+    client: signet_http::ClientAddr,
+    headers: HeaderMap,
+) -> Response {
+    let (ip, user_agent) = witness(&client, &headers);
+    let evidence = Evidence {
+        ip_address: &ip,
+        user_agent: user_agent.as_deref(),
+    };
+    match esign.send_code(&token, evidence).await {
+        Ok(()) | Err(CeremonyError::Code(CodeRefusal::NotNeeded)) => {
+            private(Redirect::to(&format!("/sign/{token}")).into_response())
+        }
+        Err(CeremonyError::Code(refusal)) => code_page(&esign, &token, Some(refusal)).await,
+        Err(other) => ceremony_failure(&other),
+    }
+}
+
+async fn enter_code(
+    State(Pages { esign }): State<Pages>,
+    Path(token): Path<String>,
+    client: signet_http::ClientAddr,
+    headers: HeaderMap,
+    form: Result<axum::Form<Vec<(String, String)>>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Ok(axum::Form(pairs)) = form else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "Check your entry",
+            "The form could not be read. Please try again.",
+        );
+    };
+    let entered = pairs
+        .iter()
+        .find(|(name, _)| name == "code")
+        .map(|(_, value)| value.as_str())
+        .unwrap_or_default();
+    let (ip, user_agent) = witness(&client, &headers);
+    let evidence = Evidence {
+        ip_address: &ip,
+        user_agent: user_agent.as_deref(),
+    };
+    match esign.enter_code(&token, entered, evidence).await {
+        Ok(secret) => {
+            let mut response = Redirect::to(&format!("/sign/{token}")).into_response();
+            if let Some(cookie) = session_set_cookie(&esign, &token, &secret) {
+                response.headers_mut().insert(header::SET_COOKIE, cookie);
+            }
+            private(response)
+        }
+        Err(CeremonyError::Code(CodeRefusal::NotNeeded)) => {
+            private(Redirect::to(&format!("/sign/{token}")).into_response())
+        }
+        Err(CeremonyError::Code(refusal)) => code_page(&esign, &token, Some(refusal)).await,
+        Err(other) => ceremony_failure(&other),
     }
 }
 
@@ -219,14 +420,44 @@ fn page_views(
         .collect()
 }
 
+/// What the page says of a request that is not open (`None` when it is).
+fn state_text(state: CeremonyState, approver: bool) -> Option<String> {
+    match state {
+        CeremonyState::Open => None,
+        CeremonyState::Completed => Some(format!(
+            "Thank you: you have {}. Everyone involved will be told when all have finished.",
+            if approver { "approved" } else { "signed" }
+        )),
+        CeremonyState::Rejected => {
+            Some("You declined this request. The sender has been told.".to_owned())
+        }
+        CeremonyState::AnsweredThenCanceled => Some(
+            "The sender canceled this request after you answered; nothing more is needed from you."
+                .to_owned(),
+        ),
+        CeremonyState::Closed => Some("This request is no longer open for signing.".to_owned()),
+    }
+}
+
 async fn render_page(
     esign: &Esign,
     token: &str,
+    session: Option<&str>,
     error: Option<&str>,
     entered: &Entered,
 ) -> Response {
-    let ceremony = match esign.open_ceremony(token).await {
+    let ceremony = match esign.open_ceremony(token, session).await {
         Ok(c) => c,
+        // Not yet entered in this browser: the code page while the request
+        // is open; otherwise only where things stand, without the documents.
+        Err(CeremonyError::CodeRequired {
+            state: CeremonyState::Open,
+            ..
+        }) => return code_page(esign, token, None).await,
+        Err(CeremonyError::CodeRequired { state, kind }) => {
+            let text = state_text(state, kind == RecipientType::Approver).unwrap_or_default();
+            return message(StatusCode::OK, "Nothing to sign", &text);
+        }
         Err(e) => return ceremony_failure(&e),
     };
     let approver = ceremony.recipient_type == RecipientType::Approver;
@@ -235,22 +466,9 @@ async fn render_page(
     } else {
         ("sign", "Sign")
     };
-    let state = match ceremony.state {
-        CeremonyState::Open => SigningState::Open,
-        CeremonyState::Completed => SigningState::Done(format!(
-            "Thank you: you have {}. Everyone involved will be told when all have finished.",
-            if approver { "approved" } else { "signed" }
-        )),
-        CeremonyState::Rejected => {
-            SigningState::Done("You declined this request. The sender has been told.".to_owned())
-        }
-        CeremonyState::AnsweredThenCanceled => SigningState::Done(
-            "The sender canceled this request after you answered; nothing more is needed from you."
-                .to_owned(),
-        ),
-        CeremonyState::Closed => {
-            SigningState::Done("This request is no longer open for signing.".to_owned())
-        }
+    let state = match state_text(ceremony.state, approver) {
+        None => SigningState::Open,
+        Some(text) => SigningState::Done(text),
     };
     let open = ceremony.state == CeremonyState::Open;
     let documents = ceremony
@@ -297,8 +515,13 @@ async fn render_page(
     )
 }
 
-async fn signing_page(State(pages): State<Pages>, Path(token): Path<String>) -> Response {
-    render_page(&pages.esign, &token, None, &Entered::default()).await
+async fn signing_page(
+    State(pages): State<Pages>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let session = session_of(&pages.esign, &headers);
+    render_page(&pages.esign, &token, session, None, &Entered::default()).await
 }
 
 async fn signing_action(
@@ -345,11 +568,12 @@ async fn signing_action(
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok()),
     };
-    match esign.act(&token, decision, evidence).await {
+    let session = session_of(&esign, &headers);
+    match esign.act(&token, session, decision, evidence).await {
         // Post/redirect/get: a reload does not resubmit.
         Ok(()) => private(Redirect::to(&format!("/sign/{token}")).into_response()),
         Err(CeremonyError::Invalid(text)) => {
-            render_page(&esign, &token, Some(&text), &entered).await
+            render_page(&esign, &token, session, Some(&text), &entered).await
         }
         Err(other) => ceremony_failure(&other),
     }
@@ -362,12 +586,14 @@ const PAGE_SCALE: f32 = 1.5;
 async fn page_image(
     State(Pages { esign }): State<Pages>,
     Path((token, document_id, page)): Path<(String, String, String)>,
+    headers: HeaderMap,
 ) -> Response {
     let Ok(page) = page.parse::<u32>() else {
         return message(StatusCode::NOT_FOUND, "Not found", "There is no such page.");
     };
+    let session = session_of(&esign, &headers);
     match esign
-        .page_image(&token, &document_id, page, PAGE_SCALE)
+        .page_image(&token, session, &document_id, page, PAGE_SCALE)
         .await
     {
         Ok(Some(png)) => {
@@ -425,8 +651,10 @@ async fn document(
     State(Pages { esign, .. }): State<Pages>,
     Path((token, document_id)): Path<(String, String)>,
     Query(query): Query<DocumentQuery>,
+    headers: HeaderMap,
 ) -> Response {
-    match esign.ceremony_document(&token, &document_id).await {
+    let session = session_of(&esign, &headers);
+    match esign.ceremony_document(&token, session, &document_id).await {
         Ok((name, kind, bytes)) => {
             let (content_type, inline, extension) = match kind {
                 DocumentKind::Pdf => ("application/pdf", query.download.is_none(), ".pdf"),

@@ -55,6 +55,8 @@ pub struct NewRecipient {
     pub email: String,
     pub delivery_type: DeliveryType,
     pub signature_options: Vec<SignatureMethod>,
+    /// How they prove who they are (`email_link` unless they must enter a code).
+    pub authentication: Vec<crate::model::AuthenticationMethod>,
 }
 
 /// Collects every problem of one request.
@@ -484,7 +486,9 @@ pub fn parse_recipient(
             "must be a non-empty array of \"typed\" and \"drawn\"",
         ),
     }
+    let authentication = crate::codes::parse_authentication(c, object, &at("authentication"));
     Some(NewRecipient {
+        authentication,
         signature_options,
         key: key?,
         kind,

@@ -15,6 +15,7 @@
 
 mod ceremony;
 mod certificate;
+pub mod codes;
 pub mod convert;
 mod deliverables;
 mod envelopes;
@@ -43,6 +44,7 @@ use signet_fetch::Fetcher;
 use signet_store::{SharedClock, Store};
 
 pub use ceremony::ESIGN_CONSENT;
+pub use codes::sweep_expired as sweep_codes;
 pub use convert::{ConvertError, DocxConverter};
 pub use error::{EsignError, FieldError};
 pub use events::Notifier;

@@ -70,6 +70,9 @@ text_enum!(
         RecipientRejected => "recipient.rejected",
         RecipientResent => "recipient.resent",
         RecipientReplaced => "recipient.replaced",
+        RecipientCodeSent => "recipient.code_sent",
+        RecipientAuthenticated => "recipient.authenticated",
+        RecipientAuthenticationFailed => "recipient.authentication_failed",
         DeliverableGenerated => "deliverable.generated",
         DeliverableFailed => "deliverable.failed",
     }
@@ -86,6 +89,7 @@ text_enum!(
         Reminder => "reminder",
         Completed => "completed",
         Canceled => "canceled",
+        VerificationCode => "verification_code",
     }
 );
 text_enum!(
@@ -119,6 +123,12 @@ text_enum!(
 text_enum!(
     /// How a signer may make their signature and initials.
     pub SignatureMethod { Typed => "typed", Drawn => "drawn" }
+);
+text_enum!(
+    /// How a recipient proves who they are before the ceremony opens:
+    /// holding the link from their email (always), and with `email_code`
+    /// also a one-time code sent to that email when they open it.
+    pub AuthenticationMethod { EmailLink => "email_link", EmailCode => "email_code" }
 );
 text_enum!(
     /// Whether the recipient must fill a place before finishing.
@@ -237,6 +247,9 @@ pub struct Recipient {
     pub delivery_type: DeliveryType,
     /// How they may sign their signature and initials places.
     pub signature_options: Vec<SignatureMethod>,
+    /// How they prove who they are: `email_link`, and `email_code` when a
+    /// code sent to their email is asked for before the ceremony opens.
+    pub authentication: Vec<AuthenticationMethod>,
     pub status: RecipientStatus,
     pub order: i64,
     pub released_at: Option<UnixTime>,
@@ -289,5 +302,8 @@ pub struct Email {
     /// The signing or download link the email carries.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
+    /// The one-time code a test-mode `verification_code` email carries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
     pub created_at: UnixTime,
 }

@@ -125,8 +125,28 @@ pub(crate) async fn write(
     draft: Draft<'_>,
     now: UnixTime,
 ) -> Result<Option<Pending>, EsignError> {
+    insert(conn, draft, None, now).await
+}
+
+/// [`write`] for a message whose body carries a one-time `code`: kept (in
+/// its own column) only for test mode; a live copy has it masked like a link.
+pub(crate) async fn write_with_code(
+    conn: &mut AnyConnection,
+    draft: Draft<'_>,
+    code: &str,
+    now: UnixTime,
+) -> Result<Option<Pending>, EsignError> {
+    insert(conn, draft, Some(code), now).await
+}
+
+async fn insert(
+    conn: &mut AnyConnection,
+    draft: Draft<'_>,
+    code: Option<&str>,
+    now: UnixTime,
+) -> Result<Option<Pending>, EsignError> {
     let email_id = ids::new(ids::EMAIL)?;
-    let (stored_body, stored_link, status) = match (draft.mode, &draft.link) {
+    let (mut stored_body, stored_link, status) = match (draft.mode, &draft.link) {
         (Mode::Test, _) => (
             draft.body.clone(),
             draft.link.clone(),
@@ -139,9 +159,17 @@ pub(crate) async fn write(
         ),
         (Mode::Live, None) => (draft.body.clone(), None, EmailStatus::Sending),
     };
+    let stored_code = match (draft.mode, code) {
+        (Mode::Live, Some(code)) => {
+            stored_body = stored_body.replace(code, "[code sent to the recipient]");
+            None
+        }
+        (_, code) => code,
+    };
     sqlx::query(
         "INSERT INTO envelope_emails (id, org_id, envelope_id, recipient_id, mode, kind, to_name, to_email, \
-         subject, body, link, status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+         subject, body, link, status, created_at, code) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(&email_id)
     .bind(draft.org_id)
@@ -156,6 +184,7 @@ pub(crate) async fn write(
     .bind(stored_link)
     .bind(status)
     .bind(now.as_secs())
+    .bind(stored_code)
     .execute(&mut *conn)
     .await?;
     Ok((draft.mode == Mode::Live).then(|| Pending {
@@ -282,7 +311,7 @@ impl Esign {
 }
 
 const EMAIL_COLUMNS: &str =
-    "id, envelope_id, recipient_id, kind, to_name, to_email, subject, body, link, created_at";
+    "id, envelope_id, recipient_id, kind, to_name, to_email, subject, body, link, created_at, code";
 
 #[derive(sqlx::FromRow)]
 struct EmailRow {
@@ -296,6 +325,7 @@ struct EmailRow {
     body: String,
     link: Option<String>,
     created_at: i64,
+    code: Option<String>,
 }
 
 impl EmailRow {
@@ -310,6 +340,7 @@ impl EmailRow {
             subject: self.subject,
             body: with_body.then_some(self.body),
             link: self.link,
+            code: self.code,
             created_at: signet_store::UnixTime::from_secs(self.created_at),
         }
     }

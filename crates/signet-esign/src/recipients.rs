@@ -165,10 +165,17 @@ impl Esign {
         if !transitions::recipient(&mut tx, &recipient_id, change, now).await? {
             return Err(already(old.status));
         }
-        // Same key, type and turn: only the person changes.
+        // Same key, type and turn: only the person changes. Without an
+        // `authentication` of its own the replacement keeps the old one's,
+        // so replacing someone never lowers the assurance asked for.
+        let authentication = match args.get("authentication") {
+            None | Some(Value::Null) => old.authentication(),
+            Some(_) => replacement.authentication.clone(),
+        };
         let replacement = NewRecipient {
             key: old.key.clone(),
             kind: old.kind,
+            authentication,
             ..replacement
         };
         rows::insert_recipient(

@@ -7,8 +7,8 @@ use signet_store::{Backend, UnixTime};
 use crate::error::EsignError;
 use crate::input::NewRecipient;
 use crate::model::{
-    DeliverableType, DeliveryType, Document, DocumentKind, Envelope, EnvelopeStatus, Mode,
-    Recipient, RecipientStatus, RecipientType, Routing, SignatureMethod,
+    AuthenticationMethod, DeliverableType, DeliveryType, Document, DocumentKind, Envelope,
+    EnvelopeStatus, Mode, Recipient, RecipientStatus, RecipientType, Routing, SignatureMethod,
 };
 use crate::places::{self, PlaceRow};
 
@@ -70,11 +70,12 @@ pub(crate) struct RecipientRow {
     pub resend_count: i64,
     pub last_sent_at: Option<i64>,
     pub signature_options: String,
+    pub authentication: String,
 }
 
 pub(crate) const RECIPIENT_COLUMNS: &str = "id, position, key, type, name, email, delivery_type, status, \
      released_at, sent_at, viewed_at, completed_at, rejected_at, rejection_reason, replaced_by, \
-     typed_signature, ip_address, resend_count, last_sent_at, signature_options";
+     typed_signature, ip_address, resend_count, last_sent_at, signature_options, authentication";
 
 impl RecipientRow {
     /// How they may sign (both ways if the stored list is unreadable).
@@ -91,8 +92,37 @@ impl RecipientRow {
             .unwrap_or_else(|| SignatureMethod::ALL.to_vec())
     }
 
+    /// How they prove who they are. A stored list that cannot be read
+    /// fails closed: the code is asked for.
+    pub fn authentication(&self) -> Vec<AuthenticationMethod> {
+        let methods: Option<Vec<AuthenticationMethod>> =
+            serde_json::from_str::<Vec<String>>(&self.authentication)
+                .ok()
+                .and_then(|names| {
+                    names
+                        .iter()
+                        .map(|n| AuthenticationMethod::parse(n))
+                        .collect()
+                })
+                .filter(|methods: &Vec<AuthenticationMethod>| !methods.is_empty());
+        methods.unwrap_or_else(|| {
+            tracing::error!(
+                recipient_id = self.id,
+                "unreadable authentication list; asking for a code"
+            );
+            AuthenticationMethod::ALL.to_vec()
+        })
+    }
+
+    /// Whether the ceremony opens only in a browser that entered a code.
+    pub fn requires_code(&self) -> bool {
+        self.authentication()
+            .contains(&AuthenticationMethod::EmailCode)
+    }
+
     fn view(&self) -> Recipient {
         Recipient {
+            authentication: self.authentication(),
             signature_options: self.signature_options(),
             recipient_id: self.id.clone(),
             key: self.key.clone(),
@@ -187,7 +217,8 @@ pub(crate) async fn insert_recipient(
 ) -> Result<(), EsignError> {
     sqlx::query(
         "INSERT INTO envelope_recipients (id, envelope_id, position, key, type, name, email, delivery_type, \
-         status, created_at, signature_options) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         status, created_at, signature_options, authentication) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(id)
     .bind(envelope_id)
@@ -200,6 +231,7 @@ pub(crate) async fn insert_recipient(
     .bind(RecipientStatus::Pending)
     .bind(now.as_secs())
     .bind(serde_json::json!(recipient.signature_options).to_string())
+    .bind(serde_json::json!(recipient.authentication).to_string())
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -159,6 +159,16 @@ pub enum SignatureOption {
 
 #[derive(JsonSchema)]
 #[schemars(crate = "rmcp::schemars", rename_all = "snake_case")]
+pub enum Authentication {
+    /// Holding the link sent to their email (always asked for).
+    EmailLink,
+    /// Also a one-time code sent to their email when they open the link,
+    /// entered in the browser that signs (8 digits, 10 minutes, 5 attempts).
+    EmailCode,
+}
+
+#[derive(JsonSchema)]
+#[schemars(crate = "rmcp::schemars", rename_all = "snake_case")]
 pub enum RecipientType {
     Signer,
     Approver,
@@ -178,6 +188,8 @@ pub struct RecipientInput {
     pub delivery_type: Option<String>,
     /// How this signer may make their signature and initials: `typed`, `drawn`, or both (the default).
     pub signature_options: Option<Vec<SignatureOption>>,
+    /// How the recipient proves who they are: `["email_link"]` (the default), or with `email_code` a code sent to their email must be entered before the documents open (test mode: read it with `list_emails`).
+    pub authentication: Option<Vec<Authentication>>,
 }
 
 #[derive(JsonSchema)]
@@ -265,4 +277,6 @@ pub struct ReplaceRecipient {
     pub delivery_type: Option<String>,
     /// How the new person may make their signature and initials: `typed`, `drawn`, or both (the default).
     pub signature_options: Option<Vec<SignatureOption>>,
+    /// `email_link` and/or `email_code` (see `create_envelope`); by default the replaced recipient's.
+    pub authentication: Option<Vec<Authentication>>,
 }

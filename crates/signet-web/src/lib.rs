@@ -249,6 +249,29 @@ pub struct VerifyOutcome {
     pub details: Vec<(String, String)>,
 }
 
+/// The first page of a recipient who must enter a code sent to their email
+/// before the signing page opens.
+#[derive(Debug, Template)]
+#[template(path = "signing_code.html")]
+pub struct SigningCodePage<'a> {
+    pub title: &'a str,
+    pub test_mode: bool,
+    /// "Enter the code we sent to j•••@example.com."
+    pub lead: &'a str,
+    /// Where the current code stands (time and attempts left, expired, locked).
+    pub status: Option<&'a str>,
+    pub error: Option<&'a str>,
+    /// A code is waiting to be entered: show the entry form.
+    pub entry: bool,
+    /// A code was sent before, so the button asks for a new one.
+    pub sent: bool,
+    /// How long until another code may be sent; the button is hidden meanwhile.
+    pub send_wait: Option<&'a str>,
+    pub send_action: &'a str,
+    pub enter_action: &'a str,
+    pub digits: usize,
+}
+
 /// Renders a template; a rendering failure (which askama's compile-time
 /// checks make unlikely) becomes a plain, safe page.
 pub fn render(page: &impl Template) -> String {
@@ -276,6 +299,47 @@ mod tests {
         );
         assert!(!html.contains("<script>"));
         assert!(html.contains("/assets/signet.css"));
+    }
+
+    #[test]
+    fn the_code_page_offers_to_send_and_then_to_enter() {
+        let mut page = SigningCodePage {
+            title: "NDA <b>",
+            test_mode: false,
+            lead: "To open this request, enter a code we send to j•••@example.com.",
+            status: None,
+            error: None,
+            entry: false,
+            sent: false,
+            send_wait: None,
+            send_action: "/sign/t/send-code",
+            enter_action: "/sign/t/code",
+            digits: 8,
+        };
+        let html = render(&page);
+        assert!(
+            html.contains("NDA &#60;b&#62;") || html.contains("NDA &lt;b&gt;"),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"<form method="post" action="/sign/t/send-code">"#),
+            "{html}"
+        );
+        assert!(html.contains("Send me a code"), "{html}");
+        assert!(!html.contains(r#"name="code""#), "{html}");
+        page.entry = true;
+        page.sent = true;
+        page.send_wait = Some("45 seconds");
+        page.error = Some("That code is not right. 4 attempts left.");
+        let html = render(&page);
+        assert!(html.contains(r#"action="/sign/t/code""#), "{html}");
+        assert!(html.contains(r#"autocomplete="one-time-code""#), "{html}");
+        assert!(html.contains(r#"aria-invalid="true""#), "{html}");
+        assert!(
+            html.contains("You can ask for a new code in 45 seconds."),
+            "{html}"
+        );
+        assert!(!html.contains("/sign/t/send-code"), "{html}");
     }
 
     #[test]

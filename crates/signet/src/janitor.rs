@@ -4,7 +4,8 @@
 //! they expired (a replay inside that day still revokes what the code
 //! issued), refresh tokens past their expiry (rotated ones are kept until
 //! then, so a late replay is still caught), uploads a day after their
-//! document URL expired, and spent client-assertion ids.
+//! document URL expired, spent client-assertion ids, and signers' email
+//! codes (once out of the hourly resend limit) and code sessions.
 
 use serde::Serialize;
 use signet_store::{Store, UnixTime, sqlx};
@@ -18,6 +19,8 @@ pub struct Swept {
     pub refresh_tokens: u64,
     pub uploads: u64,
     pub client_assertions: u64,
+    pub recipient_codes: u64,
+    pub recipient_sessions: u64,
 }
 
 impl Swept {
@@ -28,6 +31,8 @@ impl Swept {
             + self.refresh_tokens
             + self.uploads
             + self.client_assertions
+            + self.recipient_codes
+            + self.recipient_sessions
     }
 }
 
@@ -36,6 +41,7 @@ pub async fn sweep(store: &Store, now: UnixTime) -> Result<Swept, sqlx::Error> {
     let identity = signet_identity::sweep_expired(store, now).await?;
     let oauth = signet_oauth::sweep::sweep_expired(store, now).await?;
     let uploads = signet_esign::sweep_expired(store, now).await?;
+    let codes = signet_esign::sweep_codes(store, now).await?;
     Ok(Swept {
         web_sessions: identity.web_sessions,
         login_failures: identity.login_failures,
@@ -43,5 +49,7 @@ pub async fn sweep(store: &Store, now: UnixTime) -> Result<Swept, sqlx::Error> {
         refresh_tokens: oauth.refresh_tokens,
         uploads,
         client_assertions: oauth.client_assertions,
+        recipient_codes: codes.codes,
+        recipient_sessions: codes.sessions,
     })
 }

@@ -85,7 +85,7 @@ async fn in_progress_sent_declines_and_holds_the_envelope(db: TestDb) {
     );
     assert_eq!(
         events[0]["data"],
-        json!({ "key": "ann", "reason": "Wrong amount", "ip_address": SIGNER_IP })
+        json!({ "key": "ann", "reason": "Wrong amount", "ip_address": SIGNER_IP, "authentication": "email_link" })
     );
     // Bob is not asked; nobody is emailed.
     assert_eq!(h.emails(&id).await, emails);

@@ -11,6 +11,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod cancel;
+mod codes;
 mod decline;
 mod delete;
 mod isolation;

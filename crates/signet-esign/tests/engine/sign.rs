@@ -106,7 +106,7 @@ async fn in_progress_sent_signs_and_the_next_is_asked(db: TestDb) {
     );
     assert_eq!(
         events[1]["data"],
-        json!({ "key": "ann", "type": "signer", "typed_signature": "Ann Lee", "ip_address": SIGNER_IP, "places_filled": 0, "captures": {} })
+        json!({ "key": "ann", "type": "signer", "typed_signature": "Ann Lee", "ip_address": SIGNER_IP, "places_filled": 0, "captures": {}, "authentication": "email_link" })
     );
     assert_eq!(
         h.emails(&id).await,

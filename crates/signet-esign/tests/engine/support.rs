@@ -643,7 +643,7 @@ impl Engine {
     /// records `recipient.viewed` the first time.
     pub async fn ceremony(&self, token: &str) -> Result<String, String> {
         self.esign
-            .open_ceremony(token)
+            .open_ceremony(token, None)
             .await
             .map(|c| format!("{:?}", c.state))
             .map_err(|e| format!("{e:?}"))

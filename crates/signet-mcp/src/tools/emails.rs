@@ -17,7 +17,7 @@ tools! {
 
     #[scope(Scope::EnvelopesRead)]
     #[tool(
-        description = "The test-mode outbox, newest first: every email Signet would have sent (signing requests with their links, completions, cancellations).",
+        description = "The test-mode outbox, newest first: every email Signet would have sent (signing requests with their links, verification codes with their `code`, completions, cancellations).",
         input_schema = schema!(schemas::ListEmails),
         annotations(title = "List test emails", read_only_hint = true, open_world_hint = false)
     )]

@@ -8,6 +8,7 @@ mod audit;
 mod authorization;
 mod cimd;
 mod clients;
+mod email_codes;
 mod esign;
 mod foundation;
 mod hardening;
