@@ -69,6 +69,8 @@ pub struct EnvelopeView {
     pub title: String,
     pub message: Option<String>,
     pub test_mode: bool,
+    /// What the page says once the envelope has expired.
+    pub expired: Option<String>,
 }
 
 #[derive(Debug)]
@@ -92,6 +94,10 @@ pub enum CeremonyState {
     /// They had answered, and then the sender canceled the envelope: their
     /// answer no longer leads anywhere, and the page must not say it will.
     AnsweredThenCanceled,
+    /// The envelope expired before they answered: the link no longer signs.
+    Expired,
+    /// They had answered, and the envelope expired waiting for the others.
+    AnsweredThenExpired,
     /// The envelope was canceled or failed, or the link was superseded.
     Closed,
 }
@@ -106,6 +112,9 @@ pub enum CeremonyError {
     Invalid(String),
     #[error("This request can no longer be signed: {0}")]
     Closed(String),
+    /// The envelope expired: what the page says.
+    #[error("{0}")]
+    Expired(String),
     #[error(transparent)]
     Engine(#[from] EsignError),
 }
@@ -175,9 +184,13 @@ impl Esign {
             (EnvelopeStatus::Canceled, RecipientStatus::Completed | RecipientStatus::Rejected) => {
                 CeremonyState::AnsweredThenCanceled
             }
+            (EnvelopeStatus::Expired, RecipientStatus::Completed | RecipientStatus::Rejected) => {
+                CeremonyState::AnsweredThenExpired
+            }
             (_, RecipientStatus::Completed) => CeremonyState::Completed,
             (_, RecipientStatus::Rejected) => CeremonyState::Rejected,
             (EnvelopeStatus::InProgress, s) if allowed::SIGN.contains(&s) => CeremonyState::Open,
+            (EnvelopeStatus::Expired, _) => CeremonyState::Expired,
             _ => CeremonyState::Closed,
         };
         // Only the first view writes; later ones are reads.
@@ -237,6 +250,8 @@ impl Esign {
             types_name,
             places,
             envelope: EnvelopeView {
+                expired: (envelope.status == EnvelopeStatus::Expired)
+                    .then(|| crate::scheduler::expired_text(&envelope)),
                 test_mode: envelope.mode == Mode::Test,
                 title: envelope.title,
                 message: envelope.message,
@@ -345,6 +360,11 @@ impl Esign {
         let now = self.now();
         let mut tx = self.store().begin_write().await?;
         let (envelope, recipient) = self.by_token(&mut tx, token, true).await?;
+        if envelope.status == EnvelopeStatus::Expired {
+            return Err(CeremonyError::Expired(crate::scheduler::expired_text(
+                &envelope,
+            )));
+        }
         if envelope.status != EnvelopeStatus::InProgress {
             return Err(CeremonyError::Closed(format!(
                 "the envelope is {}",

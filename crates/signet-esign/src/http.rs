@@ -94,6 +94,7 @@ fn ceremony_failure(error: &CeremonyError) -> Response {
         CeremonyError::Closed(_) => {
             message(StatusCode::CONFLICT, "Nothing to sign", &error.to_string())
         }
+        CeremonyError::Expired(text) => message(StatusCode::CONFLICT, "Request expired", text),
         CeremonyError::Invalid(text) => {
             message(StatusCode::UNPROCESSABLE_ENTITY, "Check your entry", text)
         }
@@ -243,6 +244,17 @@ async fn render_page(
         }
         CeremonyState::AnsweredThenCanceled => SigningState::Done(
             "The sender canceled this request after you answered; nothing more is needed from you."
+                .to_owned(),
+        ),
+        CeremonyState::Expired => SigningState::Done(
+            ceremony
+                .envelope
+                .expired
+                .clone()
+                .unwrap_or_else(|| "This request has expired.".to_owned()),
+        ),
+        CeremonyState::AnsweredThenExpired => SigningState::Done(
+            "This request expired before everyone had answered; nothing more is needed from you."
                 .to_owned(),
         ),
         CeremonyState::Closed => {

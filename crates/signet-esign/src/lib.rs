@@ -30,6 +30,7 @@ pub mod pdf;
 pub mod places;
 mod recipients;
 mod rows;
+pub mod scheduler;
 pub mod seal_keys;
 mod transitions;
 mod uploads;

@@ -14,4 +14,5 @@ mod hardening;
 mod janitor;
 mod mcp;
 mod places;
+mod reminders;
 mod support;
