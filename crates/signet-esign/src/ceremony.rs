@@ -70,6 +70,8 @@ pub struct EnvelopeView {
     pub title: String,
     pub message: Option<String>,
     pub test_mode: bool,
+    /// What the page says once the envelope has expired.
+    pub expired: Option<String>,
 }
 
 #[derive(Debug)]
@@ -93,6 +95,10 @@ pub enum CeremonyState {
     /// They had answered, and then the sender canceled the envelope: their
     /// answer no longer leads anywhere, and the page must not say it will.
     AnsweredThenCanceled,
+    /// The envelope expired before they answered: the link no longer signs.
+    Expired,
+    /// They had answered, and the envelope expired waiting for the others.
+    AnsweredThenExpired,
     /// The envelope was canceled or failed, or the link was superseded.
     Closed,
 }
@@ -117,6 +123,9 @@ pub enum CeremonyError {
     /// A code was not sent, or not accepted.
     #[error(transparent)]
     Code(#[from] crate::codes::CodeRefusal),
+    /// The envelope expired: what the page says.
+    #[error("{0}")]
+    Expired(String),
     #[error(transparent)]
     Engine(#[from] EsignError),
 }
@@ -266,6 +275,8 @@ impl Esign {
             types_name,
             places,
             envelope: EnvelopeView {
+                expired: (envelope.status == EnvelopeStatus::Expired)
+                    .then(|| crate::scheduler::expired_text(&envelope)),
                 test_mode: envelope.mode == Mode::Test,
                 title: envelope.title,
                 message: envelope.message,
@@ -384,6 +395,11 @@ impl Esign {
             .admitted_by_token(&mut tx, token, session, true)
             .await?;
         let authentication = codes::method_of(&recipient);
+        if envelope.status == EnvelopeStatus::Expired {
+            return Err(CeremonyError::Expired(crate::scheduler::expired_text(
+                &envelope,
+            )));
+        }
         if envelope.status != EnvelopeStatus::InProgress {
             return Err(CeremonyError::Closed(format!(
                 "the envelope is {}",
@@ -565,9 +581,13 @@ pub(crate) fn state_of(envelope: &EnvelopeRow, recipient: &RecipientRow) -> Cere
         (EnvelopeStatus::Canceled, RecipientStatus::Completed | RecipientStatus::Rejected) => {
             CeremonyState::AnsweredThenCanceled
         }
+        (EnvelopeStatus::Expired, RecipientStatus::Completed | RecipientStatus::Rejected) => {
+            CeremonyState::AnsweredThenExpired
+        }
         (_, RecipientStatus::Completed) => CeremonyState::Completed,
         (_, RecipientStatus::Rejected) => CeremonyState::Rejected,
         (EnvelopeStatus::InProgress, s) if allowed::SIGN.contains(&s) => CeremonyState::Open,
+        (EnvelopeStatus::Expired, _) => CeremonyState::Expired,
         _ => CeremonyState::Closed,
     }
 }

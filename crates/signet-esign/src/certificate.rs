@@ -156,6 +156,7 @@ fn describe(kind: EventKind, data: &Value) -> String {
             format!("{} declined from {}", field("key"), field("ip_address"))
         }
         EventKind::RecipientSent => format!("request sent to {}", field("to")),
+        EventKind::RecipientReminded => format!("{} reminded", field("key")),
         EventKind::RecipientCodeSent => format!("one-time code sent to {}", field("to")),
         EventKind::RecipientAuthenticated => format!(
             "{} entered the one-time code sent to {} from {}",

@@ -30,9 +30,6 @@ use crate::{Caller, Esign};
 pub const DOWNLOAD_TTL: Duration = Duration::from_secs(3600);
 /// How long the link in the completion email works.
 pub const EMAILED_DOWNLOAD_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
-/// A generation lost without a trace (the instance stopped mid-way) is
-/// picked up this long after completion.
-const LOST_AFTER: i64 = 600;
 /// How long a claimed retry is another instance's before it may take it over.
 const CLAIM_LEASE: i64 = 600;
 /// Back-off between attempts: 30 s doubling, at most an hour. Attempts go
@@ -380,19 +377,19 @@ fn retry_delay(attempt: i64) -> i64 {
 }
 
 impl Esign {
-    /// Retries the deliverables that are due (a failed attempt's back-off
-    /// is over, or a generation was lost), each claimed by one instance.
+    /// Retries the deliverables that are due — a failed attempt's back-off
+    /// is over, or the generation started at completion was lost (every
+    /// completion sets a due time 10 minutes on, cleared when the
+    /// deliverable is stored) — each claimed by one instance.
     /// Returns how many were attempted.
     pub async fn retry_deliverables(&self) -> Result<usize, EsignError> {
         let now = self.now().as_secs();
-        let due: Vec<(String, Option<i64>)> = sqlx::query_as(
-            "SELECT id, deliverable_retry_at FROM envelopes e WHERE status = $1 \
-             AND COALESCE(deliverable_retry_at, completed_at + $2) <= $3 \
-             AND NOT EXISTS (SELECT 1 FROM deliverables d WHERE d.envelope_id = e.id) \
-             ORDER BY completed_at LIMIT $4",
+        let due: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT id, deliverable_retry_at FROM envelopes e WHERE deliverable_retry_at <= $2 \
+             AND status = $1 AND NOT EXISTS (SELECT 1 FROM deliverables d WHERE d.envelope_id = e.id) \
+             ORDER BY deliverable_retry_at LIMIT $3",
         )
         .bind(EnvelopeStatus::Completed)
-        .bind(LOST_AFTER)
         .bind(now)
         .bind(RETRY_BATCH)
         .fetch_all(self.store().pool())
@@ -402,8 +399,7 @@ impl Esign {
             // The claim: whoever moves the due time first owns this attempt.
             let mut tx = self.store().begin_write().await?;
             let claimed = sqlx::query(
-                "UPDATE envelopes SET deliverable_retry_at = $2 WHERE id = $1 \
-                 AND COALESCE(deliverable_retry_at, -1) = COALESCE($3, -1)",
+                "UPDATE envelopes SET deliverable_retry_at = $2 WHERE id = $1 AND deliverable_retry_at = $3",
             )
             .bind(&envelope_id)
             .bind(now + CLAIM_LEASE)

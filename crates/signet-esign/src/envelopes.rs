@@ -95,7 +95,11 @@ impl Esign {
                 }
             }
         }
-        let new = NewEnvelope::parse(args, &|url| self.document_url_problem(url, &upload_checks))?;
+        let new = NewEnvelope::parse(
+            args,
+            &|url| self.document_url_problem(url, &upload_checks),
+            now,
+        )?;
         // Uploaded documents are already here: their places are found now,
         // so a missing placeholder is a validation error, not a failed envelope.
         let boxes = self.locate_uploaded(caller, &new, now).await?;
@@ -127,8 +131,9 @@ impl Esign {
         let mut tx = self.store().begin_write().await?;
         sqlx::query(
             "INSERT INTO envelopes (id, org_id, mode, status, title, message, label, routing, topics, metadata, \
-             created_by, connection_id, created_at, updated_at, timezone, deliverable_type) \
-             VALUES ($1, $2, $3, $13, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $14, $15)",
+             created_by, connection_id, created_at, updated_at, timezone, expires_at, reminder_first_after, \
+             reminder_every, reminder_max, deliverable_type) \
+             VALUES ($1, $2, $3, $13, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $14, $15, $16, $17, $18, $19)",
         )
         .bind(&envelope_id)
         .bind(&caller.org_id)
@@ -144,6 +149,10 @@ impl Esign {
         .bind(now.as_secs())
         .bind(EnvelopeStatus::Processing)
         .bind(&new.timezone)
+        .bind(new.expires_at.map(|t| t.as_secs()))
+        .bind(new.reminders.map(|r| r.first_after as i64))
+        .bind(new.reminders.map(|r| r.every as i64))
+        .bind(new.reminders.map(|r| r.max))
         .bind(new.deliverable_type)
         .execute(&mut *tx)
         .await?;
@@ -288,10 +297,8 @@ impl Esign {
         let status = c.text(args, "status", "status", 20).and_then(|s| {
             let status = EnvelopeStatus::parse(&s);
             if status.is_none() {
-                c.fail(
-                    "status",
-                    "must be one of processing, in_progress, completed, canceled, failed",
-                );
+                let all: Vec<&str> = EnvelopeStatus::ALL.iter().map(|s| s.as_str()).collect();
+                c.fail("status", format!("must be one of {}", all.join(", ")));
             }
             status
         });

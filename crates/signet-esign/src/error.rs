@@ -30,7 +30,9 @@ pub enum EsignError {
     NotFound(&'static str),
     #[error("Only an envelope in progress can be canceled; this one is {0}")]
     CannotCancel(EnvelopeStatus),
-    #[error("Only a completed, canceled or failed envelope can be deleted; this one is {0}")]
+    #[error(
+        "Only a completed, canceled, failed or expired envelope can be deleted; this one is {0}"
+    )]
     CannotDelete(EnvelopeStatus),
     #[error("The envelope is {0}; deliverables exist once it is completed")]
     EnvelopeNotCompleted(EnvelopeStatus),

@@ -362,6 +362,12 @@ pub(crate) async fn advance(
     Ok(step)
 }
 
+/// The subject of a reminder, asked for by the agent (`resend_request`) or
+/// sent by the scheduler.
+pub(crate) fn reminder_subject(envelope: &EnvelopeRow) -> String {
+    format!("Reminder: please sign {}", envelope.title)
+}
+
 pub(crate) fn signing_request_body(
     envelope: &EnvelopeRow,
     name: &str,
@@ -404,6 +410,7 @@ async fn release(
     if !transitions::recipient(conn, &recipient.id, change, now).await? {
         return Ok(None);
     }
+    crate::scheduler::schedule_first_reminder(conn, envelope, &recipient.id, now).await?;
     let backend = esign.store().backend();
     events::record(
         conn,

@@ -102,6 +102,7 @@ fn ceremony_failure(error: &CeremonyError) -> Response {
         CeremonyError::Closed(_) => {
             message(StatusCode::CONFLICT, "Nothing to sign", &error.to_string())
         }
+        CeremonyError::Expired(text) => message(StatusCode::CONFLICT, "Request expired", text),
         CeremonyError::Invalid(text) => {
             message(StatusCode::UNPROCESSABLE_ENTITY, "Check your entry", text)
         }
@@ -421,7 +422,9 @@ fn page_views(
 }
 
 /// What the page says of a request that is not open (`None` when it is).
-fn state_text(state: CeremonyState, approver: bool) -> Option<String> {
+/// What the page says where the recipient stands; `expired` is the
+/// envelope's own expiry sentence, when known.
+fn state_text(state: CeremonyState, approver: bool, expired: Option<&str>) -> Option<String> {
     match state {
         CeremonyState::Open => None,
         CeremonyState::Completed => Some(format!(
@@ -433,6 +436,15 @@ fn state_text(state: CeremonyState, approver: bool) -> Option<String> {
         }
         CeremonyState::AnsweredThenCanceled => Some(
             "The sender canceled this request after you answered; nothing more is needed from you."
+                .to_owned(),
+        ),
+        CeremonyState::Expired => Some(
+            expired
+                .unwrap_or("This request has expired and can no longer be signed.")
+                .to_owned(),
+        ),
+        CeremonyState::AnsweredThenExpired => Some(
+            "This request expired before everyone had answered; nothing more is needed from you."
                 .to_owned(),
         ),
         CeremonyState::Closed => Some("This request is no longer open for signing.".to_owned()),
@@ -455,7 +467,7 @@ async fn render_page(
             ..
         }) => return code_page(esign, token, None).await,
         Err(CeremonyError::CodeRequired { state, kind }) => {
-            let text = state_text(state, kind == RecipientType::Approver).unwrap_or_default();
+            let text = state_text(state, kind == RecipientType::Approver, None).unwrap_or_default();
             return message(StatusCode::OK, "Nothing to sign", &text);
         }
         Err(e) => return ceremony_failure(&e),
@@ -466,7 +478,11 @@ async fn render_page(
     } else {
         ("sign", "Sign")
     };
-    let state = match state_text(ceremony.state, approver) {
+    let state = match state_text(
+        ceremony.state,
+        approver,
+        ceremony.envelope.expired.as_deref(),
+    ) {
         None => SigningState::Open,
         Some(text) => SigningState::Done(text),
     };

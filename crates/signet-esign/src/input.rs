@@ -2,6 +2,7 @@
 //! and reported at once (a typed deserializer stops at the first).
 
 use serde_json::{Map, Value};
+use signet_store::UnixTime;
 
 use crate::error::{EsignError, FieldError};
 use crate::model::{DeliverableType, DeliveryType, Mode, RecipientType, Routing, SignatureMethod};
@@ -21,6 +22,14 @@ pub const MAX_EMAIL: usize = 254;
 pub const MAX_KEY: usize = 64;
 pub const MAX_CANCEL_REASON: usize = 2000;
 pub const MAX_LIST_LIMIT: i64 = 100;
+/// Reminder intervals and the time to expiry: at least an hour (people
+/// need time to sign, and mail must not be a flood), at most a year.
+pub const MIN_SCHEDULE_SECONDS: u64 = 3600;
+pub const MAX_SCHEDULE_SECONDS: u64 = 365 * 86_400;
+/// Automatic reminders per recipient.
+pub const MAX_REMINDERS: i64 = 20;
+/// When `reminders.max` is not given.
+pub const DEFAULT_REMINDERS: i64 = 3;
 
 #[derive(Clone, Debug)]
 pub struct NewEnvelope {
@@ -39,6 +48,66 @@ pub struct NewEnvelope {
     pub timezone: String,
     /// Whether the certificate of completion follows the documents.
     pub deliverable_type: DeliverableType,
+    /// Automatic reminders, if any.
+    pub reminders: Option<Reminders>,
+    /// When the envelope expires if still open (`expires_in` from now, or `expires_at`).
+    pub expires_at: Option<UnixTime>,
+}
+
+/// Automatic reminders: the first `first_after` seconds after a recipient
+/// was asked, then every `every` seconds, at most `max` per recipient.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reminders {
+    pub first_after: u64,
+    pub every: u64,
+    pub max: i64,
+}
+
+impl Reminders {
+    /// As `get_envelope` shows them (durations written as they are read).
+    pub fn settings(&self) -> crate::model::ReminderSettings {
+        crate::model::ReminderSettings {
+            first_after: format_duration(self.first_after),
+            every: format_duration(self.every),
+            max: self.max,
+        }
+    }
+}
+
+/// A duration as tools take them: a whole number and a unit, `s`, `m`,
+/// `h` or `d` (`90s`, `30m`, `12h`, `3d`), as in Signet's configuration.
+pub fn parse_duration(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let unit_secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    number.checked_mul(unit_secs)
+}
+
+/// Seconds in the largest unit that writes them exactly (`259200` → `3d`).
+pub fn format_duration(seconds: u64) -> String {
+    for (unit, size) in [("d", 86_400), ("h", 3600), ("m", 60)] {
+        if seconds > 0 && seconds.is_multiple_of(size) {
+            return format!("{}{unit}", seconds / size);
+        }
+    }
+    format!("{seconds}s")
+}
+
+/// What the schedule bounds say, for messages.
+fn schedule_bounds() -> String {
+    format!(
+        "between {} and {}",
+        format_duration(MIN_SCHEDULE_SECONDS),
+        format_duration(MAX_SCHEDULE_SECONDS)
+    )
 }
 
 #[derive(Clone, Debug)]
@@ -177,6 +246,112 @@ impl Checker {
     }
 }
 
+/// Reminders and expiry.
+impl Checker {
+    /// A duration field (`3d`, `12h`, `30m`) within the schedule bounds, in seconds.
+    pub fn schedule_duration(
+        &mut self,
+        object: &Map<String, Value>,
+        key: &str,
+        path: &str,
+    ) -> Option<u64> {
+        let text = self.text(object, key, path, 20)?;
+        let Some(seconds) = parse_duration(&text) else {
+            self.fail(
+                path,
+                "must be a duration such as \"3d\", \"12h\" or \"30m\" (a whole number and s, m, h or d)",
+            );
+            return None;
+        };
+        if !(MIN_SCHEDULE_SECONDS..=MAX_SCHEDULE_SECONDS).contains(&seconds) {
+            self.fail(path, format!("must be {}", schedule_bounds()));
+            return None;
+        }
+        Some(seconds)
+    }
+
+    /// `reminders: { first_after, every, max }`: `every` defaults to
+    /// `first_after`, `max` to [`DEFAULT_REMINDERS`].
+    fn reminders(&mut self, args: &Map<String, Value>) -> Option<Reminders> {
+        let object = match args.get("reminders") {
+            None | Some(Value::Null) => return None,
+            Some(Value::Object(object)) => object,
+            Some(_) => {
+                self.fail(
+                    "reminders",
+                    "must be an object { first_after, every, max }, e.g. { \"first_after\": \"3d\", \"every\": \"2d\", \"max\": 3 }",
+                );
+                return None;
+            }
+        };
+        let first_after = if matches!(object.get("first_after"), None | Some(Value::Null)) {
+            self.fail("reminders.first_after", "is required, e.g. \"3d\"");
+            None
+        } else {
+            self.schedule_duration(object, "first_after", "reminders.first_after")
+        };
+        let every = match object.get("every") {
+            None | Some(Value::Null) => first_after,
+            Some(_) => self.schedule_duration(object, "every", "reminders.every"),
+        };
+        let max = match object.get("max") {
+            None | Some(Value::Null) => Some(DEFAULT_REMINDERS),
+            Some(Value::Number(n))
+                if n.as_i64().is_some_and(|m| (1..=MAX_REMINDERS).contains(&m)) =>
+            {
+                n.as_i64()
+            }
+            Some(_) => {
+                self.fail(
+                    "reminders.max",
+                    format!("must be a whole number from 1 to {MAX_REMINDERS}"),
+                );
+                None
+            }
+        };
+        Some(Reminders {
+            first_after: first_after?,
+            every: every?,
+            max: max?,
+        })
+    }
+
+    /// `expires_in` (a duration from `now`) or `expires_at` (RFC 3339), not both.
+    fn expiry(&mut self, args: &Map<String, Value>, now: UnixTime) -> Option<UnixTime> {
+        let given = |key: &str| !matches!(args.get(key), None | Some(Value::Null));
+        if given("expires_in") && given("expires_at") {
+            self.fail(
+                "expires_at",
+                "cannot be given with expires_in: give one or the other",
+            );
+            return None;
+        }
+        if given("expires_in") {
+            let seconds = self.schedule_duration(args, "expires_in", "expires_in")?;
+            return Some(now.plus(std::time::Duration::from_secs(seconds)));
+        }
+        let text = self.text(args, "expires_at", "expires_at", 64)?;
+        let Ok(at) = text.parse::<jiff::Timestamp>() else {
+            self.fail(
+                "expires_at",
+                "must be an RFC 3339 time with its offset, such as \"2027-01-31T17:00:00Z\"",
+            );
+            return None;
+        };
+        let at = UnixTime::from_secs(at.as_second());
+        let ahead = at.as_secs().saturating_sub(now.as_secs());
+        let bounds = MIN_SCHEDULE_SECONDS as i64..=MAX_SCHEDULE_SECONDS as i64;
+        if !bounds.contains(&ahead) {
+            self.fail(
+                "expires_at",
+                format!("must be {} from now", schedule_bounds()),
+            );
+            return None;
+        }
+        Some(at)
+    }
+}
+
 fn is_topic(topic: &str) -> bool {
     let mut bytes = topic.bytes();
     matches!(bytes.next(), Some(b'a'..=b'z'))
@@ -250,6 +425,7 @@ impl NewEnvelope {
     pub fn parse(
         args: &Map<String, Value>,
         check_url: &dyn Fn(&str) -> Result<(), String>,
+        now: UnixTime,
     ) -> Result<Self, EsignError> {
         let mut c = Checker::default();
         let mode = match c.text(args, "mode", "mode", 10).as_deref() {
@@ -402,8 +578,12 @@ impl NewEnvelope {
             }
         }
 
+        let reminders = c.reminders(args);
+        let expires_at = c.expiry(args, now);
         places::check_owners(&mut c, &places, &recipients);
         c.finish(Self {
+            reminders,
+            expires_at,
             places,
             timezone,
             deliverable_type,
@@ -511,7 +691,7 @@ mod tests {
                 Err("must be an https URL".to_owned())
             }
         };
-        match NewEnvelope::parse(value.as_object().unwrap(), &ok) {
+        match NewEnvelope::parse(value.as_object().unwrap(), &ok, UnixTime::from_secs(NOW)) {
             Ok(e) => Ok(e),
             Err(EsignError::Validation(errors)) => Err(errors),
             Err(other) => panic!("{other}"),
@@ -520,6 +700,157 @@ mod tests {
 
     fn fields(errors: &[FieldError]) -> Vec<&str> {
         errors.iter().map(|e| e.field.as_str()).collect()
+    }
+
+    /// 2027-01-15T08:00:00Z, the "now" envelopes are parsed at.
+    const NOW: i64 = 1_800_000_000;
+
+    /// A valid envelope with `extra` arguments.
+    fn with(extra: Value) -> Value {
+        let mut args = json!({
+            "title": "NDA",
+            "documents": [{"url": "https://example.com/nda.pdf"}],
+            "recipients": [{"key": "a", "name": "Ann", "email": "ann@example.com"}],
+        });
+        for (key, value) in extra.as_object().unwrap() {
+            args[key] = value.clone();
+        }
+        args
+    }
+
+    #[test]
+    fn durations_are_a_number_and_a_unit() {
+        assert_eq!(parse_duration("90s"), Some(90));
+        assert_eq!(parse_duration("30m"), Some(1800));
+        assert_eq!(parse_duration(" 12h "), Some(43_200));
+        assert_eq!(parse_duration("3d"), Some(259_200));
+        for bad in [
+            "",
+            "3",
+            "d",
+            "3 d",
+            "3w",
+            "1.5h",
+            "-1h",
+            "3dd",
+            "1h30m",
+            "99999999999999999999d",
+        ] {
+            assert_eq!(parse_duration(bad), None, "{bad:?}");
+        }
+        assert_eq!(format_duration(259_200), "3d");
+        assert_eq!(format_duration(90_000), "25h");
+        assert_eq!(format_duration(5400), "90m");
+        assert_eq!(format_duration(61), "61s");
+    }
+
+    #[test]
+    fn reminders_and_expiry_parse_with_defaults() {
+        let e = parse(with(
+            json!({ "reminders": { "first_after": "3d" }, "expires_in": "14d" }),
+        ))
+        .unwrap();
+        assert_eq!(
+            e.reminders,
+            Some(Reminders {
+                first_after: 3 * 86_400,
+                every: 3 * 86_400,
+                max: DEFAULT_REMINDERS
+            })
+        );
+        assert_eq!(e.expires_at, Some(UnixTime::from_secs(NOW + 14 * 86_400)));
+        let e = parse(with(json!({
+            "reminders": { "first_after": "1h", "every": "365d", "max": 20 },
+            "expires_at": "2027-01-15T10:00:00+01:00",
+        })))
+        .unwrap();
+        assert_eq!(
+            e.reminders,
+            Some(Reminders {
+                first_after: 3600,
+                every: 365 * 86_400,
+                max: 20
+            })
+        );
+        // 10:00 at +01:00 is 09:00Z: an hour after NOW.
+        assert_eq!(e.expires_at, Some(UnixTime::from_secs(NOW + 3600)));
+        let e = parse(with(json!({ "reminders": null, "expires_in": null }))).unwrap();
+        assert_eq!((e.reminders, e.expires_at), (None, None));
+    }
+
+    #[test]
+    fn every_reminder_and_expiry_problem_is_named() {
+        let problems = |extra: Value| -> Vec<(String, String)> {
+            parse(with(extra))
+                .unwrap_err()
+                .into_iter()
+                .map(|e| (e.field, e.message))
+                .collect()
+        };
+        let errors = problems(json!({
+            "reminders": { "every": "59m", "max": 21 },
+            "expires_in": "3d",
+            "expires_at": "2027-02-01T00:00:00Z",
+        }));
+        assert_eq!(
+            errors,
+            vec![
+                (
+                    "reminders.first_after".to_owned(),
+                    "is required, e.g. \"3d\"".to_owned()
+                ),
+                (
+                    "reminders.every".to_owned(),
+                    "must be between 1h and 365d".to_owned()
+                ),
+                (
+                    "reminders.max".to_owned(),
+                    "must be a whole number from 1 to 20".to_owned()
+                ),
+                (
+                    "expires_at".to_owned(),
+                    "cannot be given with expires_in: give one or the other".to_owned()
+                ),
+            ]
+        );
+        let errors = problems(json!({
+            "reminders": { "first_after": "3 days", "every": 7200, "max": 0 },
+            "expires_in": "366d",
+        }));
+        assert_eq!(
+            fields_of(&errors),
+            vec![
+                "reminders.first_after",
+                "reminders.every",
+                "reminders.max",
+                "expires_in"
+            ]
+        );
+        assert!(errors[0].1.contains("\"3d\""), "{errors:?}");
+        assert_eq!(errors[3].1, "must be between 1h and 365d");
+        assert_eq!(
+            fields_of(&problems(json!({ "reminders": "3d", "expires_in": "0h" }))),
+            vec!["reminders", "expires_in"]
+        );
+        // In the past, too soon, too far, or not RFC 3339.
+        for at in [
+            "2027-01-15T07:00:00Z",
+            "2027-01-15T08:30:00Z",
+            "2028-01-16T08:00:01Z",
+            "2027-01-20",
+            "next friday",
+        ] {
+            let errors = problems(json!({ "expires_at": at }));
+            assert_eq!(fields_of(&errors), vec!["expires_at"], "{at}");
+        }
+        assert_eq!(
+            problems(json!({ "expires_at": "2027-01-15T07:00:00Z" }))[0].1,
+            "must be between 1h and 365d from now"
+        );
+    }
+
+    fn fields_of(errors: &[(String, String)]) -> Vec<&str> {
+        errors.iter().map(|(f, _)| f.as_str()).collect()
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub mod pdf;
 pub mod places;
 mod recipients;
 mod rows;
+pub mod scheduler;
 pub mod seal_keys;
 pub mod sealing;
 mod transitions;

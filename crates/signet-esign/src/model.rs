@@ -17,13 +17,15 @@ text_enum!(
 );
 text_enum!(pub RecipientType { Signer => "signer", Approver => "approver" });
 text_enum!(
-    /// `processing → in_progress → completed`, side exits `failed`, `canceled`.
+    /// `processing → in_progress → completed`, side exits `failed`,
+    /// `canceled`, and `expired` (its `expires_at` passed while still open).
     pub EnvelopeStatus {
         Processing => "processing",
         InProgress => "in_progress",
         Completed => "completed",
         Canceled => "canceled",
         Failed => "failed",
+        Expired => "expired",
     }
 );
 text_enum!(
@@ -62,6 +64,7 @@ text_enum!(
         EnvelopeFailed => "envelope.failed",
         EnvelopeCompleted => "envelope.completed",
         EnvelopeCanceled => "envelope.canceled",
+        EnvelopeExpired => "envelope.expired",
         RecipientReleased => "recipient.released",
         RecipientSent => "recipient.sent",
         RecipientViewed => "recipient.viewed",
@@ -69,6 +72,7 @@ text_enum!(
         RecipientCompleted => "recipient.completed",
         RecipientRejected => "recipient.rejected",
         RecipientResent => "recipient.resent",
+        RecipientReminded => "recipient.reminded",
         RecipientReplaced => "recipient.replaced",
         RecipientCodeSent => "recipient.code_sent",
         RecipientAuthenticated => "recipient.authenticated",
@@ -90,6 +94,7 @@ text_enum!(
         Completed => "completed",
         Canceled => "canceled",
         VerificationCode => "verification_code",
+        Expired => "expired",
     }
 );
 text_enum!(
@@ -180,7 +185,10 @@ impl PlaceType {
 
 impl EnvelopeStatus {
     pub fn is_final(self) -> bool {
-        matches!(self, Self::Completed | Self::Canceled | Self::Failed)
+        matches!(
+            self,
+            Self::Completed | Self::Canceled | Self::Failed | Self::Expired
+        )
     }
 }
 
@@ -189,6 +197,17 @@ impl EnvelopeStatus {
 pub struct DeliverableSettings {
     #[serde(rename = "type")]
     pub kind: DeliverableType,
+}
+
+/// An envelope's reminder settings, as `create_envelope` took them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReminderSettings {
+    /// After a recipient was asked, e.g. `3d`.
+    pub first_after: String,
+    /// Between reminders.
+    pub every: String,
+    /// At most this many per recipient.
+    pub max: i64,
 }
 
 /// An envelope as `get_envelope` returns it.
@@ -220,6 +239,11 @@ pub struct Envelope {
     pub updated_at: UnixTime,
     pub completed_at: Option<UnixTime>,
     pub canceled_at: Option<UnixTime>,
+    /// When it expires if still open (`null`: never).
+    pub expires_at: Option<UnixTime>,
+    pub expired_at: Option<UnixTime>,
+    /// Automatic reminders (`null`: none).
+    pub reminders: Option<ReminderSettings>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -262,6 +286,12 @@ pub struct Recipient {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replaced_by: Option<String>,
     pub resend_count: i64,
+    /// Automatic reminders sent to them so far.
+    pub reminder_count: i64,
+    pub last_reminded_at: Option<UnixTime>,
+    /// When the next automatic reminder goes, while one will (they are
+    /// waiting, the envelope is open and expires later, `max` not reached).
+    pub next_reminder_at: Option<UnixTime>,
 }
 
 /// A summary row of `list_envelopes`.

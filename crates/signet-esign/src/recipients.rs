@@ -96,13 +96,15 @@ impl Esign {
                 kind: EmailKind::Reminder,
                 to_name: &recipient.name,
                 to_email: &recipient.email,
-                subject: format!("Reminder: please sign {}", envelope.title),
+                subject: flow::reminder_subject(&envelope),
                 body: flow::signing_request_body(&envelope, &recipient.name, &link, true),
                 link: Some(link),
             },
             now,
         )
         .await?;
+        // They were just asked: the next automatic reminder waits its interval.
+        crate::scheduler::postpone_reminder(&mut tx, &envelope, recipient_id, now).await?;
         tx.commit().await?;
         self.notifier().notify();
         flow::send_later(self.clone(), pending.into_iter().collect());

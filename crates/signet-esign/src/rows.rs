@@ -5,12 +5,13 @@ use signet_store::sqlx::{self, AnyConnection};
 use signet_store::{Backend, UnixTime};
 
 use crate::error::EsignError;
-use crate::input::NewRecipient;
+use crate::input::{NewRecipient, Reminders};
 use crate::model::{
     AuthenticationMethod, DeliverableType, DeliveryType, Document, DocumentKind, Envelope,
     EnvelopeStatus, Mode, Recipient, RecipientStatus, RecipientType, Routing, SignatureMethod,
 };
 use crate::places::{self, PlaceRow};
+use crate::transitions::allowed;
 
 fn time(secs: Option<i64>) -> Option<UnixTime> {
     secs.map(UnixTime::from_secs)
@@ -36,14 +37,42 @@ pub(crate) struct EnvelopeRow {
     pub canceled_at: Option<i64>,
     pub timezone: String,
     pub deliverable_type: DeliverableType,
+    pub expires_at: Option<i64>,
+    pub expired_at: Option<i64>,
+    pub reminder_first_after: Option<i64>,
+    pub reminder_every: Option<i64>,
+    pub reminder_max: Option<i64>,
 }
 
 pub(crate) const ENVELOPE_COLUMNS: &str = "id, org_id, mode, status, title, message, label, routing, topics, metadata, \
-     failure_reason, cancel_reason, created_at, updated_at, completed_at, canceled_at, timezone, deliverable_type";
+     failure_reason, cancel_reason, created_at, updated_at, completed_at, canceled_at, timezone, \
+     expires_at, expired_at, reminder_first_after, reminder_every, reminder_max, deliverable_type";
 
 impl EnvelopeRow {
     pub fn topics(&self) -> Vec<String> {
         serde_json::from_str(&self.topics).unwrap_or_default()
+    }
+
+    /// Its reminder settings, if it has reminders.
+    pub fn reminders(&self) -> Option<Reminders> {
+        match (
+            self.reminder_first_after,
+            self.reminder_every,
+            self.reminder_max,
+        ) {
+            (Some(first_after), Some(every), Some(max)) => Some(Reminders {
+                first_after: u64::try_from(first_after).ok()?,
+                every: u64::try_from(every).ok()?,
+                max,
+            }),
+            _ => None,
+        }
+    }
+
+    /// When a reminder due at `at` would go, if it ever will: the envelope
+    /// is open and `at` comes before it expires.
+    fn reminder_would_go(&self, at: i64) -> bool {
+        allowed::EXPIRE.contains(&self.status) && self.expires_at.is_none_or(|end| at < end)
     }
 }
 
@@ -71,11 +100,15 @@ pub(crate) struct RecipientRow {
     pub last_sent_at: Option<i64>,
     pub signature_options: String,
     pub authentication: String,
+    pub reminder_count: i64,
+    pub last_reminded_at: Option<i64>,
+    pub next_reminder_at: Option<i64>,
 }
 
 pub(crate) const RECIPIENT_COLUMNS: &str = "id, position, key, type, name, email, delivery_type, status, \
      released_at, sent_at, viewed_at, completed_at, rejected_at, rejection_reason, replaced_by, \
-     typed_signature, ip_address, resend_count, last_sent_at, signature_options, authentication";
+     typed_signature, ip_address, resend_count, last_sent_at, signature_options, \
+     reminder_count, last_reminded_at, next_reminder_at, authentication";
 
 impl RecipientRow {
     /// How they may sign (both ways if the stored list is unreadable).
@@ -120,9 +153,18 @@ impl RecipientRow {
             .contains(&AuthenticationMethod::EmailCode)
     }
 
-    fn view(&self) -> Recipient {
+    fn view(&self, envelope: &EnvelopeRow) -> Recipient {
+        // The stored due time can outlive its point (the recipient signed,
+        // the envelope closed: the scheduler clears it when it comes due);
+        // only a reminder that will go is shown.
+        let next_reminder_at = self.next_reminder_at.filter(|&at| {
+            allowed::WAITING.contains(&self.status) && envelope.reminder_would_go(at)
+        });
         Recipient {
             authentication: self.authentication(),
+            reminder_count: self.reminder_count,
+            last_reminded_at: time(self.last_reminded_at),
+            next_reminder_at: time(next_reminder_at),
             signature_options: self.signature_options(),
             recipient_id: self.id.clone(),
             key: self.key.clone(),
@@ -323,6 +365,8 @@ pub(crate) async fn full(
             .as_deref()
             .is_some_and(|by| finished.contains(&by))
     }));
+    let recipients = recipients.iter().map(|r| r.view(&row)).collect();
+    let reminders = row.reminders().map(|r| r.settings());
     Ok(Envelope {
         captures,
         timezone: row.timezone.clone(),
@@ -341,10 +385,13 @@ pub(crate) async fn full(
         failure_reason: row.failure_reason,
         cancel_reason: row.cancel_reason,
         documents: documents.iter().map(|d| d.view(&places)).collect(),
-        recipients: recipients.iter().map(RecipientRow::view).collect(),
+        recipients,
         created_at: UnixTime::from_secs(row.created_at),
         updated_at: UnixTime::from_secs(row.updated_at),
         completed_at: time(row.completed_at),
         canceled_at: time(row.canceled_at),
+        expires_at: time(row.expires_at),
+        expired_at: time(row.expired_at),
+        reminders,
     })
 }

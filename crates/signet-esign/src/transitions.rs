@@ -22,10 +22,15 @@ pub(crate) mod allowed {
     pub const FAIL: &[E] = &[E::Processing];
     pub const COMPLETE: &[E] = &[E::InProgress];
     pub const CANCEL: &[E] = &[E::InProgress];
+    /// Only an open envelope expires.
+    pub const EXPIRE: &[E] = &[E::Processing, E::InProgress];
 
     pub const RELEASE: &[R] = &[R::Pending];
     /// Asked and not finished: a reminder makes sense.
     pub const RESEND: &[R] = &[R::Sent, R::Awaiting, R::Failed, R::SoftBounced];
+    /// Their turn and not finished: automatic reminders go to them, and
+    /// they are told when the envelope expires.
+    pub const WAITING: &[R] = RESEND;
     pub const DELIVERED: &[R] = &[R::Awaiting];
     pub const UNDELIVERABLE: &[R] = &[R::Awaiting];
     /// The signing link works.
@@ -54,6 +59,8 @@ pub(crate) enum EnvelopeChange<'a> {
     Complete,
     /// The sender withdrew it.
     Cancel { reason: Option<&'a str> },
+    /// Its `expires_at` passed while it was still open.
+    Expire,
 }
 
 impl EnvelopeChange<'_> {
@@ -63,6 +70,7 @@ impl EnvelopeChange<'_> {
             Self::Fail { .. } => allowed::FAIL,
             Self::Complete => allowed::COMPLETE,
             Self::Cancel { .. } => allowed::CANCEL,
+            Self::Expire => allowed::EXPIRE,
         }
     }
 
@@ -72,12 +80,13 @@ impl EnvelopeChange<'_> {
             Self::Fail { .. } => EnvelopeStatus::Failed,
             Self::Complete => EnvelopeStatus::Completed,
             Self::Cancel { .. } => EnvelopeStatus::Canceled,
+            Self::Expire => EnvelopeStatus::Expired,
         }
     }
 }
 
 /// `$first, $first+1, …` for `count` values.
-fn placeholders(first: usize, count: usize) -> String {
+pub(crate) fn placeholders(first: usize, count: usize) -> String {
     (first..first + count)
         .map(|n| format!("${n}"))
         .collect::<Vec<_>>()
@@ -96,8 +105,15 @@ pub(crate) async fn envelope(
     let (set, reason, values) = match change {
         EnvelopeChange::Start => ("", None, 0),
         EnvelopeChange::Fail { reason } => (", failure_reason = $4", Some(reason), 1),
-        EnvelopeChange::Complete => (", completed_at = $2", None, 0),
+        // The deliverable is due: if the generation started after commit is
+        // lost (the instance stopped), the scheduler makes it after a while.
+        EnvelopeChange::Complete => (
+            ", completed_at = $2, deliverable_retry_at = $2 + 600",
+            None,
+            0,
+        ),
         EnvelopeChange::Cancel { reason } => (", cancel_reason = $4, canceled_at = $2", reason, 1),
+        EnvelopeChange::Expire => (", expired_at = $2", None, 0),
     };
     let from = change.from();
     let sql = format!(
@@ -266,6 +282,7 @@ mod tests {
             EnvelopeChange::Fail { reason: "r" },
             EnvelopeChange::Complete,
             EnvelopeChange::Cancel { reason: None },
+            EnvelopeChange::Expire,
         ] {
             assert!(change.from().iter().all(|s| !s.is_final()), "{change:?}");
             assert!(!change.from().contains(&change.to()), "{change:?}");

@@ -33,6 +33,12 @@ pub struct CreateEnvelope {
     pub timezone: Option<String>,
     /// What the sealed PDF holds once everyone has signed; default `{ "type": "standard" }`.
     pub deliverable: Option<DeliverableInput>,
+    /// Automatic reminders to each recipient whose turn it is and who has not finished.
+    pub reminders: Option<RemindersInput>,
+    /// The envelope expires this long after creation if not finished, e.g. `14d` (1h to 365d; durations are a whole number and `s`, `m`, `h` or `d`). Not with `expires_at`.
+    pub expires_in: Option<String>,
+    /// The envelope expires at this RFC 3339 time if not finished, e.g. `2027-01-31T17:00:00Z` (1 hour to 365 days ahead). Not with `expires_in`. Recipients still asked are told; their links stop working.
+    pub expires_at: Option<String>,
 }
 
 #[derive(JsonSchema)]
@@ -48,6 +54,17 @@ pub struct DeliverableInput {
 pub enum DeliverableKind {
     Standard,
     Simple,
+}
+
+#[derive(JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+pub struct RemindersInput {
+    /// The first reminder goes this long after the recipient was asked, e.g. `3d` (1h to 365d).
+    pub first_after: String,
+    /// Then one every this long (1h to 365d; default: `first_after`).
+    pub every: Option<String>,
+    /// At most this many reminders per recipient, 1 to 20 (default 3).
+    pub max: Option<i64>,
 }
 
 #[derive(JsonSchema)]
@@ -201,7 +218,7 @@ pub struct EnvelopeId {
 #[derive(JsonSchema)]
 #[schemars(crate = "rmcp::schemars")]
 pub struct ListEnvelopes {
-    /// Only envelopes in this status: processing, in_progress, completed, canceled, failed.
+    /// Only envelopes in this status: processing, in_progress, completed, canceled, failed, expired.
     pub status: Option<String>,
     /// Only envelopes with this topic.
     pub topic: Option<String>,

@@ -3,6 +3,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use tokio::sync::watch;
+
 /// A point in time as whole seconds since the Unix epoch: the unit stored in
 /// every timestamp column and used in JWT claims.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -53,6 +55,13 @@ impl fmt::Display for UnixTime {
 /// computed from an injected clock so tests can move time instead of sleeping.
 pub trait Clock: Send + Sync + fmt::Debug {
     fn now(&self) -> UnixTime;
+
+    /// A receiver that changes each time the clock is moved by hand, so work
+    /// that waits for a time (the e-signature scheduler) can look again at
+    /// once instead of on its next tick. The wall clock has none.
+    fn moves(&self) -> Option<watch::Receiver<u64>> {
+        None
+    }
 }
 
 pub type SharedClock = Arc<dyn Clock>;
@@ -74,11 +83,18 @@ impl Clock for SystemClock {
 /// A clock that only moves when told to; shared between a server under test
 /// and the test driving it.
 #[derive(Debug)]
-pub struct ManualClock(AtomicI64);
+pub struct ManualClock {
+    now: AtomicI64,
+    /// Ticked by every `advance` and `set` (see [`Clock::moves`]).
+    moved: watch::Sender<u64>,
+}
 
 impl ManualClock {
     pub fn new(start: UnixTime) -> Self {
-        Self(AtomicI64::new(start.0))
+        Self {
+            now: AtomicI64::new(start.0),
+            moved: watch::channel(0).0,
+        }
     }
 
     /// Starts at the current wall-clock time.
@@ -88,17 +104,23 @@ impl ManualClock {
 
     pub fn advance(&self, by: Duration) {
         let secs = i64::try_from(by.as_secs()).unwrap_or(i64::MAX);
-        self.0.fetch_add(secs, Ordering::SeqCst);
+        self.now.fetch_add(secs, Ordering::SeqCst);
+        self.moved.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     pub fn set(&self, to: UnixTime) {
-        self.0.store(to.0, Ordering::SeqCst);
+        self.now.store(to.0, Ordering::SeqCst);
+        self.moved.send_modify(|n| *n = n.wrapping_add(1));
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> UnixTime {
-        UnixTime(self.0.load(Ordering::SeqCst))
+        UnixTime(self.now.load(Ordering::SeqCst))
+    }
+
+    fn moves(&self) -> Option<watch::Receiver<u64>> {
+        Some(self.moved.subscribe())
     }
 }
 
@@ -114,6 +136,19 @@ mod tests {
         assert_eq!(clock.now().as_secs(), 1_061);
         clock.set(UnixTime::from_secs(5));
         assert_eq!(clock.now(), UnixTime::from_secs(5));
+    }
+
+    #[test]
+    fn a_manual_clock_says_when_it_moved_and_the_wall_clock_never_does() {
+        assert!(SystemClock.moves().is_none());
+        let clock = ManualClock::new(UnixTime::from_secs(1_000));
+        let mut moves = clock.moves().unwrap();
+        assert!(!moves.has_changed().unwrap());
+        clock.advance(Duration::from_secs(1));
+        assert!(moves.has_changed().unwrap());
+        moves.borrow_and_update();
+        clock.set(UnixTime::from_secs(7));
+        assert!(moves.has_changed().unwrap());
     }
 
     #[test]

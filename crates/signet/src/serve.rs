@@ -55,6 +55,7 @@ pub struct Running {
     stop: oneshot::Sender<()>,
     task: JoinHandle<io::Result<()>>,
     flusher: JoinHandle<()>,
+    scheduler: JoinHandle<()>,
 }
 
 impl Running {
@@ -73,6 +74,8 @@ impl Running {
             }
         };
         self.flusher.abort();
+        // A run cut short rolls back; another instance or the next start redoes it.
+        self.scheduler.abort();
         if let Err(error) = self.state.usage.flush(&self.state.store).await {
             tracing::warn!(%error, "could not record connection usage at shutdown");
         }
@@ -135,6 +138,7 @@ pub async fn start(config: Config, clock: SharedClock) -> Result<Running, ServeE
     }
     let router = app::router(state.clone());
     let flusher = tokio::spawn(housekeeping(state.clone()));
+    let scheduler = tokio::spawn(timed_duties(state.esign.clone(), state.clock.clone()));
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(
@@ -154,7 +158,60 @@ pub async fn start(config: Config, clock: SharedClock) -> Result<Running, ServeE
         stop,
         task,
         flusher,
+        scheduler,
     })
+}
+
+/// How often the e-signature scheduler looks for due reminders and expiries.
+const SCHEDULER_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Runs the engine's timed duties every [`SCHEDULER_INTERVAL`], at once
+/// again while a run had more due than one batch, and whenever a manual
+/// clock moves (tests). Failures are logged and the loop goes on; several
+/// instances may run it on one database (each duty is claimed once).
+async fn timed_duties(esign: signet_esign::Esign, clock: SharedClock) {
+    let mut moves = clock.moves();
+    loop {
+        let again = match signet_esign::scheduler::run_due(&esign).await {
+            Ok(ran) => {
+                if ran.done() > 0 || ran.failed > 0 {
+                    tracing::info!(
+                        expired = ran.expired,
+                        reminded = ran.reminded,
+                        failed = ran.failed,
+                        "ran timed e-signature duties"
+                    );
+                }
+                ran.more && ran.done() > 0
+            }
+            Err(error) => {
+                tracing::warn!(%error, "timed e-signature duties failed; will retry");
+                false
+            }
+        };
+        if again {
+            tokio::task::yield_now().await;
+            continue;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(SCHEDULER_INTERVAL) => {}
+            () = clock_moved(&mut moves) => {}
+        }
+    }
+}
+
+/// Resolves when the clock is moved by hand; never for the wall clock.
+async fn clock_moved(moves: &mut Option<tokio::sync::watch::Receiver<u64>>) {
+    match moves {
+        Some(receiver) => {
+            if receiver.changed().await.is_err() {
+                // The clock is gone: only the interval is left.
+                *moves = None;
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending::<()>().await,
+    }
 }
 
 /// How often counted calls reach the database.

@@ -16,7 +16,8 @@ signet_store::store_tests!(
     failed_is_deleted,
 );
 
-const REFUSED: &str = "Only a completed, canceled or failed envelope can be deleted; this one is";
+const REFUSED: &str =
+    "Only a completed, canceled, failed or expired envelope can be deleted; this one is";
 const NOT_FOUND: &str = "No envelope with this id exists in this organization";
 
 async fn processing_is_refused(db: TestDb) {

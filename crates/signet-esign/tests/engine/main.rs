@@ -1,5 +1,5 @@
 //! The engine driven directly, without the server: every envelope state
-//! (processing, in_progress, completed, canceled, failed) against every
+//! (processing, in_progress, completed, canceled, failed, expired) against every
 //! operation an agent or a signer has (cancel, delete, resend, replace,
 //! sign, decline), and for the operations on one recipient, every
 //! recipient state that can meet them (pending, sent, completed, rejected,
@@ -19,5 +19,6 @@ mod lifecycle;
 mod races;
 mod replace;
 mod resend;
+mod scheduler;
 mod sign;
 mod support;

@@ -18,7 +18,7 @@ tools! {
 
     #[scope(Scope::EnvelopesWrite)]
     #[tool(
-        description = "Create an envelope and send it for signature in one step. Documents are fetched and checked in the background (status `processing`), then recipients are asked (status `in_progress`). In test mode (the default) no email leaves Signet: read the signing links with `list_emails`. Wait for progress with `list_events`.",
+        description = "Create an envelope and send it for signature in one step. Documents are fetched and checked in the background (status `processing`), then recipients are asked (status `in_progress`). With `reminders`, recipients who have not finished are reminded by email; with `expires_in` or `expires_at`, an envelope not finished by then becomes `expired`. In test mode (the default) no email leaves Signet: read the signing links with `list_emails`. Wait for progress with `list_events`.",
         input_schema = schema!(schemas::CreateEnvelope),
         annotations(title = "Create and send an envelope", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
     )]
@@ -33,7 +33,7 @@ tools! {
 
     #[scope(Scope::EnvelopesRead)]
     #[tool(
-        description = "An envelope with its documents (kind, pages, SHA-256, and their places: page, box in points from the page's top-left, filled or not), recipients (status, times) and `captures` (values of places with `capture_as`, once their recipient has finished).",
+        description = "An envelope with its documents (kind, pages, SHA-256, and their places: page, box in points from the page's top-left, filled or not), recipients (status, times, reminders sent and when the next is due), `expires_at`, `reminders` and `captures` (values of places with `capture_as`, once their recipient has finished).",
         input_schema = schema!(schemas::EnvelopeId),
         annotations(title = "Get an envelope", read_only_hint = true, open_world_hint = false)
     )]
@@ -97,7 +97,7 @@ tools! {
 
     #[scope(Scope::EnvelopesWrite)]
     #[tool(
-        description = "Delete a completed, canceled or failed envelope with its documents, events, emails and deliverable.",
+        description = "Delete a completed, canceled, failed or expired envelope with its documents, events, emails and deliverable.",
         input_schema = schema!(schemas::EnvelopeId),
         annotations(title = "Delete an envelope", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
     )]

@@ -15,5 +15,6 @@ mod hardening;
 mod janitor;
 mod mcp;
 mod places;
+mod reminders;
 mod seal;
 mod support;

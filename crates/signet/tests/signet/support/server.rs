@@ -74,6 +74,16 @@ pub async fn start_instance(
     db_url: &str,
     settings: impl FnOnce(&mut Layer),
 ) -> (Running, tempfile::TempDir) {
+    start_instance_with_clock(db_url, Arc::new(ManualClock::starting_now()), settings).await
+}
+
+/// [`start_instance`] on a given clock: share the first server's, and
+/// moving it moves both (their schedulers wake together).
+pub async fn start_instance_with_clock(
+    db_url: &str,
+    clock: Arc<ManualClock>,
+    settings: impl FnOnce(&mut Layer),
+) -> (Running, tempfile::TempDir) {
     let data_dir = tempfile::tempdir().unwrap();
     let mut flags = Layer {
         data_dir: Some(data_dir.path().display().to_string()),
@@ -83,9 +93,7 @@ pub async fn start_instance(
     };
     settings(&mut flags);
     let config = Config::resolve(&flags, None, &|_| None).unwrap();
-    let running = serve::start(config, Arc::new(ManualClock::starting_now()))
-        .await
-        .unwrap();
+    let running = serve::start(config, clock).await.unwrap();
     (running, data_dir)
 }
 
