@@ -359,7 +359,7 @@ mod tests {
                 assert_eq!(flag, format!("--{}", setting.key.replace('_', "-")));
             }
         }
-        assert_eq!(SETTINGS.len(), 22, "one row per field of Layer");
+        assert_eq!(SETTINGS.len(), 27, "one row per field of Layer");
     }
 
     #[test]
