@@ -358,7 +358,7 @@ mod tests {
         assert!(audit.contains("env_0123456789"));
         assert!(audit.contains("Event number 2"));
         assert!(audit.contains("203.0.113.7"));
-        assert!(audit.contains("Status: signed"));
+        assert!(audit.contains("\u{00B7} signer \u{00B7} signed"), "{audit}");
         assert!(audit.contains("\u{00B7} 2 pages"), "{audit}");
         // Stable output for the same input.
         assert_eq!(build(3, names).0, pdf);
