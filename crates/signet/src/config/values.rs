@@ -228,18 +228,8 @@ pub(super) fn trusted_proxies(
         .map_err(|reason| invalid("trusted proxies", list.clone(), source, reason))
 }
 
-/// Parses `90s`, `15m`, `1h` or `30d`.
+/// Parses `90s`, `15m`, `1h` or `30d`: the grammar the tools' durations
+/// (reminders, expiry) use too, written once in the engine.
 pub fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().ok()?;
-    let unit_secs = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return None,
-    };
-    number.checked_mul(unit_secs).map(Duration::from_secs)
+    signet_esign::input::parse_duration(text).map(Duration::from_secs)
 }

@@ -424,14 +424,7 @@ async fn the_right_code_opens_the_ceremony_in_that_browser_only(db: TestDb) {
         .await;
     let url = listed["deliverables"][0]["download_url"].as_str().unwrap();
     let pdf = server.get(&path_of(url)).await.bytes().await.unwrap();
-    let pages = signet_esign::pdf::page_count(&pdf).unwrap();
-    let certificate = (4..=pages)
-        .map(|p| signet_esign::pdf::page_text(&pdf, p).unwrap())
-        .collect::<Vec<_>>()
-        .join(" ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let certificate = crate::support::pages_text(&pdf, 4);
     for text in [
         "Alice Martin <alice@example.com> · signer · signed",
         "Authentication: email code",

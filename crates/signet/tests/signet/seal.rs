@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 use signet_store::testing::TestDb;
 
 use crate::support::{
-    Fixture, envelope_args, fixture, fixture_with, fixture_with_env, hidden_inputs, path_of, sign,
+    Fixture, envelope_args, fixture, fixture_with, fixture_with_env, hidden_inputs, pages_text,
+    path_of, sign,
 };
 use signet_testkit::judges::{free_port, operator_pkcs12, pdfsig, pyhanko, tsa_on};
 
@@ -127,13 +128,7 @@ async fn a_deliverable_is_sealed_and_every_verifier_agrees(db: TestDb) {
     // The certificate of completion closes the document.
     let pages = signet_esign::pdf::page_count(&pdf).unwrap();
     let last = signet_esign::pdf::page_text(&pdf, pages).unwrap();
-    let all: String = (4..=pages)
-        .map(|p| signet_esign::pdf::page_text(&pdf, p).unwrap())
-        .collect::<Vec<_>>()
-        .join(" ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let all = pages_text(&pdf, 4);
     for text in [
         "Certificate of completion",
         &id,

@@ -220,3 +220,16 @@ pub async fn sign(server: &Server, link: &str, signature: &str) -> reqwest::Resp
     )
     .await
 }
+
+/// The text of pages `from..` of `pdf` on one line, whitespace collapsed
+/// (lines wrap where the layout chose).
+pub fn pages_text(pdf: &[u8], from: u32) -> String {
+    let pages = signet_esign::pdf::page_count(pdf).unwrap();
+    (from..=pages)
+        .map(|p| signet_esign::pdf::page_text(pdf, p).unwrap())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
