@@ -36,10 +36,6 @@ impl Sealer {
     pub fn info(&self) -> &CertificateInfo {
         &self.info
     }
-
-    pub fn timestamps(&self) -> bool {
-        self.tsa_url.is_some()
-    }
 }
 
 /// A sealed deliverable and what verification later looks it up by.

@@ -122,7 +122,7 @@ impl Prepared {
     }
 }
 
-pub(crate) fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     haystack
         .get(from..)?
         .windows(needle.len())

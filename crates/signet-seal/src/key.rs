@@ -12,7 +12,7 @@ use aws_lc_rs::signature::{
 use const_oid::ObjectIdentifier;
 use const_oid::db::rfc5912::{ECDSA_WITH_SHA_256, ECDSA_WITH_SHA_384, SHA_256_WITH_RSA_ENCRYPTION};
 use der::asn1::{BitString, OctetString, UtcTime};
-use der::{Decode, DecodePem, Encode};
+use der::{Decode, Encode};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned, SubjectPublicKeyInfoRef};
 use x509_cert::builder::{Builder, CertificateBuilder, profile::BuilderProfile};
 use x509_cert::certificate::{Certificate, TbsCertificate};
@@ -116,7 +116,7 @@ pub(crate) fn sha256(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// SHA-256 of a certificate's DER, lowercase hex.
-pub fn fingerprint_of(certificate_der: &[u8]) -> String {
+pub(crate) fn fingerprint_of(certificate_der: &[u8]) -> String {
     data_encoding::HEXLOWER.encode(&sha256(certificate_der))
 }
 
@@ -374,13 +374,6 @@ fn key_usage(certificate: &Certificate) -> Result<Option<KeyUsage>, SealError> {
         }
     }
     Ok(None)
-}
-
-/// Reads a PEM certificate (for tests and tools that hold one).
-pub fn certificate_from_pem(pem: &[u8]) -> Result<Vec<u8>, SealError> {
-    Ok(Certificate::from_pem(pem)
-        .map_err(|e| SealError::Key(e.to_string()))?
-        .to_der()?)
 }
 
 /// The self-signed seal's profile: issuer = subject, CA:TRUE with

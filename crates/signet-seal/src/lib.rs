@@ -17,8 +17,8 @@ pub mod timestamp;
 pub mod verify;
 
 pub use cms_sign::PendingSignature;
-pub use embed::{Prepared, RESERVED, prepare};
-pub use key::{CertificateInfo, SealKey, certificate_from_pem, fingerprint_of};
+pub use embed::{Prepared, prepare};
+pub use key::{CertificateInfo, SealKey};
 
 /// Why sealing could not be done.
 #[derive(Debug, thiserror::Error)]

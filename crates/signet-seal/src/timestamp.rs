@@ -15,9 +15,8 @@ use spki::AlgorithmIdentifierOwned;
 
 use crate::key::sha256;
 
-/// The media types of a request and its reply.
+/// The media type of a request.
 pub const QUERY_CONTENT_TYPE: &str = "application/timestamp-query";
-pub const REPLY_CONTENT_TYPE: &str = "application/timestamp-reply";
 
 /// `id-ct-TSTInfo`.
 const ID_CT_TST_INFO: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");

@@ -23,7 +23,6 @@ use spki::SubjectPublicKeyInfoRef;
 use x509_cert::Certificate;
 
 use crate::cms_sign::ID_AA_SIGNATURE_TIME_STAMP_TOKEN;
-use crate::embed::find;
 use crate::key::fingerprint_of;
 use crate::timestamp::{digest_of, token_info};
 
@@ -365,9 +364,4 @@ fn verify_with(
     UnparsedPublicKey::new(verifier, spki.subject_public_key.raw_bytes())
         .verify(message, signature)
         .map_err(|_| ())
-}
-
-/// Whether the bytes look like a PDF at all (a header near the start).
-pub fn looks_like_pdf(bytes: &[u8]) -> bool {
-    find(&bytes[..bytes.len().min(1024)], b"%PDF-", 0).is_some()
 }

@@ -1,15 +1,14 @@
-//! The seal end to end, judged by outside tools where they exist: poppler's
-//! `pdfsig` reads every sealed file, and OpenSSL makes the operator's
-//! certificates (PEM and PKCS#12, ECDSA and RSA) as an operator would.
+//! The seal end to end, judged by outside tools where they exist (the
+//! shared `signet_testkit::judges`): poppler's `pdfsig` reads every sealed
+//! file, and OpenSSL makes the operator's certificates (PEM and PKCS#12,
+//! ECDSA and RSA) as an operator would.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-use std::path::Path;
-use std::process::Command;
 
 use lopdf::{Document, Object, Stream, dictionary};
 use signet_seal::timestamp::TimestampRequest;
 use signet_seal::verify::signatures;
 use signet_seal::{SealKey, seal};
+use signet_testkit::judges::{openssl, pdfsig};
 
 /// A small PDF of `pages` pages with some text.
 fn sample(pages: usize) -> Vec<u8> {
@@ -42,38 +41,6 @@ fn sample(pages: usize) -> Vec<u8> {
     let mut bytes = Vec::new();
     document.save_to(&mut bytes).unwrap();
     bytes
-}
-
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-/// `pdfsig`'s report, or `None` (outside CI) when poppler is missing.
-fn pdfsig(pdf: &[u8]) -> Option<String> {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("sealed.pdf");
-    std::fs::write(&path, pdf).unwrap();
-    match Command::new("pdfsig").arg("-nocert").arg(&path).output() {
-        Ok(output) => Some(String::from_utf8_lossy(&output.stdout).into_owned()),
-        Err(_) if !ci() => None,
-        Err(e) => panic!("pdfsig (poppler-utils) is needed in CI: {e}"),
-    }
-}
-
-/// Runs openssl in `dir`; `None` (outside CI) when it is missing.
-fn openssl(dir: &Path, args: &[&str]) -> Option<()> {
-    match Command::new("openssl").args(args).current_dir(dir).output() {
-        Ok(output) => {
-            assert!(
-                output.status.success(),
-                "openssl {args:?}: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            Some(())
-        }
-        Err(_) if !ci() => None,
-        Err(e) => panic!("openssl is needed in CI: {e}"),
-    }
 }
 
 fn tamper(pdf: &[u8]) -> Vec<u8> {

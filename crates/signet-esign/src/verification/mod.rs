@@ -116,12 +116,12 @@ impl Esign {
             if let Some(signer) = &report.signer {
                 let known: bool = ours.as_deref() == Some(signer.fingerprint.as_str())
                     || sqlx::query_scalar::<_, i64>(
-                        "SELECT COUNT(*) FROM deliverables WHERE seal_fingerprint = $1",
+                        "SELECT 1 FROM deliverables WHERE seal_fingerprint = $1 LIMIT 1",
                     )
                     .bind(&signer.fingerprint)
-                    .fetch_one(self.store().pool())
+                    .fetch_optional(self.store().pool())
                     .await?
-                        > 0;
+                    .is_some();
                 if known {
                     let mut verdict = Verification::unknown(
                         "MODIFIED: this file carries this instance's seal certificate, but its seal matches no deliverable Signet sealed; do not rely on it.",

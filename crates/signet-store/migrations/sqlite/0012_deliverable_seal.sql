@@ -12,4 +12,5 @@ ALTER TABLE deliverables ADD COLUMN seal_digest TEXT;
 ALTER TABLE deliverables ADD COLUMN seal_fingerprint TEXT;
 ALTER TABLE deliverables ADD COLUMN timestamped_at INTEGER;
 CREATE INDEX deliverables_seal_digest ON deliverables (seal_digest);
+CREATE INDEX deliverables_seal_fingerprint ON deliverables (seal_fingerprint);
 CREATE INDEX envelopes_deliverable_retry ON envelopes (deliverable_retry_at);
