@@ -167,6 +167,8 @@ impl Identity {
         )
         .await?;
         tx.commit().await?;
+        // A suspension is refused by every instance before we answer.
+        self.store.applied_everywhere().await;
         self.account_of(org_id)
             .await?
             .ok_or_else(|| IdentityError::NoAccount(org_id.to_owned()))

@@ -5,8 +5,11 @@
 //! connection disconnected. Signature checks are done once per token and
 //! remembered (by the token's SHA-256) until it expires; the state behind the
 //! token — grant, connection, account — is asked of the authorization
-//! server ([`TokenStates`]) on every request, so a change made by any
-//! process is refused on the very next one.
+//! server ([`TokenStates`]), and the whole answer (the shared [`Principal`],
+//! or the refusal) is remembered under the store's freshness stamp, so a
+//! request whose token and database are unchanged costs one hash and one
+//! look-up, and a change made by any process (any instance, on PostgreSQL)
+//! is refused on the very next request.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,7 +18,7 @@ use signet_identity::{AccountStatus, Identity};
 use signet_oauth::grants::{AccessClaims, Grants};
 use signet_oauth::token_state::TokenStates;
 use signet_oauth::{Issuer, Scope};
-use signet_store::{SharedClock, UnixTime, random, sqlx};
+use signet_store::{Freshness, SharedClock, UnixTime, random, sqlx};
 use thiserror::Error;
 
 use crate::Principal;
@@ -45,9 +48,10 @@ pub enum Refusal {
     Unavailable,
 }
 
-/// Tokens whose signature has been verified, by digest. Bounded: when full
-/// it is cleared (verification is then redone once per token).
-const CLAIMS_CACHE_LIMIT: usize = 50_000;
+/// Tokens remembered, by digest. Bounded: when full, expired ones go, and
+/// if that is not enough it starts over (verification is then redone once
+/// per token).
+const TOKEN_CACHE_LIMIT: usize = 50_000;
 
 #[derive(Clone, Debug)]
 pub struct Guard {
@@ -61,8 +65,20 @@ struct Inner {
     states: TokenStates,
     identity: Identity,
     clock: SharedClock,
-    verified: Mutex<HashMap<String, AccessClaims>>,
+    tokens: Mutex<HashMap<[u8; 32], Remembered>>,
 }
+
+/// What is known about one token: its verified claims (true until it
+/// expires), and the last answer given for it with the stamp under which
+/// that answer stays right (until the database changes what stands behind
+/// the token).
+#[derive(Debug)]
+struct Remembered {
+    claims: Arc<AccessClaims>,
+    answer: Option<(Freshness, Answer)>,
+}
+
+type Answer = Result<Arc<Principal>, Refusal>;
 
 impl Guard {
     pub fn new(
@@ -79,7 +95,7 @@ impl Guard {
                 states,
                 identity,
                 clock,
-                verified: Mutex::new(HashMap::new()),
+                tokens: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -88,14 +104,51 @@ impl Guard {
         &self.inner.issuer
     }
 
-    /// Checks an `Authorization` header value and returns the principal.
-    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, Refusal> {
+    /// Checks an `Authorization` header value and returns the principal,
+    /// shared by every request of the token until something behind it
+    /// changes.
+    pub async fn authenticate(&self, authorization: Option<&str>) -> Answer {
         let token = bearer_token(authorization).ok_or(Refusal::MissingToken)?;
-        let claims = self.verified_claims(token).await?;
-        let now = self.inner.clock.now();
-        if claims.exp <= now.as_secs() {
+        let digest = random::digest_bytes(token);
+        // Read before anything is read from the database (see TokenStates).
+        let fresh = self.inner.states.freshness();
+        let now = self.inner.clock.now().as_secs();
+        if let Some(fresh) = fresh
+            && let Some(answer) = self.remembered(&digest, fresh, now)
+        {
+            return answer;
+        }
+        let claims = self.verified_claims(token, &digest).await?;
+        if claims.exp <= now {
             return Err(Refusal::RevokedOrExpired);
         }
+        let answer = self.resolve(&claims).await;
+        // Our own outage is never remembered: the next request asks again.
+        if let Some(fresh) = fresh
+            && !matches!(answer, Err(Refusal::Unavailable))
+            && let Ok(mut tokens) = self.inner.tokens.lock()
+            && let Some(entry) = tokens.get_mut(&digest)
+        {
+            entry.answer = Some((fresh, answer.clone()));
+        }
+        answer
+    }
+
+    /// The answer last given for this token, if still right.
+    fn remembered(&self, digest: &[u8; 32], fresh: Freshness, now: i64) -> Option<Answer> {
+        let tokens = self.inner.tokens.lock().ok()?;
+        let entry = tokens.get(digest)?;
+        if entry.claims.exp <= now {
+            return Some(Err(Refusal::RevokedOrExpired));
+        }
+        match &entry.answer {
+            Some((stamp, answer)) if *stamp == fresh => Some(answer.clone()),
+            _ => None,
+        }
+    }
+
+    /// The table's checks after the signature, in its order.
+    async fn resolve(&self, claims: &AccessClaims) -> Answer {
         let org_id = match &claims.org_id {
             Some(org_id) => org_id.clone(),
             None => self.only_organization(&claims.sub).await?,
@@ -121,7 +174,7 @@ impl Guard {
         if state.connection_revoked || state.org_id != org_id {
             return Err(Refusal::Disconnected);
         }
-        Ok(Principal {
+        Ok(Arc::new(Principal {
             user_id: claims.sub.clone(),
             org_id,
             account_id: account.id.clone(),
@@ -137,36 +190,46 @@ impl Guard {
                 .map(str::to_owned)
                 .collect(),
             token_expires_at: UnixTime::from_secs(claims.exp),
-        })
+        }))
     }
 
-    async fn verified_claims(&self, token: &str) -> Result<AccessClaims, Refusal> {
-        let digest = random::digest(token);
+    async fn verified_claims(
+        &self,
+        token: &str,
+        digest: &[u8; 32],
+    ) -> Result<Arc<AccessClaims>, Refusal> {
         if let Some(claims) = self
             .inner
-            .verified
+            .tokens
             .lock()
             .ok()
-            .and_then(|cache| cache.get(&digest).cloned())
+            .and_then(|tokens| tokens.get(digest).map(|entry| entry.claims.clone()))
         {
             return Ok(claims);
         }
-        let claims = self
-            .inner
-            .grants
-            .verify_signature(token)
-            .await
-            .map_err(|_| Refusal::Unavailable)?
-            .ok_or(Refusal::InvalidToken)?;
-        if let Ok(mut cache) = self.inner.verified.lock() {
-            if cache.len() >= CLAIMS_CACHE_LIMIT {
+        let claims = Arc::new(
+            self.inner
+                .grants
+                .verify_signature(token)
+                .await
+                .map_err(|_| Refusal::Unavailable)?
+                .ok_or(Refusal::InvalidToken)?,
+        );
+        if let Ok(mut tokens) = self.inner.tokens.lock() {
+            if tokens.len() >= TOKEN_CACHE_LIMIT {
                 let now = self.inner.clock.now().as_secs();
-                cache.retain(|_, c| c.exp > now);
-                if cache.len() >= CLAIMS_CACHE_LIMIT {
-                    cache.clear();
+                tokens.retain(|_, entry| entry.claims.exp > now);
+                if tokens.len() >= TOKEN_CACHE_LIMIT {
+                    tokens.clear();
                 }
             }
-            cache.insert(digest, claims.clone());
+            tokens.insert(
+                *digest,
+                Remembered {
+                    claims: claims.clone(),
+                    answer: None,
+                },
+            );
         }
         Ok(claims)
     }

@@ -210,6 +210,8 @@ impl Connections {
         )
         .await?;
         tx.commit().await?;
+        // Every instance has stopped accepting its tokens before we answer.
+        self.store.applied_everywhere().await;
         Ok(true)
     }
 }
@@ -240,6 +242,8 @@ impl Connections {
             .remove_member_in(&mut tx, actor, org_id, &user, disconnected)
             .await?;
         tx.commit().await?;
+        // Every instance has stopped accepting its tokens before we answer.
+        self.store.applied_everywhere().await;
         Ok((user, role))
     }
 }

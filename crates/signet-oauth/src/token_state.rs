@@ -3,16 +3,19 @@
 //! resource on every request, so a disconnect, a revocation or a suspension
 //! made by any process is refused on the very next one.
 //!
-//! On SQLite the answer is remembered under the store's change token (the
-//! WAL-index header every commit rewrites), so an unchanged database costs a
-//! `pread`, not a query, and any commit anywhere starts the cache over. On
-//! PostgreSQL it is read every time: another instance may have just written.
+//! The answer is remembered under the store's freshness stamp
+//! ([`Store::freshness`]): on SQLite the WAL-index header every commit
+//! rewrites, so an unchanged database costs a `pread`, not a query, and any
+//! commit anywhere starts the cache over; on PostgreSQL the generation of
+//! this instance's token-state listener, which every change to these tables
+//! moves (`signet_store::coherence`). When the store offers no stamp (a
+//! listener down, a lapsed lease) every request reads the database.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use signet_identity::AccountStatus;
-use signet_store::{ChangeToken, Store, sqlx};
+use signet_store::{Freshness, Store, sqlx};
 
 /// The state behind one token, shared by every request that asks for it
 /// until the database changes.
@@ -50,7 +53,7 @@ struct StateRow {
 /// Token states read since the database last changed.
 #[derive(Debug, Default)]
 struct Cache {
-    token: Option<ChangeToken>,
+    token: Option<Freshness>,
     entries: HashMap<(String, String, String), Arc<TokenState>>,
 }
 
@@ -71,6 +74,13 @@ impl TokenStates {
         }
     }
 
+    /// The stamp an answer read now is valid under (see [`Store::freshness`]);
+    /// read it before asking, and trust what was cached under it only while
+    /// it stays equal.
+    pub fn freshness(&self) -> Option<Freshness> {
+        self.store.freshness()
+    }
+
     /// The state behind connection `sid` and grant `gid`, with the account
     /// of `org_id`; `None` when the connection or grant does not exist.
     pub async fn get(
@@ -82,7 +92,7 @@ impl TokenStates {
         let key = (sid.to_owned(), gid.to_owned(), org_id.to_owned());
         // Read the token before the database: a commit in between moves the
         // token again, so nothing older than the token is ever kept under it.
-        let token = self.store.changes().current();
+        let token = self.store.freshness();
         if let (Some(token), Ok(cache)) = (token, self.cache.lock())
             && cache.token == Some(token)
             && let Some(state) = cache.entries.get(&key)

@@ -40,6 +40,9 @@ pub struct Store {
     backend: Backend,
     display_url: String,
     changes: std::sync::Arc<crate::ChangeDetector>,
+    coherence: std::sync::Arc<crate::coherence::Coherence>,
+    /// PostgreSQL: where the token-state listener and pinger connect.
+    pg_target: Option<crate::coherence::PgTarget>,
 }
 
 /// How long a writer waits for SQLite's lock before giving up (10 s): long
@@ -99,11 +102,24 @@ impl Store {
             Backend::Sqlite => sqlite_file(url),
             Backend::Postgres => None,
         };
+        let pg_target = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => {
+                Some(crate::coherence::PgTarget::from_url(url).map_err(|source| {
+                    StoreError::Connect {
+                        url: display_url.clone(),
+                        source,
+                    }
+                })?)
+            }
+        };
         Ok(Self {
             pool,
             backend,
             display_url,
             changes: std::sync::Arc::new(crate::ChangeDetector::new(sqlite_path)),
+            coherence: std::sync::Arc::new(crate::coherence::Coherence::new()),
+            pg_target,
         })
     }
 
@@ -158,6 +174,32 @@ impl Store {
     /// Sees commits without a query (SQLite); see [`crate::ChangeDetector`].
     pub fn changes(&self) -> &crate::ChangeDetector {
         &self.changes
+    }
+
+    /// The stamp to cache what a token's acceptance depends on under (read
+    /// it before reading the database), or `None` when nothing may be
+    /// cached right now and the database must be asked: SQLite's change
+    /// token; on PostgreSQL the listener's generation while this instance
+    /// holds its trust (see [`crate::coherence`]).
+    pub fn freshness(&self) -> Option<crate::Freshness> {
+        match self.backend {
+            Backend::Sqlite => self.changes.current().map(crate::Freshness::sqlite),
+            Backend::Postgres => self.coherence.current(),
+        }
+    }
+
+    /// This process's name in lease rows and in `pg_stat_activity`
+    /// (`signet-listener ID`, `signet-pinger ID`).
+    pub fn instance_id(&self) -> &str {
+        self.coherence.instance()
+    }
+
+    pub(crate) fn coherence(&self) -> &crate::coherence::Coherence {
+        &self.coherence
+    }
+
+    pub(crate) fn pg_target(&self) -> Option<&crate::coherence::PgTarget> {
+        self.pg_target.as_ref()
     }
 
     pub async fn close(&self) {

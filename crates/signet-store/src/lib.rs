@@ -10,6 +10,7 @@
 pub mod audit;
 mod changes;
 mod clock;
+pub mod coherence;
 mod db;
 mod error;
 pub mod ids;
@@ -24,6 +25,7 @@ pub mod vocabulary;
 
 pub use changes::{ChangeDetector, ChangeToken};
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock, UnixTime};
+pub use coherence::{Coherent, Freshness};
 pub use db::{Backend, Store, is_transient, is_unique_violation};
 pub use error::StoreError;
 pub use secrets::{claim_marker, instance_secret, release_marker};

@@ -30,6 +30,15 @@ pub fn digest(secret: &str) -> String {
     BASE64URL_NOPAD.encode(hash.as_ref())
 }
 
+/// The raw SHA-256 of a secret: a fixed-size key for in-memory maps (no
+/// allocation per look-up).
+pub fn digest_bytes(secret: &str) -> [u8; 32] {
+    let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, secret.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(hash.as_ref());
+    out
+}
+
 /// Compares two secrets (or their digests) in time independent of where
 /// they differ.
 pub fn constant_time_eq(a: &str, b: &str) -> bool {

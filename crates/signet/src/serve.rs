@@ -56,6 +56,8 @@ pub struct Running {
     task: JoinHandle<io::Result<()>>,
     flusher: JoinHandle<()>,
     scheduler: JoinHandle<()>,
+    /// PostgreSQL: the token-state listener and pinger of this instance.
+    coherent: Option<signet_store::Coherent>,
 }
 
 impl Running {
@@ -76,6 +78,9 @@ impl Running {
         self.flusher.abort();
         // A run cut short rolls back; another instance or the next start redoes it.
         self.scheduler.abort();
+        if let Some(coherent) = self.coherent {
+            coherent.stop().await;
+        }
         if let Err(error) = self.state.usage.flush(&self.state.store).await {
             tracing::warn!(%error, "could not record connection usage at shutdown");
         }
@@ -127,6 +132,9 @@ pub async fn start(config: Config, clock: SharedClock) -> Result<Running, ServeE
     if !issuer.is_https() && !local_addr.ip().is_loopback() {
         tracing::warn!(public_url = %issuer, "the public URL is plain http on a non-loopback address: put Signet behind TLS and set --public-url https://…");
     }
+    // Several instances on PostgreSQL: caches are trusted only while this
+    // instance hears every change (signet_store::coherence).
+    let coherent = state.store.keep_coherent();
     if state.store.backend() == signet_store::Backend::Postgres {
         state
             .esign
@@ -159,6 +167,7 @@ pub async fn start(config: Config, clock: SharedClock) -> Result<Running, ServeE
         task,
         flusher,
         scheduler,
+        coherent,
     })
 }
 

@@ -117,7 +117,8 @@ pub fn required_scope(tool: &str) -> Option<Scope> {
 pub(crate) fn principal(parts: &Parts) -> Result<&Principal, ErrorData> {
     parts
         .extensions
-        .get::<Principal>()
+        .get::<std::sync::Arc<Principal>>()
+        .map(|p| &**p)
         .ok_or_else(|| ErrorData::internal_error("request was not authenticated", None))
 }
 

@@ -124,6 +124,8 @@ impl Clients {
         )
         .await?;
         tx.commit().await?;
+        // Every instance has stopped accepting its tokens before we answer.
+        self.store.applied_everywhere().await;
         Ok(Some(disconnected))
     }
 
@@ -187,6 +189,9 @@ impl Clients {
             )
             .await?;
             tx.commit().await?;
+        }
+        if result.retired > 0 {
+            self.store.applied_everywhere().await;
         }
         Ok(result)
     }

@@ -156,6 +156,10 @@ impl Grants {
             .await?;
         }
         tx.commit().await?;
+        if revoked.rows_affected() > 0 {
+            // Every instance has stopped accepting its tokens before we answer.
+            self.store.applied_everywhere().await;
+        }
         Ok(())
     }
 }

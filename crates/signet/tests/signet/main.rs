@@ -12,6 +12,7 @@ mod email_codes;
 mod esign;
 mod foundation;
 mod hardening;
+mod instances;
 mod janitor;
 mod mcp;
 mod places;

@@ -371,3 +371,71 @@ impl Outage {
         self.tasks.abort_all();
     }
 }
+
+/// A TCP proxy in front of PostgreSQL that delivers everything the server
+/// sends `delay` late (in order): an instance behind it hears notifications
+/// late, as one on a slow network or under load would.
+pub struct Lag {
+    pub addr: std::net::SocketAddr,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+impl Lag {
+    pub async fn start(upstream: String, delay: std::time::Duration) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let Ok(outbound) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let (mut from_client, mut to_client) = inbound.into_split();
+                    let (mut from_server, mut to_server) = outbound.into_split();
+                    tokio::spawn(async move {
+                        let _ = tokio::io::copy(&mut from_client, &mut to_server).await;
+                    });
+                    // Chunks are stamped when read and written once due.
+                    let (chunks, mut due) =
+                        mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+                    tokio::spawn(async move {
+                        let mut buf = vec![0u8; 64 * 1024];
+                        loop {
+                            match tokio::io::AsyncReadExt::read(&mut from_server, &mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => {
+                                    let at = tokio::time::Instant::now() + delay;
+                                    if chunks.send((at, buf[..n].to_vec())).is_err() {
+                                        break;
+                                    }
+                                }
+                            }
+                        }
+                    });
+                    while let Some((at, chunk)) = due.recv().await {
+                        tokio::time::sleep_until(at).await;
+                        if to_client.write_all(&chunk).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        Self { addr, _task: task }
+    }
+
+    /// `url` with its host and port replaced by this proxy's.
+    pub fn url(&self, url: &str) -> String {
+        let mut proxied = url::Url::parse(url).unwrap();
+        proxied.set_host(Some("127.0.0.1")).unwrap();
+        proxied.set_port(Some(self.addr.port())).unwrap();
+        proxied.to_string()
+    }
+
+    /// Where `url` points, as `host:port`.
+    pub fn upstream_of(url: &str) -> String {
+        let url = url::Url::parse(url).unwrap();
+        format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432))
+    }
+}
