@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use signet_identity::{AccountStatus, Identity};
 use signet_oauth::grants::{AccessClaims, Grants};
 use signet_oauth::token_state::TokenStates;
+use signet_oauth::usage::Usage;
 use signet_oauth::{Issuer, Scope};
 use signet_store::{Freshness, SharedClock, UnixTime, random, sqlx};
 use thiserror::Error;
@@ -64,6 +65,7 @@ struct Inner {
     grants: Grants,
     states: TokenStates,
     identity: Identity,
+    usage: Usage,
     clock: SharedClock,
     tokens: Mutex<HashMap<[u8; 32], Remembered>>,
 }
@@ -86,6 +88,7 @@ impl Guard {
         grants: Grants,
         states: TokenStates,
         identity: Identity,
+        usage: Usage,
         clock: SharedClock,
     ) -> Self {
         Self {
@@ -94,6 +97,7 @@ impl Guard {
                 grants,
                 states,
                 identity,
+                usage,
                 clock,
                 tokens: Mutex::new(HashMap::new()),
             }),
@@ -190,6 +194,7 @@ impl Guard {
                 .map(str::to_owned)
                 .collect(),
             token_expires_at: UnixTime::from_secs(claims.exp),
+            calls: self.inner.usage.counter(&claims.sid),
         }))
     }
 

@@ -38,7 +38,6 @@ pub fn router(state: Arc<AppState>) -> Router {
     let mcp = signet_mcp::http::McpState {
         guard: state.guard.clone(),
         allowed_origins: Arc::new(state.config.allowed_origins.clone()),
-        usage: state.usage.clone(),
         clock: state.clock.clone(),
         esign: state.esign.clone(),
     };

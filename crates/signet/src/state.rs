@@ -84,11 +84,13 @@ impl AppState {
         let clients = Clients::new(store.clone(), clock.clone())
             .with_metadata_documents(metadata_documents.clone());
         let connections = Connections::new(store.clone(), clock.clone());
+        let usage = signet_oauth::usage::Usage::default();
         let guard = signet_mcp::guard::Guard::new(
             issuer.clone(),
             grants.clone(),
             TokenStates::new(store.clone()),
             identity.clone(),
+            usage.clone(),
             clock.clone(),
         );
         let (sealer, seal_origin) =
@@ -113,7 +115,7 @@ impl AppState {
             clients,
             connections,
             guard,
-            usage: signet_oauth::usage::Usage::default(),
+            usage,
             esign,
             metadata_documents,
             registration_limit,

@@ -15,6 +15,9 @@ pub(super) struct Inspected<'a> {
     pub(super) method: Cow<'a, str>,
     /// `params.name` of a `tools/call` (always there for one).
     pub(super) tool: Option<Cow<'a, str>>,
+    /// What `Mcp-Name` mirrors for this method, if the body has it as a
+    /// string (`params.name`, or `params.uri` of `resources/read`).
+    pub(super) named: Option<Cow<'a, str>>,
 }
 
 /// Why a body is not one (each is answered with its JSON-RPC code, see
@@ -68,16 +71,29 @@ pub(super) fn inspect(bytes: &[u8]) -> Result<Inspected<'_>, Malformed> {
     let id = id.unwrap_or(Value::Null);
     // `null` params are read as absent, as rmcp reads them. An array is
     // valid JSON-RPC, but no MCP method takes positional params.
-    let (name, arguments) = match peek.params {
-        None | Some(Params::Null) => (None, None),
-        Some(Params::Object { name, arguments }) => (name, arguments),
+    let (name, arguments, uri) = match peek.params {
+        None | Some(Params::Null) => (None, None, None),
+        Some(Params::Object {
+            name,
+            arguments,
+            uri,
+        }) => (name, arguments, uri),
         Some(Params::Array) => return Err(Malformed::Params(id, "params must be an object")),
         Some(Params::Scalar) => {
             return Err(Malformed::Invalid("params must be an object or an array"));
         }
     };
     if method != "tools/call" {
-        return Ok(Inspected { method, tool: None });
+        let named = match (method.as_ref(), name, uri) {
+            ("resources/read", _, Some(Kind::Str(uri))) => Some(uri),
+            ("prompts/get", Some(Kind::Str(name)), _) => Some(name),
+            _ => None,
+        };
+        return Ok(Inspected {
+            method,
+            tool: None,
+            named,
+        });
     }
     let Some(Kind::Str(tool)) = name else {
         return Err(Malformed::Params(id, "tools/call needs the tool's name"));
@@ -87,6 +103,7 @@ pub(super) fn inspect(bytes: &[u8]) -> Result<Inspected<'_>, Malformed> {
     }
     Ok(Inspected {
         method,
+        named: Some(tool.clone()),
         tool: Some(tool),
     })
 }
@@ -123,6 +140,7 @@ enum Params<'a> {
     Object {
         name: Option<Kind<'a>>,
         arguments: Option<Kind<'a>>,
+        uri: Option<Kind<'a>>,
     },
 }
 
@@ -285,17 +303,22 @@ impl<'de: 'a, 'a> Deserialize<'de> for Params<'a> {
                 Skip::visit_seq(seq).map(|_| Params::Array)
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Params<'de>, A::Error> {
-                let (mut name, mut arguments) = (None, None);
+                let (mut name, mut arguments, mut uri) = (None, None, None);
                 while let Some(Key(key)) = map.next_key()? {
                     match key.as_ref() {
                         "name" => once(&mut name, map.next_value()?, "name")?,
                         "arguments" => once(&mut arguments, map.next_value()?, "arguments")?,
+                        "uri" => once(&mut uri, map.next_value()?, "uri")?,
                         _ => {
                             map.next_value::<Skip>()?;
                         }
                     }
                 }
-                Ok(Params::Object { name, arguments })
+                Ok(Params::Object {
+                    name,
+                    arguments,
+                    uri,
+                })
             }
         }
         deserializer.deserialize_any(V)

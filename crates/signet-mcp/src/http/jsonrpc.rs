@@ -11,6 +11,8 @@ use super::inspect::Malformed;
 
 pub(super) const PARSE_ERROR: i64 = -32700;
 pub(super) const INVALID_REQUEST: i64 = -32600;
+/// MCP 2026-07-28: the request metadata headers disagree with the body.
+pub(super) const HEADER_MISMATCH: i64 = -32020;
 const INVALID_PARAMS: i64 = -32602;
 const INTERNAL_ERROR: i64 = -32603;
 

@@ -15,6 +15,7 @@ signet_store::store_tests!(
     malformed_requests_get_json_rpc_errors,
     host_target_and_origin_are_checked_strictly,
     a_refused_request_leaves_its_connection_usable_or_closed,
+    request_metadata_headers_must_agree_with_the_body,
 );
 
 async fn malformed_requests_get_json_rpc_errors(db: TestDb) {
@@ -456,4 +457,95 @@ async fn a_refused_request_leaves_its_connection_usable_or_closed(db: TestDb) {
         .unwrap();
     assert_eq!(raw.response().await.unwrap().status, 200);
     server.running.stop().await.unwrap();
+}
+
+/// `Mcp-Method` / `Mcp-Name` (MCP 2026-07-28): the scope is checked on
+/// them before the body is read, and headers that disagree with the body
+/// are refused with -32020 whatever version the request names.
+async fn request_metadata_headers_must_agree_with_the_body(db: TestDb) {
+    let server = start(db, None).await;
+    let (acme, _) = seed(&server).await;
+    let reader = connect_agent(&server, &acme, Some("envelopes:read"))
+        .await
+        .access;
+    let post = |version: &'static str, headers: Vec<(&'static str, &'static str)>, body: Value| {
+        let mut request = server
+            .http
+            .post(format!("{}/mcp", server.base))
+            .bearer_auth(&reader)
+            .header("mcp-protocol-version", version)
+            .header("content-type", "application/json")
+            .header("accept", ACCEPT)
+            .body(body.to_string());
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        request.send()
+    };
+    let call = |tool: &str| {
+        json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": { "name": tool, "arguments": {} } })
+    };
+    let old = "2025-11-25";
+
+    // Agreeing headers: the call runs.
+    let ok = post(old, vec![("mcp-method", "tools/call"), ("mcp-name", "whoami")], call("whoami"))
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let body: Value = ok.json().await.unwrap();
+    assert_eq!(body["result"]["isError"], false, "{body}");
+
+    // The header names a tool the token may call, the body another one.
+    for (headers, what) in [
+        (vec![("mcp-method", "tools/call"), ("mcp-name", "whoami")], "Mcp-Name differs"),
+        (vec![("mcp-method", "tools/list")], "Mcp-Method differs"),
+        (vec![("mcp-method", "tools/call")], "Mcp-Name missing"),
+        (vec![("mcp-name", "delete_envelope")], "Mcp-Method missing"),
+        (
+            vec![("mcp-method", "tools/call"), ("mcp-name", "=?base64?!!?=")],
+            "Mcp-Name not Base64",
+        ),
+    ] {
+        let response = post(old, headers, call("delete_envelope")).await.unwrap();
+        assert_json_rpc_error(response, 400, -32020, Value::Null, what).await;
+    }
+    // Base64-encoded names are decoded before they are compared.
+    let encoded = post(
+        old,
+        vec![("mcp-method", "tools/call"), ("mcp-name", "=?base64?d2hvYW1p?=")],
+        call("whoami"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(encoded.status(), 200);
+
+    // A declared call the token lacks the scope for is refused on the
+    // headers, with the RFC 6750 answer.
+    let refused = post(
+        old,
+        vec![("mcp-method", "tools/call"), ("mcp-name", "create_envelope")],
+        call("create_envelope"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(
+        refused.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains(r#"error="insufficient_scope""#)
+    );
+
+    // From 2026-07-28 on, rmcp compares the headers with the message it
+    // runs: a mismatch never reaches the tool either.
+    let new = post(
+        "2026-07-28",
+        vec![("mcp-method", "tools/call"), ("mcp-name", "whoami")],
+        call("delete_envelope"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(new.status(), 400);
+    let body: Value = new.json().await.unwrap();
+    assert_eq!(body["error"]["code"], -32020, "{body}");
 }
