@@ -156,9 +156,8 @@ mod tests {
         );
 
         assert_eq!(declared(&headers(&[])), Ok(None));
-        let d = declared(&headers(&[("mcp-method", "tools/list")]))
-            .unwrap()
-            .unwrap();
+        let h = headers(&[("mcp-method", "tools/list")]);
+        let d = declared(&h).unwrap().unwrap();
         assert_eq!(d.agrees("tools/list", None), Ok(()));
     }
 

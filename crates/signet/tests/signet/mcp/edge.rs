@@ -482,22 +482,27 @@ async fn request_metadata_headers_must_agree_with_the_body(db: TestDb) {
         }
         request.send()
     };
-    let call = |tool: &str| {
-        json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": { "name": tool, "arguments": {} } })
-    };
+    let call = |tool: &str| json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": { "name": tool, "arguments": {} } });
     let old = "2025-11-25";
 
     // Agreeing headers: the call runs.
-    let ok = post(old, vec![("mcp-method", "tools/call"), ("mcp-name", "whoami")], call("whoami"))
-        .await
-        .unwrap();
+    let ok = post(
+        old,
+        vec![("mcp-method", "tools/call"), ("mcp-name", "whoami")],
+        call("whoami"),
+    )
+    .await
+    .unwrap();
     assert_eq!(ok.status(), 200);
     let body: Value = ok.json().await.unwrap();
     assert_eq!(body["result"]["isError"], false, "{body}");
 
     // The header names a tool the token may call, the body another one.
     for (headers, what) in [
-        (vec![("mcp-method", "tools/call"), ("mcp-name", "whoami")], "Mcp-Name differs"),
+        (
+            vec![("mcp-method", "tools/call"), ("mcp-name", "whoami")],
+            "Mcp-Name differs",
+        ),
         (vec![("mcp-method", "tools/list")], "Mcp-Method differs"),
         (vec![("mcp-method", "tools/call")], "Mcp-Name missing"),
         (vec![("mcp-name", "delete_envelope")], "Mcp-Method missing"),
@@ -512,7 +517,10 @@ async fn request_metadata_headers_must_agree_with_the_body(db: TestDb) {
     // Base64-encoded names are decoded before they are compared.
     let encoded = post(
         old,
-        vec![("mcp-method", "tools/call"), ("mcp-name", "=?base64?d2hvYW1p?=")],
+        vec![
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "=?base64?d2hvYW1p?="),
+        ],
         call("whoami"),
     )
     .await
@@ -523,7 +531,10 @@ async fn request_metadata_headers_must_agree_with_the_body(db: TestDb) {
     // headers, with the RFC 6750 answer.
     let refused = post(
         old,
-        vec![("mcp-method", "tools/call"), ("mcp-name", "create_envelope")],
+        vec![
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "create_envelope"),
+        ],
         call("create_envelope"),
     )
     .await
