@@ -181,3 +181,48 @@ pub async fn connect(browser: &Browser, http: &reqwest::Client, consent: &Consen
     )
     .await
 }
+
+/// The redirect URI of the benches' public clients: nothing listens there,
+/// the flow reads the code off the redirect.
+pub const BENCH_CALLBACK: &str = "http://127.0.0.1:9/callback";
+
+/// Registers a public client named `name` (redirect [`BENCH_CALLBACK`]);
+/// its `client_id`.
+pub async fn register_public(browser: &Browser, name: &str) -> String {
+    let body = serde_json::json!({
+        "client_name": name,
+        "redirect_uris": [BENCH_CALLBACK],
+        "token_endpoint_auth_method": "none",
+    });
+    let client: Value = register(browser.http(), browser.base(), &body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    client["client_id"].as_str().unwrap().to_owned()
+}
+
+/// A new connection's access token for `/mcp`: authorization, sign-in if
+/// asked, consent for the first organization offered, the code exchange.
+pub async fn access_token(
+    browser: &Browser,
+    client_id: &str,
+    email: &str,
+    password: &str,
+) -> String {
+    let resource = format!("{}/mcp", browser.base());
+    let consent = Consent {
+        client_id,
+        redirect_uri: BENCH_CALLBACK,
+        params: &[("resource", &resource)],
+        org: None,
+        email,
+        password,
+    };
+    let tokens: Value = connect(browser, browser.http(), &consent)
+        .await
+        .json()
+        .await
+        .unwrap();
+    tokens["access_token"].as_str().unwrap().to_owned()
+}

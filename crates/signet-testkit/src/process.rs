@@ -61,6 +61,27 @@ impl Signet<'_> {
         }
     }
 
+    /// A user with `password`, an organization it owns and that
+    /// organization's account, made with the CLI; the organization's id.
+    pub async fn account(&self, email: &str, password: &str, org_name: &str) -> String {
+        self.cli(
+            &["user", "add", "--email", email, "--password-stdin"],
+            Some(&format!("{password}\n")),
+        )
+        .await
+        .ok();
+        let org = self
+            .cli(&["org", "add", "--name", org_name, "--owner", email], None)
+            .await
+            .ok()
+            .trim()
+            .to_owned();
+        self.cli(&["account", "link", "--org", &org], None)
+            .await
+            .ok();
+        org
+    }
+
     /// `signet serve` on a loopback port of the system's choosing, with
     /// `extra` flags; set its stderr, then [`spawn_serve`] it.
     pub fn serve(&self, extra: &[&str]) -> Command {

@@ -22,17 +22,16 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use signet_testkit::browser::Browser;
 use signet_testkit::html::hidden_inputs;
 use signet_testkit::mcp::{ACCEPT, PROTOCOL_VERSION, whoami_request};
 use signet_testkit::measure::percentile;
-use signet_testkit::oauth::{self, Consent};
+use signet_testkit::oauth::{access_token, register_public};
 use signet_testkit::process::{Served, Signet, spawn_serve};
 
 const BIN: &str = env!("CARGO_BIN_EXE_signet");
 const PASSWORD: &str = "benchmark password";
-const CALLBACK: &str = "http://127.0.0.1:9/callback";
 
 #[tokio::main]
 async fn main() {
@@ -60,29 +59,12 @@ async fn main() {
         "latency-{}@example.com",
         signet_store::random::token().unwrap()
     );
-    signet
-        .cli(
-            &["user", "add", "--email", &email, "--password-stdin"],
-            Some(&format!("{PASSWORD}\n")),
-        )
-        .await
-        .ok();
-    let org = signet
-        .cli(
-            &["org", "add", "--name", "Latency", "--owner", &email],
-            None,
-        )
-        .await
-        .ok();
-    signet
-        .cli(&["account", "link", "--org", org.trim()], None)
-        .await
-        .ok();
+    signet.account(&email, PASSWORD, "Latency").await;
 
     let first = serve(&signet, None).await;
     let public = first.base();
     let browser = Browser::new(&public);
-    let client_id = register(&browser, &public).await;
+    let client_id = register_public(&browser, "latency-bench").await;
     let http = reqwest::Client::new();
     let mut instances = vec![first];
 
@@ -97,7 +79,7 @@ async fn main() {
         }
         let mut took = Vec::with_capacity(rounds);
         for _ in 0..rounds {
-            let token = connect(&browser, &client_id, &email).await;
+            let token = access_token(&browser, &client_id, &email, PASSWORD).await;
             for instance in &instances {
                 assert_eq!(whoami(&http, instance, &public, &token).await.0, 200);
             }
@@ -148,38 +130,6 @@ async fn serve(signet: &Signet<'_>, public_url: Option<&str>) -> Served {
     let mut command = signet.serve(&extra);
     command.stderr(Stdio::null());
     spawn_serve(command).await
-}
-
-async fn register(browser: &Browser, base: &str) -> String {
-    let client: Value = oauth::register(
-        browser.http(),
-        base,
-        &json!({ "client_name": "latency-bench", "redirect_uris": [CALLBACK], "token_endpoint_auth_method": "none" }),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    client["client_id"].as_str().unwrap().to_owned()
-}
-
-/// A new connection's access token, through authorization and consent.
-async fn connect(browser: &Browser, client_id: &str, email: &str) -> String {
-    let resource = format!("{}/mcp", browser.base());
-    let consent = Consent {
-        client_id,
-        redirect_uri: CALLBACK,
-        params: &[("resource", &resource)],
-        org: None,
-        email,
-        password: PASSWORD,
-    };
-    let tokens: Value = oauth::connect(browser, browser.http(), &consent)
-        .await
-        .json()
-        .await
-        .unwrap();
-    tokens["access_token"].as_str().unwrap().to_owned()
 }
 
 /// `tools/call whoami` on one instance, naming the public URL's host.

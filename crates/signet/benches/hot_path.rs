@@ -27,16 +27,14 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use serde_json::{Value, json};
 use signet_testkit::browser::Browser;
 use signet_testkit::mcp::{ACCEPT, PROTOCOL_VERSION, whoami_request};
 use signet_testkit::measure::status_kib;
-use signet_testkit::oauth::{self, Consent};
+use signet_testkit::oauth::{access_token, register_public};
 use signet_testkit::process::{Served, Signet, spawn_serve};
 
 const BIN: &str = env!("CARGO_BIN_EXE_signet");
 const PASSWORD: &str = "benchmark password";
-const CALLBACK: &str = "http://127.0.0.1:9/callback";
 const CEILING_FLAG: &str = "--ceiling-server";
 
 struct Options {
@@ -278,61 +276,19 @@ async fn signet_target(name: &'static str, postgres_url: Option<&str>) -> Target
         "bench-{}@example.com",
         signet_store::random::token().unwrap()
     );
-    signet
-        .cli(
-            &["user", "add", "--email", &email, "--password-stdin"],
-            Some(&format!("{PASSWORD}\n")),
-        )
-        .await
-        .ok();
-    let org = signet
-        .cli(&["org", "add", "--name", "Bench", "--owner", &email], None)
-        .await
-        .ok();
-    signet
-        .cli(&["account", "link", "--org", org.trim()], None)
-        .await
-        .ok();
+    signet.account(&email, PASSWORD, "Bench").await;
     let mut serve = signet.serve(&["--log-level", "warn"]);
     serve.stderr(Stdio::null());
     let served = spawn_serve(serve).await;
-    let token = real_token(&served.base(), &email).await;
+    let browser = Browser::new(&served.base());
+    let client_id = register_public(&browser, "signet-bench").await;
+    let token = access_token(&browser, &client_id, &email, PASSWORD).await;
     Target {
         name,
         served,
         token,
         _dir: Some(dir),
     }
-}
-
-/// The whole OAuth flow as a client and a person would go through it.
-async fn real_token(base: &str, email: &str) -> String {
-    let browser = Browser::new(base);
-    let client: Value = oauth::register(
-        browser.http(),
-        base,
-        &json!({ "client_name": "signet-bench", "redirect_uris": [CALLBACK], "token_endpoint_auth_method": "none" }),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    let client_id = client["client_id"].as_str().unwrap().to_owned();
-    let resource = format!("{base}/mcp");
-    let consent = Consent {
-        client_id: &client_id,
-        redirect_uri: CALLBACK,
-        params: &[("resource", &resource)],
-        org: None,
-        email,
-        password: PASSWORD,
-    };
-    let tokens: Value = oauth::connect(&browser, browser.http(), &consent)
-        .await
-        .json()
-        .await
-        .unwrap();
-    tokens["access_token"].as_str().unwrap().to_owned()
 }
 
 /// The ceiling: rmcp's Streamable HTTP service as Signet configures it
